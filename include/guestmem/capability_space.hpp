@@ -1,0 +1,78 @@
+// The VMM's capability space: frames handed out as capabilities with rights.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "guestmem/error.hpp"
+#include "guestmem/frame.hpp"
+#include "guestmem/types.hpp"
+
+namespace guestmem {
+
+class FrameArena;
+
+/// What a capability grants: a frame and the rights to it.
+struct CapabilityInfo {
+    std::shared_ptr<Frame> frame;
+    Rights rights = Rights::none;
+};
+
+/// Frames of 4 KiB, 2 MiB and 1 GiB backed by memfd memory, named by
+/// capabilities. Capabilities are unforgeable in the sense that matters to a
+/// VMM: a value is only valid if this space issued it and it was not deleted,
+/// and a value is never issued twice, so a deleted capability never revives.
+/// Copies can only lose rights. A frame lives while any capability or mapping
+/// holds it.
+///
+/// Every VM that should share frames must use the same CapabilitySpace.
+///
+/// Thread safety: all members are safe to call concurrently.
+class CapabilitySpace {
+public:
+    struct Options {
+        /// Total bytes of frames that may exist at once; 0 means the host's
+        /// physical memory size.
+        std::uint64_t frame_budget = 0;
+        /// Size of each memfd arena frames are carved from (a multiple of 1 GiB).
+        std::uint64_t arena_bytes = std::uint64_t{16} << 30;
+    };
+
+    CapabilitySpace();
+    explicit CapabilitySpace(Options options);
+    ~CapabilitySpace();
+    CapabilitySpace(const CapabilitySpace&) = delete;
+    CapabilitySpace& operator=(const CapabilitySpace&) = delete;
+
+    /// Allocates a zeroed frame and returns a capability with all rights to it.
+    Result<Cap> allocate_frame(FrameSize size);
+    /// Issues a new capability to the same frame with `rights` intersected with
+    /// the source capability's rights.
+    Result<Cap> copy(Cap cap, Rights rights);
+    /// Deletes a capability. The frame lives on while mapped or otherwise named.
+    Result<void> remove(Cap cap);
+    /// The frame and rights a capability names.
+    Result<CapabilityInfo> lookup(Cap cap) const;
+    /// The VMM's view of the frame a capability names.
+    Result<std::span<std::byte>> frame_memory(Cap cap) const;
+
+    std::size_t live_capabilities() const;
+    std::uint64_t frame_bytes_in_use() const;
+
+private:
+    Result<Frame::Placement> place(std::uint64_t bytes);  // caller holds mutex_
+    std::uint64_t bytes_in_use_locked() const;
+
+    Options options_;
+    mutable std::mutex mutex_;
+    std::unordered_map<Cap, CapabilityInfo> caps_;
+    std::vector<std::shared_ptr<FrameArena>> arenas_;
+    Cap next_cap_ = 1;
+};
+
+}  // namespace guestmem

@@ -1,0 +1,89 @@
+// A guest access that trapped into the VMM, and what a handler can do with it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "guestmem/types.hpp"
+
+namespace guestmem {
+
+class Vcpu;
+
+/// What a fault handler decided. Same order and meaning as libsel4vm's
+/// memory_fault_result_t; the meaning is the same on every backend.
+enum class FaultResult {
+    handled = 0,    ///< the access is complete; a read yields the data set on the Fault
+    unhandled = 1,  ///< pass the access on to the VM's unhandled-fault handler
+    restart = 2,    ///< the mappings changed: perform the access again
+    ignore = 3,     ///< skip the access: a write is dropped, a read yields 0
+    error = 4,      ///< stop the vCPU and report the access
+};
+
+/// One guest access of 1, 2, 4 or 8 bytes.
+struct Access {
+    GuestAddr addr = 0;
+    std::uint8_t size = 0;
+    bool is_write = false;
+    /// For a write, the value written (least significant byte at addr); for a
+    /// read, the value read once the access completes.
+    std::uint64_t data = 0;
+};
+
+/// The access being handled, with libsel4vm's vCPU fault conventions. Valid
+/// only during the handler call it is passed to, on that handler's thread.
+class Fault {
+public:
+    Fault(Vcpu& vcpu, const Access& access) : vcpu_(vcpu), access_(access) {}
+    Fault(const Fault&) = delete;
+    Fault& operator=(const Fault&) = delete;
+
+    GuestAddr address() const { return access_.addr; }
+    std::size_t size() const { return access_.size; }
+    bool is_read() const { return !access_.is_write; }
+    bool is_write() const { return access_.is_write; }
+    /// The value as the guest register holds it: for a write, the value written;
+    /// for a read, what set_data stored so far (0 before).
+    std::uint64_t data() const { return access_.data; }
+    /// The access-size mask shifted left by (address & 3) * 8; all ones for 8 bytes.
+    std::uint64_t data_mask() const;
+    /// The guest instruction pointer of the access (fetched on first use).
+    GuestAddr ip() const;
+
+    /// Sets the value a read returns; only the access's size is kept.
+    void set_data(std::uint64_t value);
+    /// For a write: `word` with the written value merged in at the accessed lane.
+    /// For a read: libsel4vm's formula, (word & ~(mask >> s)) | ((data & mask) >> s).
+    std::uint64_t emulate(std::uint64_t word) const;
+    /// libsel4vm compatibility: note that the handler completed the access. The
+    /// library advances the vCPU exactly once either way.
+    void advance() { advanced_ = true; }
+    /// libsel4vm compatibility: note that the handler wants the access retried.
+    void restart() { restart_requested_ = true; }
+    bool advance_requested() const { return advanced_; }
+    bool restart_requested() const { return restart_requested_; }
+
+    Vcpu& vcpu() const { return vcpu_; }
+    const Access& access() const { return access_; }
+
+private:
+    Vcpu& vcpu_;
+    Access access_;
+    bool advanced_ = false;
+    bool restart_requested_ = false;
+};
+
+/// Handles faults in a reservation, or unhandled faults of a VM. May capture
+/// state. Called on the faulting vCPU's thread, possibly on several threads at
+/// once; it may reserve, map and free (including its own reservation).
+using FaultHandler = std::function<FaultResult(Fault&)>;
+
+/// Why a guest access ended in an error: reported by runs and kept on the vCPU.
+struct FaultReport {
+    Access access;
+    GuestAddr ip = 0;
+    const char* reason = "";
+};
+
+}  // namespace guestmem

@@ -1,0 +1,34 @@
+// The hypervisor-free backend: guest accesses performed by the caller.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "guestmem/backend.hpp"
+#include "guestmem/error.hpp"
+#include "guestmem/vcpu.hpp"
+
+namespace guestmem::sim {
+
+/// Each completed access advances a sim vCPU's instruction pointer by this
+/// much, standing in for one instruction, so that tests can see the vCPU
+/// advance exactly once per access.
+inline constexpr GuestAddr kInstructionBytes = 4;
+
+/// A backend with no hypervisor (like QEMU's qtest accelerator): device
+/// models and VMM logic are driven by read()/write() below.
+std::unique_ptr<Backend> create_backend();
+
+/// Performs a guest read of `size` bytes (1, 2, 4, 8) at `addr` as `vcpu`.
+/// Errc::fault_error (message: address, size, direction, ip, reason) if the
+/// access ended in an error; Errc::unsupported if the vCPU is not a sim vCPU.
+Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size);
+/// Performs a guest write of the low `size` bytes of `value`.
+Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value);
+
+/// The sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
+Result<GuestAddr> instruction_pointer(const Vcpu& vcpu);
+Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip);
+
+}  // namespace guestmem::sim

@@ -1,0 +1,82 @@
+// Value types shared by every part of the guestmem C++ API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace guestmem {
+
+/// A guest-physical address.
+using GuestAddr = std::uint64_t;
+
+/// A capability to a frame in a CapabilitySpace (the same value as an seL4_CPtr).
+using Cap = std::uint64_t;
+inline constexpr Cap kNullCap = 0;
+
+inline constexpr std::size_t kPageBits = 12;
+inline constexpr std::size_t kPageSize = std::size_t{1} << kPageBits;
+
+/// The frame sizes a guest can be given, as log2 of their byte size.
+enum class FrameSize : std::uint8_t { k4KiB = 12, k2MiB = 21, k1GiB = 30 };
+
+constexpr std::size_t bits_of(FrameSize s) { return static_cast<std::size_t>(s); }
+constexpr std::size_t bytes_of(FrameSize s) { return std::size_t{1} << bits_of(s); }
+
+/// The frame size with `bits` as log2 of its size, if there is one.
+constexpr std::optional<FrameSize> frame_size_from_bits(std::size_t bits) {
+    switch (bits) {
+    case 12: return FrameSize::k4KiB;
+    case 21: return FrameSize::k2MiB;
+    case 30: return FrameSize::k1GiB;
+    default: return std::nullopt;
+    }
+}
+
+/// Capability rights, bit for bit the layout of seL4_CapRights_t.
+enum class Rights : std::uint8_t {
+    none = 0,
+    write = 1u << 0,
+    read = 1u << 1,
+    grant = 1u << 2,
+    grant_reply = 1u << 3,
+    read_write = read | write,
+    all = write | read | grant | grant_reply,
+};
+
+constexpr Rights operator&(Rights a, Rights b) {
+    return static_cast<Rights>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
+}
+constexpr Rights operator|(Rights a, Rights b) {
+    return static_cast<Rights>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
+}
+/// True when every right in `wanted` is in `held`.
+constexpr bool has_rights(Rights held, Rights wanted) { return (held & wanted) == wanted; }
+
+/// A half-open range of guest-physical addresses [base, base + size).
+struct Range {
+    GuestAddr base = 0;
+    std::uint64_t size = 0;
+
+    constexpr GuestAddr end() const { return base + size; }
+    constexpr bool contains(GuestAddr addr) const { return addr >= base && addr - base < size; }
+    /// True when [addr, addr + len) lies wholly inside this range (len > 0).
+    constexpr bool contains(GuestAddr addr, std::uint64_t len) const {
+        return contains(addr) && len <= size - (addr - base);
+    }
+    constexpr bool overlaps(const Range& o) const { return base < o.end() && o.base < end(); }
+    friend constexpr bool operator==(const Range&, const Range&) = default;
+};
+
+/// True when base + size can be computed without wrapping (so Range::end() is exact).
+constexpr bool fits_address_space(GuestAddr base, std::uint64_t size) {
+    return size <= UINT64_MAX - base;
+}
+
+/// Identifies a reservation; never reused within a process.
+enum class ReservationId : std::uint64_t { none = 0 };
+
+/// Which hypervisor a Vm runs on.
+enum class BackendKind { sim = 0, kvm = 1 };
+
+}  // namespace guestmem

@@ -1,0 +1,201 @@
+// A virtual machine's guest-physical address space: the C++ API.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "guestmem/backend.hpp"
+#include "guestmem/capability_space.hpp"
+#include "guestmem/error.hpp"
+#include "guestmem/fault.hpp"
+#include "guestmem/types.hpp"
+#include "guestmem/vcpu.hpp"
+
+namespace guestmem {
+
+class AddressSpace;
+class FaultDispatcher;
+
+/// One frame an iterator hands to Vm::map (the C++ twin of vm_frame_t).
+struct FrameRequest {
+    Cap cap = kNullCap;
+    Rights rights = Rights::none;
+    GuestAddr addr = 0;
+    std::size_t size_bits = 0;
+};
+
+/// Called with the reservation's first address, then with the address just
+/// past each frame it returned, until the reservation is covered.
+using MapIterator = std::function<FrameRequest(GuestAddr addr)>;
+
+/// What one reservation is, for inspection (memory maps, statistics).
+struct ReservationInfo {
+    ReservationId id = ReservationId::none;
+    Range range;
+    bool anonymous = false;
+    bool mapped = false;
+    bool deferred = false;           ///< a deferred mapping waits for the first fault
+    std::size_t frames = 0;          ///< frames mapped
+    std::vector<MappedRun> runs;     ///< guest memory the frames make up
+};
+
+/// An anonymous pool made with Vm::make_anon.
+struct PoolInfo {
+    Range range;
+    std::uint64_t free_bytes = 0;
+};
+
+/// How an access performed through Vm::dispatch ended.
+enum class AccessOutcome {
+    completed,  ///< done (for a read, Access::data holds the value)
+    error,      ///< ended in an error; Vcpu::last_error() says which and why
+};
+
+/// A guest-physical address space on a hypervisor backend.
+///
+/// Reservations are half-open ranges with a fault handler; they can be backed
+/// by frames (Vm::map) or left to the handler (emulated devices). Anonymous
+/// pools hand out reservations on demand (Vm::reserve_anon) and take freed
+/// space back.
+///
+/// Thread safety: every member is safe to call from any thread. Changes to the
+/// address space (reserve, map, free, ...) are serialised; Vm::dispatch, the
+/// path every guest fault takes, takes no lock while the map is unchanged and
+/// does not slow down with the number of reservations. A free waits for
+/// handlers already running on the freed reservation (on other threads) to
+/// return, so once it returns the reservation's handler is not running and
+/// will not be called again. Map iterators must not call back into the same
+/// Vm's address-space functions (they get Errc::reentrant_call).
+class Vm {
+public:
+    /// A VM on `backend` whose frames come from `caps` (shared with other VMs
+    /// that should share frames).
+    static Result<std::unique_ptr<Vm>> create(BackendKind backend, std::shared_ptr<CapabilitySpace> caps);
+
+    /// A VM on a backend the caller made (custom and test backends).
+    Vm(std::unique_ptr<Backend> backend, std::shared_ptr<CapabilitySpace> caps);
+    /// Frees every reservation and mapping; the vCPUs go with the VM.
+    ~Vm();
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    /// Enables the address-space functions; before this they fail with
+    /// Errc::not_initialized. A second call fails with Errc::already_initialized.
+    Result<void> init_memory();
+    bool memory_initialized() const;
+
+    /// Reserves [addr, addr + size) with `handler` for its faults.
+    Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
+    /// Makes [addr, addr + size) (page aligned) an anonymous pool.
+    Result<void> make_anon(GuestAddr addr, std::uint64_t size);
+
+    struct AnonReservation {
+        ReservationId id;
+        GuestAddr addr;
+    };
+    /// Reserves size (rounded up to pages) bytes from an anonymous pool at
+    /// `align` (a power of two; 0 or less than a page means page aligned).
+    Result<AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
+
+    /// Frees a reservation: unmaps its frames (the capabilities stay the
+    /// caller's) and returns anonymous space to its pool.
+    Result<void> free(ReservationId id);
+
+    /// Maps frames from `iterator` over the whole reservation, all or nothing.
+    /// With deferred mapping on, stores the iterator and maps on the first fault.
+    Result<void> map(ReservationId id, MapIterator iterator);
+    /// Maps frames[i] at base + (i << frame_size_bits) with all rights; the
+    /// frames must cover the reservation exactly. The array is copied.
+    Result<void> map_frames(ReservationId id, std::span<const Cap> frames, std::size_t frame_size_bits);
+
+    /// The range a reservation covers.
+    Result<Range> region(ReservationId id) const;
+    /// Every reservation, in address order.
+    std::vector<ReservationInfo> reservations() const;
+    /// Every anonymous pool, in address order.
+    std::vector<PoolInfo> pools() const;
+
+    /// libsel4vm's DEFER_MEMORY_MAP, chosen at run time.
+    void set_deferred_mapping(bool deferred);
+    bool deferred_mapping() const;
+
+    /// Receives accesses outside every reservation, crossing a reservation's
+    /// end, or passed on with FaultResult::unhandled. An empty handler removes it.
+    void set_unhandled_fault_handler(FaultHandler handler);
+
+    /// Creates a vCPU (owned by the Vm).
+    Result<Vcpu*> create_vcpu();
+    std::size_t vcpu_count() const;
+    Vcpu* vcpu(std::size_t index) const;
+
+    /// Performs one guest access as `vcpu`: on mapped memory with the right
+    /// rights it reads or writes the frame; otherwise it dispatches the fault
+    /// and applies the handler's result. Backends call this for every access
+    /// the hypervisor could not complete; the sim backend for every access.
+    AccessOutcome dispatch(Vcpu& vcpu, Access& access);
+
+    /// Ensures a reservation with a deferred mapping is mapped (for VMM-side access).
+    Result<void> ensure_mapped(ReservationId id);
+    /// The mapped run holding `addr`, if any (for VMM-side access to guest memory).
+    std::optional<MappedRun> find_run(GuestAddr addr) const;
+
+    Backend& backend() const { return *backend_; }
+    CapabilitySpace& capabilities() const { return *caps_; }
+    const std::shared_ptr<CapabilitySpace>& shared_capabilities() const { return caps_; }
+
+    void* user_data() const { return user_data_; }
+    void set_user_data(void* data) { user_data_ = data; }
+
+private:
+    std::shared_ptr<CapabilitySpace> caps_;
+    std::unique_ptr<Backend> backend_;
+    std::unique_ptr<AddressSpace> space_;
+    std::unique_ptr<FaultDispatcher> dispatcher_;
+    mutable std::mutex vcpus_mutex_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::atomic<bool> deferred_{false};
+    void* user_data_ = nullptr;
+};
+
+/// Owns a reservation and frees it when it goes out of scope.
+class ScopedReservation {
+public:
+    ScopedReservation() = default;
+    ScopedReservation(Vm& vm, ReservationId id) : vm_(&vm), id_(id) {}
+    ~ScopedReservation() { reset(); }
+    ScopedReservation(ScopedReservation&& other) noexcept
+        : vm_(std::exchange(other.vm_, nullptr)), id_(std::exchange(other.id_, ReservationId::none)) {}
+    ScopedReservation& operator=(ScopedReservation&& other) noexcept {
+        if (this != &other) {
+            reset();
+            vm_ = std::exchange(other.vm_, nullptr);
+            id_ = std::exchange(other.id_, ReservationId::none);
+        }
+        return *this;
+    }
+
+    ReservationId id() const { return id_; }
+    /// Gives up ownership without freeing.
+    ReservationId release() {
+        vm_ = nullptr;
+        return std::exchange(id_, ReservationId::none);
+    }
+    void reset() {
+        if (vm_ && id_ != ReservationId::none) (void)vm_->free(id_);
+        vm_ = nullptr;
+        id_ = ReservationId::none;
+    }
+
+private:
+    Vm* vm_ = nullptr;
+    ReservationId id_ = ReservationId::none;
+};
+
+}  // namespace guestmem

@@ -1,0 +1,65 @@
+/*
+ * seL4 types for hosts without seL4.
+ *
+ * libsel4vm code expects these from <sel4/sel4.h>. On a host without seL4 this
+ * header provides the subset the guest memory interface uses, with seL4's
+ * names, values and bit layout. Compiles as C99 and as C++.
+ */
+#ifndef SEL4VM_SEL4_COMPAT_H
+#define SEL4VM_SEL4_COMPAT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A machine word, as seL4 defines it. */
+typedef uint64_t seL4_Word;
+/** A capability pointer: names a capability in the VMM's capability space. */
+typedef seL4_Word seL4_CPtr;
+
+/** The null capability: never names a frame. */
+#define seL4_CapNull ((seL4_CPtr)0)
+
+/** log2 of the frame sizes: 4 KiB pages, 2 MiB large pages, 1 GiB huge pages. */
+#define seL4_PageBits 12
+#define seL4_LargePageBits 21
+#define seL4_HugePageBits 30
+
+/**
+ * Capability rights. Bit layout as in seL4: bit 0 write, bit 1 read,
+ * bit 2 grant, bit 3 grant-reply.
+ */
+typedef struct seL4_CapRights {
+    seL4_Word words[1];
+} seL4_CapRights_t;
+
+static inline seL4_CapRights_t seL4_CapRights_new(seL4_Word capAllowGrantReply, seL4_Word capAllowGrant,
+                                                  seL4_Word capAllowRead, seL4_Word capAllowWrite) {
+    seL4_CapRights_t rights;
+    rights.words[0] = ((capAllowGrantReply & 1u) << 3) | ((capAllowGrant & 1u) << 2) | ((capAllowRead & 1u) << 1) |
+                      (capAllowWrite & 1u);
+    return rights;
+}
+
+static inline seL4_Word seL4_CapRights_get_capAllowGrantReply(seL4_CapRights_t rights) {
+    return (rights.words[0] >> 3) & 1u;
+}
+static inline seL4_Word seL4_CapRights_get_capAllowGrant(seL4_CapRights_t rights) { return (rights.words[0] >> 2) & 1u; }
+static inline seL4_Word seL4_CapRights_get_capAllowRead(seL4_CapRights_t rights) { return (rights.words[0] >> 1) & 1u; }
+static inline seL4_Word seL4_CapRights_get_capAllowWrite(seL4_CapRights_t rights) { return rights.words[0] & 1u; }
+
+#define seL4_AllRights seL4_CapRights_new(1, 1, 1, 1)
+#define seL4_CanRead seL4_CapRights_new(0, 0, 1, 0)
+#define seL4_CanWrite seL4_CapRights_new(0, 0, 0, 1)
+#define seL4_CanGrant seL4_CapRights_new(0, 1, 0, 0)
+#define seL4_CanGrantReply seL4_CapRights_new(1, 0, 0, 0)
+#define seL4_ReadWrite seL4_CapRights_new(0, 0, 1, 1)
+#define seL4_NoRights seL4_CapRights_new(0, 0, 0, 0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEL4VM_SEL4_COMPAT_H */

@@ -1,0 +1,130 @@
+// <sel4vm/guest_memory.h> over guestmem::Vm.
+#include "sel4vm/guest_memory.h"
+
+#include "handles.hpp"
+
+using namespace guestmem;
+using guestmem::capi::live_vm;
+
+namespace {
+
+Rights rights_of(seL4_CapRights_t rights) { return static_cast<Rights>(rights.words[0] & 0xf); }
+
+}  // namespace
+
+extern "C" {
+
+int vm_memory_init(vm_t* vm) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    return core->init_memory() ? 0 : -1;
+}
+
+vm_memory_reservation_t* vm_reserve_memory_at(vm_t* vm, uintptr_t addr, size_t size,
+                                              memory_fault_callback_fn fault_callback, void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return nullptr;
+    if (!fault_callback) {
+        (void)fail(Errc::invalid_argument, "fault callback is NULL");
+        return nullptr;
+    }
+    auto id = core->reserve_at(addr, size, capi::wrap_callback(fault_callback, cookie));
+    return id ? capi::to_handle(vm, *id) : nullptr;
+}
+
+vm_memory_reservation_t* vm_reserve_anon_memory(vm_t* vm, size_t size, size_t align,
+                                                memory_fault_callback_fn fault_callback, void* cookie,
+                                                uintptr_t* addr) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return nullptr;
+    if (!fault_callback) {
+        (void)fail(Errc::invalid_argument, "fault callback is NULL");
+        return nullptr;
+    }
+    if (!addr) {
+        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
+        return nullptr;
+    }
+    auto reservation = core->reserve_anon(size, align, capi::wrap_callback(fault_callback, cookie));
+    if (!reservation) return nullptr;
+    *addr = static_cast<uintptr_t>(reservation->addr);
+    return capi::to_handle(vm, reservation->id);
+}
+
+int vm_memory_make_anon(vm_t* vm, uintptr_t addr, size_t size) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    return core->make_anon(addr, size) ? 0 : -1;
+}
+
+int vm_free_reserved_memory(vm_t* vm, vm_memory_reservation_t* reservation) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    auto id = capi::resolve(vm, reservation);
+    if (!id) return -1;
+    if (!core->free(*id)) return -1;
+    capi::forget_reservation(reservation);
+    return 0;
+}
+
+int vm_map_reservation(vm_t* vm, vm_memory_reservation_t* reservation, memory_map_iterator_fn map_iterator,
+                       void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    auto id = capi::resolve(vm, reservation);
+    if (!id) return -1;
+    if (!map_iterator) {
+        (void)fail(Errc::invalid_argument, "map iterator is NULL");
+        return -1;
+    }
+    auto iterator = [map_iterator, cookie](GuestAddr addr) {
+        const vm_frame_t frame = map_iterator(static_cast<uintptr_t>(addr), cookie);
+        return FrameRequest{frame.cptr, rights_of(frame.rights), frame.vaddr, frame.size_bits};
+    };
+    return core->map(*id, iterator) ? 0 : -1;
+}
+
+int vm_map_reservation_frames(vm_t* vm, vm_memory_reservation_t* reservation, seL4_CPtr* frames,
+                              size_t num_frames, size_t frame_size_bits) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    auto id = capi::resolve(vm, reservation);
+    if (!id) return -1;
+    if (!frames && num_frames != 0) {
+        (void)fail(Errc::invalid_argument, "frames is NULL");
+        return -1;
+    }
+    std::span<const Cap> caps(frames, frames ? num_frames : 0);
+    return core->map_frames(*id, caps, frame_size_bits) ? 0 : -1;
+}
+
+void vm_get_reservation_memory_region(vm_memory_reservation_t* reservation, uintptr_t* addr, size_t* size) {
+    ApiCall call(__func__);
+    if (!addr || !size) {
+        (void)fail(Errc::invalid_argument, "addr or size (where to store the region) is NULL");
+        return;
+    }
+    auto owner = capi::owner_of(reservation);
+    if (!owner) return;
+    Vm* core = live_vm(*owner);
+    if (!core) return;
+    auto id = capi::resolve(*owner, reservation);
+    if (!id) return;
+    auto range = core->region(*id);
+    if (!range) return;
+    *addr = static_cast<uintptr_t>(range->base);
+    *size = static_cast<size_t>(range->size);
+}
+
+memory_fault_result_t default_error_fault_callback(vm_t*, vm_vcpu_t*, uintptr_t, size_t, void*) {
+    return FAULT_ERROR;
+}
+
+}  // extern "C"

@@ -1,0 +1,74 @@
+// The reservations, anonymous pools and mappings of one VM.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "anon_pool.hpp"
+#include "guestmem/backend.hpp"
+#include "guestmem/capability_space.hpp"
+#include "guestmem/vm.hpp"
+#include "region_index.hpp"
+#include "reservation.hpp"
+
+namespace guestmem {
+
+/// Owns the state behind Vm's address-space functions and enforces SPEC
+/// section 2: every rejected call leaves the state as it was.
+///
+/// Thread safety: changes are serialised by one mutex, held for the whole
+/// change (including map iterators, so a deferred mapping runs once). Lookups
+/// go through index(), which takes no lock while the map is unchanged.
+class AddressSpace {
+public:
+    AddressSpace(Backend& backend, CapabilitySpace& caps);
+    ~AddressSpace();
+    AddressSpace(const AddressSpace&) = delete;
+    AddressSpace& operator=(const AddressSpace&) = delete;
+
+    Result<void> init();
+    bool initialized() const { return initialized_.load(std::memory_order_acquire); }
+
+    Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
+    Result<void> make_anon(GuestAddr addr, std::uint64_t size);
+    Result<Vm::AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
+    Result<void> free(ReservationId id);
+    Result<void> map(ReservationId id, MapIterator iterator, bool deferred);
+    Result<Range> region(ReservationId id) const;
+    /// Runs the reservation's deferred mapping if it still has one.
+    Result<void> complete_deferred(Reservation& reservation);
+    Result<void> ensure_mapped(ReservationId id);
+
+    std::vector<ReservationInfo> reservation_infos() const;
+    std::vector<PoolInfo> pool_infos() const;
+    const RegionIndex& index() const { return index_; }
+
+    /// Frees everything (the VM is going away).
+    void clear();
+
+private:
+    class ChangeLock;
+
+    Result<void> check_new_range(GuestAddr addr, std::uint64_t size) const;
+    Result<std::shared_ptr<Reservation>> find_by_id(ReservationId id) const;
+    Result<std::unique_ptr<FrameMap>> collect_frames(const Reservation& reservation, const MapIterator& iterator);
+    Result<void> map_now(Reservation& reservation, const MapIterator& iterator);
+    void insert(std::shared_ptr<Reservation> reservation);
+    void unmap(Reservation& reservation);
+
+    Backend& backend_;
+    CapabilitySpace& caps_;
+    std::atomic<bool> initialized_{false};
+
+    mutable std::mutex change_mutex_;
+    std::atomic<std::thread::id> changing_thread_{};
+    RegionIndex index_;
+    std::map<ReservationId, std::shared_ptr<Reservation>> by_id_;  // change_mutex_
+    std::map<GuestAddr, AnonPool> pools_;                          // change_mutex_, keyed by base
+};
+
+}  // namespace guestmem

@@ -1,0 +1,47 @@
+#include "guestmem/error.hpp"
+
+#include "guestmem/log.hpp"
+
+namespace guestmem {
+
+namespace {
+thread_local const char* t_api_call = nullptr;
+}
+
+std::string_view to_string(Errc code) {
+    switch (code) {
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::not_initialized: return "not_initialized";
+    case Errc::already_initialized: return "already_initialized";
+    case Errc::overlap: return "overlap";
+    case Errc::no_space: return "no_space";
+    case Errc::unknown_reservation: return "unknown_reservation";
+    case Errc::already_mapped: return "already_mapped";
+    case Errc::bad_frame: return "bad_frame";
+    case Errc::bad_capability: return "bad_capability";
+    case Errc::out_of_memory: return "out_of_memory";
+    case Errc::backend_error: return "backend_error";
+    case Errc::reentrant_call: return "reentrant_call";
+    case Errc::unsupported: return "unsupported";
+    case Errc::fault_error: return "fault_error";
+    }
+    return "unknown";
+}
+
+ApiCall::ApiCall(const char* name) : outermost_(t_api_call == nullptr) {
+    if (outermost_) t_api_call = name;
+}
+
+ApiCall::~ApiCall() {
+    if (outermost_) t_api_call = nullptr;
+}
+
+const char* ApiCall::current() { return t_api_call ? t_api_call : "guestmem"; }
+
+Error fail(Errc code, std::string reason) {
+    std::string message = std::string(ApiCall::current()) + ": " + std::move(reason);
+    log(LogLevel::error, message);
+    return Error{code, std::move(message)};
+}
+
+}  // namespace guestmem

@@ -1,0 +1,28 @@
+#include "guestmem/fault.hpp"
+
+#include "guestmem/vcpu.hpp"
+
+namespace guestmem {
+
+namespace {
+std::uint64_t size_mask(std::size_t size) { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (size * 8)) - 1; }
+unsigned lane_shift(GuestAddr addr) { return static_cast<unsigned>(addr & 3) * 8; }
+}  // namespace
+
+std::uint64_t Fault::data_mask() const {
+    if (access_.size >= 8) return ~std::uint64_t{0};
+    return size_mask(access_.size) << lane_shift(access_.addr);
+}
+
+GuestAddr Fault::ip() const { return vcpu_.backend().instruction_pointer(); }
+
+void Fault::set_data(std::uint64_t value) { access_.data = value & size_mask(access_.size); }
+
+std::uint64_t Fault::emulate(std::uint64_t word) const {
+    const std::uint64_t mask = data_mask();
+    const unsigned shift = access_.size >= 8 ? 0 : lane_shift(access_.addr);
+    if (is_read()) return (word & ~(mask >> shift)) | ((access_.data & mask) >> shift);
+    return (word & ~mask) | ((access_.data << shift) & mask);
+}
+
+}  // namespace guestmem

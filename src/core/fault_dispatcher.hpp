@@ -1,0 +1,46 @@
+// Performs a guest access: memory if mapped, otherwise the owner's fault handler.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "address_space.hpp"
+#include "guestmem/fault.hpp"
+#include "guestmem/vcpu.hpp"
+
+namespace guestmem {
+
+/// The one path every trapped guest access takes, on every backend:
+/// lookup (no lock while the map is unchanged), deferred mapping, the
+/// reservation's handler, the unhandled-fault handler, and the result's
+/// single meaning (SPEC section 2, "Faults").
+///
+/// Thread safety: dispatch() runs on many vCPU threads at once;
+/// set_unhandled_handler() may run concurrently with it.
+class FaultDispatcher {
+public:
+    /// Restarts of one access without progress before it is an error.
+    static constexpr int kMaxRestarts = 8;
+
+    explicit FaultDispatcher(AddressSpace& space) : space_(space) {}
+
+    void set_unhandled_handler(FaultHandler handler);
+    AccessOutcome dispatch(Vcpu& vcpu, Access& access);
+
+private:
+    enum class Step { completed, again, failed };
+
+    Step attempt(Vcpu& vcpu, Access& access, const char*& failure);
+    FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, const char*& failure);
+    FaultResult unhandled(Vcpu& vcpu, Access& access, const char*& failure);
+    AccessOutcome report(Vcpu& vcpu, const Access& access, const char* reason);
+
+    AddressSpace& space_;
+    std::atomic<std::shared_ptr<const FaultHandler>> unhandled_;
+};
+
+/// Reads or writes guest memory through a frame map if every byte of the
+/// access is mapped with the rights it needs; false (and nothing done) if not.
+bool access_mapped_memory(const FrameMap& frames, Access& access);
+
+}  // namespace guestmem

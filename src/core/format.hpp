@@ -1,0 +1,16 @@
+// Formatting for log and error messages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "guestmem/types.hpp"
+
+namespace guestmem {
+
+/// "0x1f000"
+std::string hex(std::uint64_t value);
+/// "[0x1000, 0x3000)"
+std::string describe(const Range& range);
+
+}  // namespace guestmem

@@ -1,0 +1,70 @@
+#include "frame_arena.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "guestmem/frame.hpp"
+
+namespace guestmem {
+
+Result<std::shared_ptr<FrameArena>> FrameArena::create(std::uint64_t capacity) {
+    int fd = memfd_create("guestmem-frames", MFD_CLOEXEC);
+    if (fd < 0) {
+        return fail(Errc::out_of_memory, std::string("memfd_create failed: ") + std::strerror(errno));
+    }
+    if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) {
+        int err = errno;
+        close(fd);
+        return fail(Errc::out_of_memory, std::string("cannot size frame arena: ") + std::strerror(err));
+    }
+    // MAP_NORESERVE: the arena is sparse; memory is committed page by page on first touch.
+    void* base = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (base == MAP_FAILED) {
+        int err = errno;
+        close(fd);
+        return fail(Errc::out_of_memory, std::string("cannot map frame arena: ") + std::strerror(err));
+    }
+    return std::make_shared<FrameArena>(Key{}, fd, static_cast<std::byte*>(base), capacity);
+}
+
+FrameArena::FrameArena(Key, int fd, std::byte* base, std::uint64_t capacity)
+    : fd_(fd), base_(base), capacity_(capacity) {
+    free_.add(0, capacity);
+}
+
+FrameArena::~FrameArena() {
+    munmap(base_, capacity_);
+    close(fd_);
+}
+
+std::optional<std::uint64_t> FrameArena::take(std::uint64_t bytes) {
+    std::lock_guard lock(mutex_);
+    return free_.take(bytes, bytes);
+}
+
+std::uint64_t FrameArena::bytes_in_use() {
+    std::lock_guard lock(mutex_);
+    return capacity_ - free_.total();
+}
+
+void FrameArena::give_back(std::uint64_t offset, std::uint64_t bytes) {
+    // Punching the hole frees the host memory and makes the block read as zero
+    // when it is handed out again.
+    fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+              static_cast<off_t>(bytes));
+    std::lock_guard lock(mutex_);
+    free_.add(offset, bytes);
+}
+
+Frame::Frame(Placement placement, FrameSize size) : placement_(std::move(placement)), size_(size) {}
+
+Frame::~Frame() { placement_.arena->give_back(placement_.offset, bytes()); }
+
+int Frame::memfd() const { return placement_.arena->fd(); }
+
+}  // namespace guestmem

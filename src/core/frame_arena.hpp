@@ -1,0 +1,60 @@
+// One memfd, mapped once, from which frames are carved.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "guestmem/error.hpp"
+#include "guestmem/types.hpp"
+#include "free_ranges.hpp"
+
+namespace guestmem {
+
+/// A memfd of fixed capacity mapped into the VMM once. Frames are placed first
+/// fit at their natural alignment, so frames allocated one after another are
+/// contiguous in the VMM's address space and in the memfd: the KVM backend then
+/// covers a run of them with a single memory slot.
+///
+/// Memory is only committed when touched. Released frames are punched out of
+/// the memfd (returning the memory to the host and zeroing the frame) and their
+/// space merges back into the free list.
+///
+/// Thread safety: all members are safe to call concurrently.
+class FrameArena {
+public:
+    static Result<std::shared_ptr<FrameArena>> create(std::uint64_t capacity);
+    ~FrameArena();
+    FrameArena(const FrameArena&) = delete;
+    FrameArena& operator=(const FrameArena&) = delete;
+
+    /// Offset of a free, naturally aligned block of `bytes`, or nullopt when full.
+    std::optional<std::uint64_t> take(std::uint64_t bytes);
+    /// Returns a block taken with take(); its contents become zero.
+    void give_back(std::uint64_t offset, std::uint64_t bytes);
+
+    int fd() const { return fd_; }
+    std::byte* base() const { return base_; }
+    std::uint64_t capacity() const { return capacity_; }
+    /// Bytes currently handed out as frames.
+    std::uint64_t bytes_in_use();
+
+private:
+    struct Key {  // only create() can make one: the constructor is public for make_shared alone
+        explicit Key() = default;
+    };
+
+public:
+    FrameArena(Key, int fd, std::byte* base, std::uint64_t capacity);
+
+private:
+    int fd_;
+    std::byte* base_;
+    std::uint64_t capacity_;
+    std::mutex mutex_;
+    FreeRanges free_;
+};
+
+}  // namespace guestmem

@@ -1,0 +1,33 @@
+#include "frame_map.hpp"
+
+#include <algorithm>
+
+namespace guestmem {
+
+void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
+    const Rights mapped = has_rights(rights, Rights::read) ? (rights & Rights::read_write) : Rights::none;
+    if (mapped != Rights::none) {
+        MappedRun run{gpa, frame->bytes(), frame->host(), mapped};
+        // Merge with the previous run when contiguous in guest and host memory
+        // with equal rights: one run becomes one hypervisor slot.
+        if (!runs_.empty()) {
+            MappedRun& last = runs_.back();
+            if (last.end() == run.gpa && last.host + last.size == run.host && last.rights == run.rights) {
+                last.size += run.size;
+                run.size = 0;
+            }
+        }
+        if (run.size != 0) runs_.push_back(run);
+    }
+    frames_.push_back(std::move(frame));
+}
+
+const MappedRun* FrameMap::find(GuestAddr addr) const {
+    auto it = std::upper_bound(runs_.begin(), runs_.end(), addr,
+                               [](GuestAddr a, const MappedRun& r) { return a < r.gpa; });
+    if (it == runs_.begin()) return nullptr;
+    --it;
+    return addr - it->gpa < it->size ? &*it : nullptr;
+}
+
+}  // namespace guestmem

@@ -1,0 +1,32 @@
+// The frames mapped into one reservation, as runs of guest memory.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "guestmem/backend.hpp"
+#include "guestmem/frame.hpp"
+
+namespace guestmem {
+
+/// Immutable once built: readers on vCPU threads use it without locks.
+/// Holds a reference on every frame, so mapped frames outlive their
+/// capabilities.
+class FrameMap {
+public:
+    /// Appends a frame at `gpa` (in ascending address order). Frames without
+    /// the read right are not mapped: accesses to them fault.
+    void add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights);
+
+    /// The run holding `addr`, or nullptr.
+    const MappedRun* find(GuestAddr addr) const;
+    const std::vector<MappedRun>& runs() const { return runs_; }
+    std::size_t frame_count() const { return frames_.size(); }
+
+private:
+    std::vector<MappedRun> runs_;  // ascending, non-overlapping
+    std::vector<std::shared_ptr<Frame>> frames_;
+};
+
+}  // namespace guestmem

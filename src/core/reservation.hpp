@@ -1,0 +1,72 @@
+// One reservation: a range, its fault handler, and what is mapped in it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "frame_map.hpp"
+#include "guestmem/fault.hpp"
+#include "guestmem/vm.hpp"
+
+namespace guestmem {
+
+/// Shared between the address space (which owns it while it is live) and the
+/// lookup snapshots vCPUs hold. Fields written after creation are either
+/// atomics (read on the fault path) or guarded by the AddressSpace's change
+/// mutex.
+///
+/// Lifetime on the fault path: a dispatcher calls try_enter() before using the
+/// reservation and leave() after; free calls retire() and then waits until no
+/// other thread is inside (wait_until_idle), so a freed reservation's handler
+/// and frames are never used after the free returns.
+class Reservation {
+public:
+    Reservation(ReservationId id, Range range, FaultHandler handler, bool anonymous)
+        : id_(id), range_(range), handler_(std::move(handler)), anonymous_(anonymous) {}
+
+    ReservationId id() const { return id_; }
+    const Range& range() const { return range_; }
+    bool anonymous() const { return anonymous_; }
+    const FaultHandler& handler() const { return handler_; }
+
+    /// The frames mapped here, or nullptr while unmapped.
+    const FrameMap* frames() const { return frames_view_.load(std::memory_order_acquire); }
+    /// Publishes the frames (change mutex held; only while unmapped).
+    void publish(std::unique_ptr<FrameMap> frames);
+    /// Withdraws the frames after retire + wait_until_idle.
+    std::unique_ptr<FrameMap> withdraw();
+
+    /// The iterator of a deferred mapping (change mutex held to touch it).
+    std::optional<MapIterator>& deferred() { return deferred_; }
+    bool has_deferred() const { return has_deferred_.load(std::memory_order_acquire); }
+    void set_has_deferred(bool value) { has_deferred_.store(value, std::memory_order_release); }
+
+    /// Enters the reservation for a dispatch on this thread; false once retired.
+    bool try_enter();
+    /// Leaves after a successful try_enter on the same thread.
+    void leave();
+    /// How many dispatches this thread has inside (a handler may free its own
+    /// reservation, or one an outer dispatch on this thread is inside).
+    std::uint32_t entries_on_this_thread() const;
+    /// No dispatch can enter after this returns.
+    void retire();
+    bool retired() const { return retired_.load(std::memory_order_seq_cst); }
+    /// Waits until the only dispatches inside are `own` (this thread's own).
+    void wait_until_idle(std::uint32_t own) const;
+
+private:
+    const ReservationId id_;
+    const Range range_;
+    const FaultHandler handler_;
+    const bool anonymous_;
+    std::unique_ptr<FrameMap> frames_;
+    std::atomic<const FrameMap*> frames_view_{nullptr};
+    std::optional<MapIterator> deferred_;
+    std::atomic<bool> has_deferred_{false};
+    std::atomic<std::uint32_t> inside_{0};
+    std::atomic<bool> retired_{false};
+};
+
+}  // namespace guestmem

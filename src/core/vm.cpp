@@ -1,0 +1,143 @@
+#include "guestmem/vm.hpp"
+
+#include "address_space.hpp"
+#include "fault_dispatcher.hpp"
+#include "region_index.hpp"
+
+namespace guestmem {
+
+Vm::Vm(std::unique_ptr<Backend> backend, std::shared_ptr<CapabilitySpace> caps)
+    : caps_(std::move(caps)),
+      backend_(std::move(backend)),
+      space_(std::make_unique<AddressSpace>(*backend_, *caps_)),
+      dispatcher_(std::make_unique<FaultDispatcher>(*space_)) {}
+
+Vm::~Vm() {
+    // Reservations go first: their mappings refer to the backend, and the
+    // backend's vCPUs may still hold lookup snapshots.
+    space_->clear();
+    std::lock_guard lock(vcpus_mutex_);
+    vcpus_.clear();
+}
+
+Result<void> Vm::init_memory() {
+    ApiCall call("Vm::init_memory");
+    return space_->init();
+}
+
+bool Vm::memory_initialized() const { return space_->initialized(); }
+
+Result<ReservationId> Vm::reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
+    ApiCall call("Vm::reserve_at");
+    return space_->reserve_at(addr, size, std::move(handler));
+}
+
+Result<void> Vm::make_anon(GuestAddr addr, std::uint64_t size) {
+    ApiCall call("Vm::make_anon");
+    return space_->make_anon(addr, size);
+}
+
+Result<Vm::AnonReservation> Vm::reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler) {
+    ApiCall call("Vm::reserve_anon");
+    return space_->reserve_anon(size, align, std::move(handler));
+}
+
+Result<void> Vm::free(ReservationId id) {
+    ApiCall call("Vm::free");
+    return space_->free(id);
+}
+
+Result<void> Vm::map(ReservationId id, MapIterator iterator) {
+    ApiCall call("Vm::map");
+    return space_->map(id, std::move(iterator), deferred_mapping());
+}
+
+Result<void> Vm::map_frames(ReservationId id, std::span<const Cap> frames, std::size_t frame_size_bits) {
+    ApiCall call("Vm::map_frames");
+    auto size = frame_size_from_bits(frame_size_bits);
+    if (!size) {
+        return fail(Errc::invalid_argument,
+                    "frame_size_bits " + std::to_string(frame_size_bits) + " is not 12, 21 or 30");
+    }
+    auto range = space_->region(id);
+    if (!range) return range.error();
+    const std::uint64_t bytes = bytes_of(*size);
+    if (frames.size() > (UINT64_MAX >> frame_size_bits) || frames.size() * bytes != range->size) {
+        return fail(Errc::invalid_argument,
+                    std::to_string(frames.size()) + " frames of " + std::to_string(bytes) +
+                        " bytes do not cover the reservation's " + std::to_string(range->size) + " bytes exactly");
+    }
+    // The iterator owns a copy of the array: nothing dangles if mapping is deferred.
+    auto copy = std::make_shared<const std::vector<Cap>>(frames.begin(), frames.end());
+    const GuestAddr base = range->base;
+    return space_->map(
+        id,
+        [copy, base, frame_size_bits](GuestAddr addr) {
+            const std::uint64_t index = (addr - base) >> frame_size_bits;
+            FrameRequest request;
+            request.cap = index < copy->size() ? (*copy)[index] : kNullCap;
+            request.rights = Rights::all;
+            request.addr = addr;
+            request.size_bits = frame_size_bits;
+            return request;
+        },
+        deferred_mapping());
+}
+
+Result<Range> Vm::region(ReservationId id) const {
+    ApiCall call("Vm::region");
+    return space_->region(id);
+}
+
+std::vector<ReservationInfo> Vm::reservations() const { return space_->reservation_infos(); }
+
+std::vector<PoolInfo> Vm::pools() const { return space_->pool_infos(); }
+
+void Vm::set_deferred_mapping(bool deferred) { deferred_.store(deferred, std::memory_order_relaxed); }
+
+bool Vm::deferred_mapping() const { return deferred_.load(std::memory_order_relaxed); }
+
+void Vm::set_unhandled_fault_handler(FaultHandler handler) { dispatcher_->set_unhandled_handler(std::move(handler)); }
+
+Result<Vcpu*> Vm::create_vcpu() {
+    ApiCall call("Vm::create_vcpu");
+    std::lock_guard lock(vcpus_mutex_);
+    auto vcpu = std::make_unique<Vcpu>(*this, static_cast<unsigned>(vcpus_.size()));
+    auto backend = backend_->create_vcpu(*vcpu);
+    if (!backend) return backend.error();
+    vcpu->backend_ = std::move(*backend);
+    vcpus_.push_back(std::move(vcpu));
+    return vcpus_.back().get();
+}
+
+std::size_t Vm::vcpu_count() const {
+    std::lock_guard lock(vcpus_mutex_);
+    return vcpus_.size();
+}
+
+Vcpu* Vm::vcpu(std::size_t index) const {
+    std::lock_guard lock(vcpus_mutex_);
+    return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
+}
+
+AccessOutcome Vm::dispatch(Vcpu& vcpu, Access& access) { return dispatcher_->dispatch(vcpu, access); }
+
+Result<void> Vm::ensure_mapped(ReservationId id) {
+    ApiCall call("Vm::ensure_mapped");
+    return space_->ensure_mapped(id);
+}
+
+std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
+    LookupCache cache;
+    const RegionSnapshot& snapshot = space_->index().view(cache);
+    Reservation* reservation = snapshot.find(addr);
+    if (!reservation || !reservation->try_enter()) return std::nullopt;
+    std::optional<MappedRun> run;
+    if (const FrameMap* frames = reservation->frames()) {
+        if (const MappedRun* found = frames->find(addr)) run = *found;
+    }
+    reservation->leave();
+    return run;
+}
+
+}  // namespace guestmem
