@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the demo. Usage: scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/install-deps.sh
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs" --target sim_demo
+./build/examples/sim_demo
