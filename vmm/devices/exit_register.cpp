@@ -1,0 +1,20 @@
+#include "exit_register.hpp"
+
+namespace vmm {
+
+guestmem::FaultResult ExitRegister::on_fault(guestmem::Fault& fault) {
+    if (fault.is_write()) {
+        status_.store(static_cast<std::uint32_t>(fault.emulate(status_.load())));
+        written_.store(true);
+    } else {
+        fault.set_data(status_.load());
+    }
+    return guestmem::FaultResult::handled;
+}
+
+std::optional<std::uint32_t> ExitRegister::status() const {
+    if (!written_.load()) return std::nullopt;
+    return status_.load();
+}
+
+}  // namespace vmm

@@ -1,0 +1,418 @@
+// guestmem-vmm: a demo VMM built on guestmem. It builds each VM's address
+// space from library calls only (RAM, a ROM, a UART, an exit register, and for
+// pairs a doorbell and a shared frame), runs real guests on KVM, and reports
+// what happened. Read it as the reference for using the API.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "guest_runner.hpp"
+#include "guestmem/kvm.hpp"
+#include "guestmem/sim.hpp"
+#include "machine.hpp"
+#include "report/fault_table.hpp"
+#include "report/memory_map.hpp"
+#include "report/units.hpp"
+#include "sim_script.hpp"
+
+namespace {
+
+using guestmem::BackendKind;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitGuestFailed = 3;
+constexpr int kExitVmmError = 4;
+
+const char* const kUsage = R"(guestmem-vmm: a demo VMM built on the guestmem library.
+
+Usage:
+  guestmem-vmm run [options]        run a guest (default: the bundled "hello")
+  guestmem-vmm guests               list the bundled guests
+  guestmem-vmm --help               this text
+
+Options of run:
+  --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs)
+  --image FILE        your own guest: an x86-64 ELF executable (loaded by its
+                      segments' physical addresses, entered at e_entry), or a
+                      flat binary (loaded and entered at 0x100000). Guests run
+                      in 64-bit long mode with the first 4 GiB identity mapped.
+  --ram SIZE          guest RAM, e.g. 4M, 64M, 1G (default 4M; at least 2M)
+  --deferred-ram      reserve RAM in 64 KiB chunks mapped on their first touch
+                      (deferred mapping) instead of mapping it all up front
+  --map               print the guest-physical memory map before running
+  --map-svg FILE      write the memory map as an SVG picture
+  --quiet             do not echo the guest's UART output
+  --timeout SECONDS   stop a guest that runs longer (default 30; 0: never)
+  --backend kvm|sim   kvm (default) runs the guest; sim needs --script
+  --script FILE       with --backend sim: replay guest accesses from FILE
+                      against the same devices, without running guest code.
+                      Lines: "write ADDR SIZE VALUE" or "read ADDR SIZE
+                      [expect VALUE]"; '#' starts a comment.
+
+Guest-physical layout: RAM from 0, ROM (boot information, read-only) at
+0xfe000000, UART at 0xfe001000, exit register at 0xfe002000, doorbell at
+0xfe002010 and a shared frame at 0xfe100000 (pairs only).
+
+Examples:
+  guestmem-vmm run --guest hello --map
+  guestmem-vmm run --guest memtest --ram 8M --deferred-ram
+  guestmem-vmm run --guest pingpong --map-svg pingpong.svg
+  guestmem-vmm run --image my-guest.elf --ram 64M
+  guestmem-vmm run --backend sim --script accesses.txt --map
+
+Exit status: the guest's exit status (what it wrote to the exit register);
+2 for a usage error; 3 when a guest faulted, crashed, timed out or halted
+without writing its exit status; 4 when the VMM could not set the VM up.
+)";
+
+struct Options {
+    std::string command = "run";
+    std::string guest = "hello";
+    std::string image;
+    std::uint64_t ram = vmm::layout::kDefaultRamSize;
+    bool deferred_ram = false;
+    bool map = false;
+    std::string map_svg;
+    bool quiet = false;
+    double timeout = 30;
+    BackendKind backend = BackendKind::kvm;
+    std::string script;
+};
+
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    std::size_t used = 0;
+    unsigned long long value = 0;
+    try {
+        value = std::stoull(text, &used, 0);
+    } catch (...) {
+        return std::nullopt;
+    }
+    std::string suffix = text.substr(used);
+    unsigned shift = 0;
+    if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
+    else if (suffix == "M" || suffix == "m" || suffix == "MiB") shift = 20;
+    else if (suffix == "G" || suffix == "g" || suffix == "GiB") shift = 30;
+    else if (!suffix.empty()) return std::nullopt;
+    if (value > (std::uint64_t{1} << 40) >> shift) return std::nullopt;
+    return static_cast<std::uint64_t>(value) << shift;
+}
+
+/// Parses argv; on a usage error prints why and returns nullopt.
+std::optional<Options> parse_args(int argc, char** argv) {
+    Options o;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::size_t i = 0;
+    if (i < args.size() && args[i].rfind("--", 0) != 0) o.command = args[i++];
+    auto value = [&](const std::string& flag) -> std::optional<std::string> {
+        if (i + 1 >= args.size()) {
+            std::cerr << "guestmem-vmm: " << flag << " needs a value (see --help)\n";
+            return std::nullopt;
+        }
+        return args[++i];
+    };
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            o.command = "help";
+        } else if (a == "--guest") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            o.guest = *v;
+        } else if (a == "--image") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            o.image = *v;
+        } else if (a == "--ram") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            auto size = parse_size(*v);
+            if (!size || *size < (std::uint64_t{2} << 20) || *size % guestmem::kPageSize != 0 ||
+                *size > vmm::layout::kRomBase) {
+                std::cerr << "guestmem-vmm: --ram " << *v
+                          << ": give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M\n";
+                return std::nullopt;
+            }
+            o.ram = *size;
+        } else if (a == "--deferred-ram") {
+            o.deferred_ram = true;
+        } else if (a == "--map") {
+            o.map = true;
+        } else if (a == "--map-svg") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            o.map_svg = *v;
+        } else if (a == "--quiet") {
+            o.quiet = true;
+        } else if (a == "--timeout") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            char* end = nullptr;
+            o.timeout = std::strtod(v->c_str(), &end);
+            if (!end || *end != '\0' || o.timeout < 0) {
+                std::cerr << "guestmem-vmm: --timeout " << *v << ": give seconds, like 30\n";
+                return std::nullopt;
+            }
+        } else if (a == "--backend") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            if (*v == "kvm") o.backend = BackendKind::kvm;
+            else if (*v == "sim") o.backend = BackendKind::sim;
+            else {
+                std::cerr << "guestmem-vmm: --backend " << *v << ": choose kvm or sim\n";
+                return std::nullopt;
+            }
+        } else if (a == "--script") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            o.script = *v;
+        } else {
+            std::cerr << "guestmem-vmm: unknown option " << a << " (see --help)\n";
+            return std::nullopt;
+        }
+    }
+    if (o.command != "run" && o.command != "guests" && o.command != "help") {
+        std::cerr << "guestmem-vmm: unknown command " << o.command << " (see --help)\n";
+        return std::nullopt;
+    }
+    if (o.backend == BackendKind::sim && o.command == "run" && o.script.empty()) {
+        std::cerr << "guestmem-vmm: --backend sim runs no guest code: give --script FILE (see --help)\n";
+        return std::nullopt;
+    }
+    if (!o.script.empty() && o.backend != BackendKind::sim) {
+        std::cerr << "guestmem-vmm: --script needs --backend sim\n";
+        return std::nullopt;
+    }
+    return o;
+}
+
+/// The folder holding the bundled guest images: beside the executable in a
+/// build tree, or ../share/guestmem/guests when installed.
+std::string guest_dir() {
+    if (const char* env = std::getenv("GUESTMEM_GUEST_DIR")) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string(".");
+    dir = dir.substr(0, dir.find_last_of('/'));
+    for (const std::string& candidate : {dir + "/guests", dir + "/../share/guestmem/guests"}) {
+        if (std::ifstream(candidate + "/hello.bin")) return candidate;
+    }
+    return dir + "/guests";
+}
+
+/// Prints UART output line by line, prefixed with the VM's name when two VMs share the terminal.
+class Console {
+public:
+    Console(std::mutex& mutex, std::string prefix, bool quiet) : mutex_(mutex), prefix_(std::move(prefix)), quiet_(quiet) {}
+    void put(char c) {
+        if (quiet_) return;
+        line_.push_back(c);
+        if (c == '\n') flush();
+    }
+    void flush() {
+        if (line_.empty()) return;
+        std::lock_guard lock(mutex_);
+        std::cout << prefix_ << line_;
+        if (line_.back() != '\n') std::cout << '\n';
+        std::cout.flush();
+        line_.clear();
+    }
+
+private:
+    std::mutex& mutex_;
+    std::string prefix_;
+    bool quiet_;
+    std::string line_;
+};
+
+void show_maps(const Options& o, const std::vector<vmm::Machine*>& machines) {
+    std::string svg_title = "guest-physical memory map";
+    std::vector<vmm::MapRow> svg_rows;
+    for (auto* m : machines) {
+        auto rows = vmm::memory_map(*m);
+        if (o.map) {
+            std::cout << "Memory map of vm" << m->options().vm_index << ":\n" << vmm::memory_map_table(rows) << "\n";
+        }
+        if (svg_rows.empty()) svg_rows = rows;  // pairs have the same layout: draw the first
+    }
+    if (!o.map_svg.empty()) {
+        std::ofstream out(o.map_svg);
+        out << vmm::memory_map_svg(svg_rows, svg_title);
+        if (!out) {
+            std::cerr << "guestmem-vmm: cannot write " << o.map_svg << "\n";
+        } else {
+            std::cout << "Wrote the memory map to " << o.map_svg << "\n";
+        }
+    }
+}
+
+int run_sim_script(const Options& o) {
+    std::ifstream script(o.script);
+    if (!script) {
+        std::cerr << "guestmem-vmm: cannot open script " << o.script << "\n";
+        return kExitUsage;
+    }
+    auto caps = std::make_shared<guestmem::CapabilitySpace>();
+    std::mutex out_mutex;
+    Console console(out_mutex, "uart: ", o.quiet);
+    vmm::MachineOptions mo;
+    mo.backend = BackendKind::sim;
+    mo.ram_size = o.ram;
+    mo.deferred_ram = o.deferred_ram;
+    mo.uart_output = [&](char c) { console.put(c); };
+    auto machine = vmm::Machine::build(mo, caps);
+    if (!machine) {
+        std::cerr << "guestmem-vmm: " << machine.error().message << "\n";
+        return kExitVmmError;
+    }
+    show_maps(o, {machine->get()});
+    auto vcpu = (*machine)->vm().create_vcpu();
+    if (!vcpu) return kExitVmmError;
+    const auto start = std::chrono::steady_clock::now();
+    vmm::ScriptResult result = vmm::run_script(script, **vcpu, std::cout);
+    console.flush();
+    vmm::RunTotals totals;
+    totals.accesses = result.accesses;
+    totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "\nFaults by reservation:\n" << vmm::fault_table((*machine)->stats(), totals);
+    std::cout << "script: " << result.accesses << " accesses, " << result.failed << " failed, " << result.mismatches
+              << " mismatched, " << result.syntax_errors << " syntax errors\n";
+    return result.ok() ? 0 : kExitGuestFailed;
+}
+
+int report_run(vmm::Machine& machine, const vmm::GuestRun& run) {
+    const auto& r = run.result;
+    vmm::RunTotals totals;
+    totals.exits = r.exits.total;
+    totals.seconds = run.seconds;
+    std::cout << "\nvm" << machine.options().vm_index << ": " << guestmem::kvm::to_string(r.reason);
+    if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
+    if (!r.message.empty()) std::cout << " (" << r.message << ")";
+    std::cout << "\nFaults by reservation:\n" << vmm::fault_table(machine.stats(), totals);
+    if (!r.halted() || !run.exit_status) return kExitGuestFailed;
+    const std::uint32_t status = *run.exit_status;
+    return status == 0 ? 0 : (status & 0xff) ? static_cast<int>(status & 0xff) : 1;
+}
+
+int run_kvm(const Options& o) {
+    if (!guestmem::kvm::available()) {
+        std::cerr << "guestmem-vmm: /dev/kvm is absent, so guests cannot run on this host.\n"
+                     "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
+                     "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+        return kExitVmmError;
+    }
+    const bool pair = o.image.empty() && o.guest == "pingpong";
+    const std::string path = o.image.empty() ? guest_dir() + "/" + o.guest + ".bin" : o.image;
+    if (o.image.empty() && o.guest != "hello" && o.guest != "memtest" && o.guest != "pingpong") {
+        std::cerr << "guestmem-vmm: no bundled guest named " << o.guest << " (try: guestmem-vmm guests)\n";
+        return kExitUsage;
+    }
+    auto image = vmm::read_guest_image(path, vmm::kImageAddr);
+    if (!image) {
+        std::cerr << "guestmem-vmm: " << image.error().message << "\n";
+        return kExitUsage;
+    }
+
+    auto caps = std::make_shared<guestmem::CapabilitySpace>();
+    std::mutex out_mutex;
+    const unsigned count = pair ? 2 : 1;
+    std::vector<std::unique_ptr<Console>> consoles;
+    std::vector<std::unique_ptr<vmm::Machine>> machines;
+    auto line = std::make_shared<vmm::DoorbellLine>();
+    guestmem::Cap shared = guestmem::kNullCap;
+    if (pair) {
+        auto frame = caps->allocate_frame(guestmem::FrameSize::k4KiB);
+        if (!frame) return kExitVmmError;
+        shared = *frame;
+    }
+    for (unsigned i = 0; i < count; ++i) {
+        consoles.push_back(std::make_unique<Console>(out_mutex, pair ? "[vm" + std::to_string(i) + "] " : "", o.quiet));
+        vmm::MachineOptions mo;
+        mo.backend = BackendKind::kvm;
+        mo.ram_size = o.ram;
+        mo.deferred_ram = o.deferred_ram;
+        Console* console = consoles.back().get();
+        mo.uart_output = [console](char c) { console->put(c); };
+        mo.vm_index = i;
+        if (pair) {
+            mo.doorbell = line;
+            mo.shared_frame = shared;
+        }
+        auto machine = vmm::Machine::build(mo, caps);
+        if (!machine) {
+            std::cerr << "guestmem-vmm: cannot build vm" << i << ": " << machine.error().message << "\n";
+            return kExitVmmError;
+        }
+        machines.push_back(std::move(*machine));
+    }
+    std::vector<vmm::Machine*> views;
+    for (auto& m : machines) views.push_back(m.get());
+    show_maps(o, views);
+
+    std::vector<guestmem::Vcpu*> vcpus;
+    for (auto& m : machines) {
+        auto vcpu = vmm::load_guest(*m, *image);
+        if (!vcpu) {
+            std::cerr << "guestmem-vmm: cannot load " << path << ": " << vcpu.error().message << "\n";
+            return kExitVmmError;
+        }
+        vcpus.push_back(*vcpu);
+    }
+    std::cout << "Running " << (o.image.empty() ? o.guest : path) << (pair ? " on two VMs" : "") << " ("
+              << vmm::human_size(o.ram) << " RAM" << (o.deferred_ram ? ", mapped on first touch" : "") << ")\n";
+    std::cout.flush();
+
+    std::vector<guestmem::Result<vmm::GuestRun>> runs(count, guestmem::Error{guestmem::Errc::backend_error, "not run"});
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < count; ++i) {
+        threads.emplace_back([&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], o.timeout, true); });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& c : consoles) c->flush();
+
+    int status = 0;
+    for (unsigned i = 0; i < count; ++i) {
+        if (!runs[i]) {
+            std::cerr << "guestmem-vmm: vm" << i << ": " << runs[i].error().message << "\n";
+            status = kExitVmmError;
+            continue;
+        }
+        const int vm_status = report_run(*machines[i], *runs[i]);
+        if (status == 0) status = vm_status;
+    }
+    if (pair) {
+        std::cout << "doorbell rings: vm0 received " << line->rings(0) << ", vm1 received " << line->rings(1) << "\n";
+    }
+    machines.clear();
+    (void)caps->remove(shared);
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto options = parse_args(argc, argv);
+    if (!options) return kExitUsage;
+    if (options->command == "help") {
+        std::cout << kUsage;
+        return 0;
+    }
+    if (options->command == "guests") {
+        std::cout << "Bundled guests (in " << guest_dir() << "):\n"
+                  << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is read-only\n"
+                  << "  memtest   writes and verifies a pattern over RAM above 2 MiB (try --deferred-ram)\n"
+                  << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
+        return 0;
+    }
+    if (options->backend == BackendKind::sim) return run_sim_script(*options);
+    return run_kvm(*options);
+}

@@ -1,0 +1,34 @@
+// Where the demo VMM puts things in guest-physical memory. Guests are built
+// against the same numbers (guests/vmm_platform.inc mirrors them).
+#pragma once
+
+#include <cstdint>
+
+namespace vmm::layout {
+
+inline constexpr std::uint64_t kRamBase = 0x0;
+inline constexpr std::uint64_t kDefaultRamSize = std::uint64_t{4} << 20;
+/// With deferred RAM, RAM is reserved in chunks of this size, each mapped on its first touch.
+inline constexpr std::uint64_t kLazyChunk = std::uint64_t{64} << 10;
+
+inline constexpr std::uint64_t kRomBase = 0xfe000000;  ///< boot information, read-only
+inline constexpr std::uint64_t kRomSize = 0x1000;
+inline constexpr std::uint64_t kUartBase = 0xfe001000;  ///< 16550 subset, byte registers
+inline constexpr std::uint64_t kExitBase = 0xfe002000;  ///< write: exit status
+inline constexpr std::uint64_t kDoorbellBase = 0xfe002010;  ///< write: ring the peer; read: rings received
+inline constexpr std::uint64_t kSharedBase = 0xfe100000;  ///< a frame shared with the peer VM
+inline constexpr std::uint64_t kSharedSize = 0x1000;
+
+/// The boot information at kRomBase, little-endian, as the guest reads it.
+struct BootInfo {
+    char magic[8];  ///< "GUESTMEM"
+    std::uint64_t ram_base;
+    std::uint64_t ram_size;
+    std::uint64_t uart_base;
+    std::uint64_t exit_base;
+    std::uint64_t doorbell_base;
+    std::uint64_t shared_base;  ///< 0 without a peer
+    std::uint64_t vm_index;     ///< 0 or 1 in a pair
+};
+
+}  // namespace vmm::layout
