@@ -393,7 +393,7 @@ int run_kvm(const Options& o) {
         std::cout << "doorbell rings: vm0 received " << line->rings(0) << ", vm1 received " << line->rings(1) << "\n";
     }
     machines.clear();
-    (void)caps->remove(shared);
+    if (pair) (void)caps->remove(shared);
     return status;
 }
 

@@ -40,6 +40,10 @@ std::string escape(const std::string& s) {
     return out;
 }
 
+std::string count(std::size_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 const char* colour_of(const std::string& kind) {
     if (kind == "RAM") return "#8fd19e";
     if (kind == "lazy RAM") return "#c3e6cb";
@@ -112,9 +116,7 @@ std::string memory_map_svg(const std::vector<MapRow>& rows, const std::string& t
              << address(row.range.base) << "</text>\n"
              << "    <text x=\"" << kBarX + kBarWidth + 12 << "\" y=\"" << y + h / 2 + 5 << "\">"
              << escape(human_size(row.range.size) + "  " + row.kind + "  " + row.rights + "  " + row.backing +
-                       (row.frames ? "  (" + std::to_string(row.frames) + " frames, " + std::to_string(row.slots) +
-                                         " slots)"
-                                   : ""))
+                       (row.frames ? "  (" + count(row.frames, "frame") + ", " + count(row.slots, "slot") + ")" : ""))
              << "</text>\n  </g>\n";
         y += h;
         if (i + 1 < sorted.size()) {

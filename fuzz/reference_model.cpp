@@ -1,0 +1,127 @@
+#include "reference_model.hpp"
+
+namespace fuzzmodel {
+
+namespace {
+
+std::uint64_t mask_of(unsigned size) { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1; }
+
+bool overlap(Addr a, std::uint64_t asize, Addr b, std::uint64_t bsize) { return a < b + bsize && b < a + asize; }
+
+}  // namespace
+
+bool Model::overlaps_anything(Addr base, std::uint64_t size) const {
+    for (const auto& [id, r] : reservations) {
+        if (overlap(base, size, r.base, r.size)) return true;
+    }
+    for (const auto& p : pools) {
+        if (overlap(base, size, p.base, p.size)) return true;
+    }
+    return false;
+}
+
+std::optional<Addr> Model::anon_fit(std::uint64_t rounded, std::uint64_t align) const {
+    std::vector<Pool> sorted = pools;
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+        for (std::size_t j = i + 1; j < sorted.size(); ++j) {
+            if (sorted[j].base < sorted[i].base) std::swap(sorted[i], sorted[j]);
+        }
+    }
+    for (const auto& p : sorted) {
+        for (Addr a = (p.base + align - 1) / align * align; a + rounded <= p.base + p.size; a += align) {
+            bool taken = false;
+            for (const auto& [id, r] : reservations) {
+                if (r.anonymous && overlap(a, rounded, r.base, r.size)) taken = true;
+            }
+            if (!taken) return a;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::vector<Mapping>> Model::plan_mapping(const Reservation& r,
+                                                        const std::vector<FrameRequest>& requests) const {
+    std::vector<Mapping> plan;
+    Addr addr = r.base;
+    std::size_t next = 0;
+    while (addr < r.end()) {
+        if (next >= requests.size()) return std::nullopt;  // the iterator ran dry: a null capability
+        const FrameRequest& f = requests[next++];
+        if (f.size_bits != 12 && f.size_bits != 21 && f.size_bits != 30) return std::nullopt;
+        auto cap = caps.find(f.cap);
+        if (cap == caps.end()) return std::nullopt;
+        if (frames[static_cast<std::size_t>(cap->second.frame)].size_bits != f.size_bits) return std::nullopt;
+        const std::uint64_t bytes = std::uint64_t{1} << f.size_bits;
+        if (f.addr != addr || addr % bytes != 0 || bytes > r.end() - addr) return std::nullopt;
+        const unsigned rights = f.rights & cap->second.rights;
+        if (rights & 2u) plan.push_back(Mapping{addr, bytes, cap->second.frame, (rights & 1u) != 0});
+        addr += bytes;
+    }
+    return plan;
+}
+
+const Reservation* Model::holder(Addr addr, unsigned size) const {
+    for (const auto& [id, r] : reservations) {
+        if (addr >= r.base && addr < r.end()) return size <= r.end() - addr ? &r : nullptr;
+    }
+    return nullptr;
+}
+
+bool Model::memory_access(const Reservation& r, Addr addr, unsigned size, bool is_write, std::uint64_t& value) {
+    std::vector<std::pair<const Mapping*, Addr>> where;
+    for (unsigned i = 0; i < size; ++i) {
+        const Mapping* found = nullptr;
+        for (const auto& m : r.mappings) {
+            if (addr + i >= m.base && addr + i < m.base + m.size) found = &m;
+        }
+        if (!found || (is_write && !found->writable)) return false;
+        where.emplace_back(found, addr + i - found->base);
+    }
+    if (is_write) {
+        for (unsigned i = 0; i < size; ++i) {
+            frames[static_cast<std::size_t>(where[i].first->frame)].bytes[where[i].second] =
+                static_cast<std::uint8_t>(value >> (8 * i));
+        }
+        return true;
+    }
+    value = 0;
+    for (unsigned i = 0; i < size; ++i) {
+        const auto& bytes = frames[static_cast<std::size_t>(where[i].first->frame)].bytes;
+        auto it = bytes.find(where[i].second);
+        value |= std::uint64_t{it == bytes.end() ? std::uint8_t{0} : it->second} << (8 * i);
+    }
+    return true;
+}
+
+AccessResult Model::apply(Policy policy, std::uint64_t handled_value, unsigned size, bool is_write) {
+    switch (policy) {
+    case Policy::handled: return {true, is_write ? 0 : handled_value & mask_of(size)};
+    case Policy::ignore: return {true, 0};
+    default: return {false, 0};  // error, and restart without progress
+    }
+}
+
+AccessResult Model::access(Addr addr, unsigned size, bool is_write, std::uint64_t value) {
+    if (size > UINT64_MAX - addr) return {false, 0};  // wraps past the top: an invalid access
+    if (is_write) value &= mask_of(size);
+    auto* r = const_cast<Reservation*>(holder(addr, size));
+    if (r && r->deferred) {
+        r->deferred = false;
+        auto plan = plan_mapping(*r, r->pending);
+        r->pending.clear();
+        if (!plan) return {false, 0};
+        r->mappings = *plan;
+        r->mapped = true;
+    }
+    if (r && r->mapped && memory_access(*r, addr, size, is_write, value)) return {true, is_write ? 0 : value};
+    Policy policy = r ? r->policy : Policy::unhandled;
+    std::uint64_t handled_value = r ? r->value : 0;
+    if (policy == Policy::unhandled) {
+        if (!unhandled_policy || *unhandled_policy == Policy::unhandled) return {false, 0};
+        policy = *unhandled_policy;
+        handled_value = unhandled_value;
+    }
+    return apply(policy, handled_value, size, is_write);
+}
+
+}  // namespace fuzzmodel

@@ -1,0 +1,198 @@
+// Runs guestmem-vmm as a user would and checks what it says and returns.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct Outcome {
+    int status = -1;
+    std::string output;  // stdout and stderr together
+};
+
+Outcome vmm(const std::string& args) {
+    const std::string command = std::string(GUESTMEM_VMM_PATH) + " " + args + " 2>&1";
+    Outcome outcome;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) return outcome;
+    char buffer[4096];
+    for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) outcome.output.append(buffer, n);
+    const int raw = pclose(pipe);
+    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    return outcome;
+}
+
+bool kvm_present() { return access("/dev/kvm", F_OK) == 0; }
+
+#define REQUIRE_KVM() \
+    if (!kvm_present()) GTEST_SKIP() << "/dev/kvm is absent: guests cannot run on this host"
+
+/// The numbers of one fault-table row: handled unhandled restart ignore error lazy-map.
+std::vector<unsigned long> fault_row(const std::string& output, const std::string& name) {
+    std::istringstream in(output);
+    std::vector<unsigned long> cells;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string first;
+        words >> first;
+        if (first != name) continue;
+        cells.clear();
+        for (unsigned long v; cells.size() < 6 && words >> v;) cells.push_back(v);
+    }
+    return cells;
+}
+
+std::string temp_path(const char* name) { return ::testing::TempDir() + name; }
+
+}  // namespace
+
+TEST(VmmCli, HelpDocumentsEveryFlag) {
+    Outcome o = vmm("--help");
+    EXPECT_EQ(o.status, 0);
+    for (const char* flag : {"--guest", "--image", "--ram", "--deferred-ram", "--map", "--map-svg", "--quiet",
+                             "--timeout", "--backend", "--script", "Examples:", "Exit status"}) {
+        EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
+    }
+}
+
+TEST(VmmCli, UsageErrorsSayWhatIsWrong) {
+    Outcome unknown = vmm("run --frobnicate");
+    EXPECT_EQ(unknown.status, 2);
+    EXPECT_NE(unknown.output.find("unknown option --frobnicate"), std::string::npos);
+    Outcome ram = vmm("run --ram 3");
+    EXPECT_EQ(ram.status, 2);
+    EXPECT_NE(ram.output.find("--ram 3"), std::string::npos);
+    Outcome guest = vmm("run --guest nosuch");
+    EXPECT_EQ(guest.status, 2);
+    EXPECT_NE(guest.output.find("no bundled guest named nosuch"), std::string::npos);
+    Outcome sim = vmm("run --backend sim");
+    EXPECT_EQ(sim.status, 2);
+    EXPECT_NE(sim.output.find("--script"), std::string::npos);
+}
+
+TEST(VmmCli, ListsBundledGuests) {
+    Outcome o = vmm("guests");
+    EXPECT_EQ(o.status, 0);
+    for (const char* g : {"hello", "memtest", "pingpong"}) EXPECT_NE(o.output.find(g), std::string::npos);
+}
+
+TEST(VmmCli, HelloPrintsThroughTheUartAndExitsZero) {
+    REQUIRE_KVM();
+    Outcome o = vmm("run --guest hello --map");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("Hello from a guest running on guestmem!"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("The boot ROM says RAM is 0x0000000000400000 bytes."), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("Writing the ROM was refused"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("halted, exit status 0"), std::string::npos) << o.output;
+    // The map: every reservation, RAM as one slot of 1024 frames, ROM read-only.
+    EXPECT_TRUE(std::regex_search(o.output, std::regex(R"(\[0x00000000, 0x00400000\)\s+4 MiB\s+ram\s+RAM\s+rw\s+.*1024\s+1)")))
+        << o.output;
+    EXPECT_TRUE(std::regex_search(o.output, std::regex(R"(\[0xfe000000, 0xfe001000\)\s+4 KiB\s+rom\s+ROM\s+r-)")));
+    EXPECT_NE(o.output.find("uart"), std::string::npos);
+    // The fault table: the UART handled every transmit and status read, the ROM write was ignored.
+    auto uart = fault_row(o.output, "uart");
+    ASSERT_EQ(uart.size(), 6u) << o.output;
+    EXPECT_GT(uart[0], 100u);  // two accesses per character printed
+    EXPECT_EQ(uart[4], 0u);
+    auto rom = fault_row(o.output, "rom");
+    ASSERT_EQ(rom.size(), 6u) << o.output;
+    EXPECT_EQ(rom[3], 1u);  // one write, ignored
+    auto exit = fault_row(o.output, "exit");
+    ASSERT_EQ(exit.size(), 6u);
+    EXPECT_EQ(exit[0], 1u);
+}
+
+TEST(VmmCli, MemtestOnDeferredRamMapsChunksOnFirstTouch) {
+    REQUIRE_KVM();
+    Outcome o = vmm("run --guest memtest --ram 4M --deferred-ram --quiet");
+    ASSERT_EQ(o.status, 0) << o.output;
+    // 4 MiB in 64 KiB chunks: the 32 chunks from 2 MiB up are tested, and
+    // with the code, stack and boot tables each chunk is mapped once at most.
+    unsigned long lazy_maps = 0, chunks = 0;
+    std::istringstream in(o.output);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("ram+", 0) != 0) continue;
+        auto row = fault_row(o.output, line.substr(0, line.find(' ')));
+        ASSERT_EQ(row.size(), 6u);
+        EXPECT_LE(row[5], 1u) << line;
+        lazy_maps += row[5];
+        ++chunks;
+    }
+    EXPECT_GE(lazy_maps, 32u) << o.output;
+    EXPECT_LE(lazy_maps, 64u);
+    EXPECT_GE(chunks, 32u);
+}
+
+TEST(VmmCli, MemtestPassesAndReports) {
+    REQUIRE_KVM();
+    Outcome o = vmm("run --guest memtest --ram 4M");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("memtest: pages tested: 0x0000000000000200, mismatched words: 0x0000000000000000"),
+              std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("memtest: PASS"), std::string::npos);
+}
+
+TEST(VmmCli, PingpongTwoVmsExchangeMessages) {
+    REQUIRE_KVM();
+    Outcome o = vmm("run --guest pingpong --map");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("[vm0] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("[vm1] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("doorbell rings: vm0 received 16, vm1 received 16"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("shared"), std::string::npos);
+}
+
+TEST(VmmCli, RunsAnElfImage) {
+    REQUIRE_KVM();
+    Outcome o = vmm(std::string("run --image ") + GUESTMEM_TEST_ELF);
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("Hello from a guest running on guestmem!"), std::string::npos) << o.output;
+}
+
+TEST(VmmCli, ImageThatDoesNotFitIsRefused) {
+    REQUIRE_KVM();
+    Outcome o = vmm("run --image /nonexistent/guest.bin");
+    EXPECT_EQ(o.status, 2);
+    EXPECT_NE(o.output.find("cannot open guest image /nonexistent/guest.bin"), std::string::npos) << o.output;
+}
+
+TEST(VmmCli, WritesAnSvgMapWithEveryReservation) {
+    const std::string svg = temp_path("vmm_map.svg");
+    Outcome o = vmm("run --backend sim --script " + std::string(GUESTMEM_VMM_SOURCE_DIR) + "/scripts/hello.txt --map-svg " + svg);
+    ASSERT_EQ(o.status, 0) << o.output;
+    std::ifstream in(svg);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    EXPECT_EQ(s.rfind("<?xml", 0), 0u);
+    for (const char* name : {"data-name=\"ram\"", "data-name=\"rom\"", "data-name=\"uart\"", "data-name=\"exit\""}) {
+        EXPECT_NE(s.find(name), std::string::npos) << name;
+    }
+}
+
+TEST(VmmCli, SimScriptReplaysAccessesAgainstTheSameDevices) {
+    Outcome o = vmm("run --backend sim --script " + std::string(GUESTMEM_VMM_SOURCE_DIR) + "/scripts/hello.txt");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("uart: Hi"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("script: 11 accesses, 0 failed, 0 mismatched, 0 syntax errors"), std::string::npos);
+}
+
+TEST(VmmCli, SimScriptFailuresGiveStatusThree) {
+    const std::string path = temp_path("bad_script.txt");
+    std::ofstream(path) << "read 0xfe000000 8 expect 0x1\nbogus line\nread 0x90000000 4\n";
+    Outcome o = vmm("run --backend sim --script " + path);
+    EXPECT_EQ(o.status, 3) << o.output;
+    EXPECT_NE(o.output.find("MISMATCH (expected 0x1)"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("line 2: syntax error: unknown command 'bogus'"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("line 3: read  4 [0x90000000] -> ERROR"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("script: 2 accesses, 1 failed, 1 mismatched, 1 syntax errors"), std::string::npos);
+}
