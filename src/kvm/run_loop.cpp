@@ -1,0 +1,151 @@
+#include "run_loop.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <string>
+
+#include "guestmem/log.hpp"
+#include "hex.hpp"
+#include "guestmem/vcpu.hpp"
+#include "guestmem/vm.hpp"
+#include "mmio_exit.hpp"
+#include "port_io_exit.hpp"
+
+namespace guestmem::kvm {
+
+namespace {
+
+// Marks the vCPU running for the scope of a run and settles it on the way out.
+class RunScope {
+public:
+    explicit RunScope(KvmVcpu& vcpu) : vcpu_(vcpu), owned_(vcpu.begin_run()) {}
+    ~RunScope() {
+        if (!owned_) return;
+        vcpu_.settle();
+        vcpu_.end_run();
+    }
+    RunScope(const RunScope&) = delete;
+    RunScope& operator=(const RunScope&) = delete;
+    bool owned() const { return owned_; }
+
+private:
+    KvmVcpu& vcpu_;
+    bool owned_;
+};
+
+class RunLoop {
+public:
+    explicit RunLoop(KvmVcpu& vcpu) : vcpu_(vcpu), run_(vcpu.run_area()) {}
+
+    Result<RunResult> loop() {
+        for (;;) {
+            if (vcpu_.take_stop_request()) return stop(StopReason::stopped, "stopped by request_stop");
+            if (auto entered = vcpu_.enter(); !entered) return entered.error();
+            ++result_.exits.total;
+            if (auto done = handle_exit()) return *done;
+        }
+    }
+
+private:
+    // nullopt: keep running.
+    std::optional<RunResult> handle_exit() {
+        switch (run_.exit_reason) {
+        case KVM_EXIT_MMIO: return mmio();
+        case KVM_EXIT_IO: return port_io();
+        case KVM_EXIT_HLT: return stop(StopReason::halted, "");
+        case KVM_EXIT_INTR:
+            ++result_.exits.interrupted;
+            return std::nullopt;  // a signal: the loop head checks for a stop request
+        case KVM_EXIT_SHUTDOWN:
+            return stop(StopReason::shutdown,
+                        "the guest shut down (triple fault: an exception it could not handle)");
+        case KVM_EXIT_INTERNAL_ERROR: return stop(StopReason::internal_error, internal_error_text());
+        case KVM_EXIT_FAIL_ENTRY:
+            return stop(StopReason::entry_failed,
+                        "the CPU refused to enter the guest (hardware reason " +
+                            hex(run_.fail_entry.hardware_entry_failure_reason) + "): invalid guest state");
+        default:
+            return stop(StopReason::unexpected_exit,
+                        "unexpected KVM exit reason " + std::to_string(run_.exit_reason));
+        }
+    }
+
+    std::optional<RunResult> mmio() {
+        ++result_.exits.mmio;
+        vcpu_.set_completion_pending();
+        Vcpu& core = vcpu_.core();
+        const bool is_write = run_.mmio.is_write != 0;
+        if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
+        if (dispatch_mmio(core.vm(), core, run_.mmio.phys_addr, run_.mmio.data, run_.mmio.len, is_write) ==
+            AccessOutcome::completed) {
+            return std::nullopt;
+        }
+        // The failed read completes as 0 when the vCPU is settled (see kvm::run).
+        if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
+        result_.fault = core.last_error();
+        std::string message = "guest access failed";
+        if (result_.fault) {
+            const Access& a = result_.fault->access;
+            message = std::string("guest ") + (a.is_write ? "write" : "read") + " of " + std::to_string(a.size) +
+                      " bytes at " + hex(a.addr) + " (ip " + hex(result_.fault->ip) + ") failed: " +
+                      result_.fault->reason;
+        }
+        return stop(StopReason::fault_error, std::move(message));
+    }
+
+    std::optional<RunResult> port_io() {
+        ++result_.exits.port_io;
+        vcpu_.set_completion_pending();
+        auto failure = handle_port_io(run_, vcpu_.port_handler());
+        if (!failure) return std::nullopt;
+        if (!failure->access.is_write) {
+            // The failed IN completes as 0 when the vCPU is settled.
+            auto* data = reinterpret_cast<std::uint8_t*>(&run_) + run_.io.data_offset;
+            std::fill(data, data + std::size_t{run_.io.size} * run_.io.count, 0);
+        }
+        result_.port = failure->access;
+        return stop(StopReason::port_io_error, std::move(failure->reason));
+    }
+
+    std::string internal_error_text() const {
+        std::string text = "KVM internal error, suberror " + std::to_string(run_.internal.suberror);
+        switch (run_.internal.suberror) {
+        case KVM_INTERNAL_ERROR_EMULATION:
+            text += " (emulation failure: an instruction KVM cannot emulate, e.g. code fetched from "
+                    "unmapped or emulated memory)";
+            break;
+        case KVM_INTERNAL_ERROR_SIMUL_EX: text += " (exception while delivering an exception)"; break;
+        case KVM_INTERNAL_ERROR_DELIVERY_EV: text += " (event delivery failed)"; break;
+        default: break;
+        }
+        return text;
+    }
+
+    RunResult stop(StopReason reason, std::string message) {
+        result_.reason = reason;
+        result_.message = std::move(message);
+        if (auto regs = vcpu_.get_regs()) result_.ip = regs->rip;
+        // The core has already logged a failed access, with the same facts.
+        if (reason != StopReason::halted && reason != StopReason::fault_error) {
+            log(reason == StopReason::stopped ? LogLevel::info : LogLevel::error, std::string(ApiCall::current()) + ": vCPU " + std::to_string(vcpu_.core().index()) +
+                                     " stopped (" + std::string(to_string(reason)) + ") at ip " +
+                                     hex(result_.ip) + ": " + result_.message);
+        }
+        return std::move(result_);
+    }
+
+    KvmVcpu& vcpu_;
+    kvm_run& run_;
+    RunResult result_;
+};
+
+}  // namespace
+
+Result<RunResult> run_vcpu(KvmVcpu& vcpu) {
+    RunScope scope(vcpu);
+    if (!scope.owned()) return fail(Errc::invalid_argument, "the vCPU is already running on another thread");
+    return RunLoop(vcpu).loop();
+}
+
+}  // namespace guestmem::kvm

@@ -1,0 +1,273 @@
+// One device model, one set of expectations, two backends: the same callbacks
+// see the same accesses and give the guest the same values whether the
+// accesses come from Vm::dispatch on a sim vCPU or from a real guest on KVM.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "kvm_test_support.hpp"
+
+namespace guestmem::test {
+namespace {
+
+/// Performs a list of guest accesses on some backend.
+class AccessDriver {
+public:
+    virtual ~AccessDriver() = default;
+    virtual Vm& vm() = 0;
+    virtual CapabilitySpace& caps() = 0;
+
+    struct Outcome {
+        bool completed = false;             ///< every op completed
+        std::size_t done = 0;               ///< ops completed before the failing one
+        std::optional<FaultReport> error;   ///< the failing access
+    };
+    /// Performs `ops` in order; reads store what they read in ScriptOp::value.
+    virtual Outcome perform(std::vector<ScriptOp>& ops) = 0;
+};
+
+/// No hypervisor: each op is one Vm::dispatch on a sim vCPU.
+class SimDriver final : public AccessDriver {
+public:
+    static constexpr const char* kName = "sim";
+    SimDriver() : caps_(std::make_shared<CapabilitySpace>()) {
+        auto vm = Vm::create(BackendKind::sim, caps_);
+        EXPECT_TRUE(vm);
+        vm_ = std::move(*vm);
+        EXPECT_TRUE(vm_->init_memory());
+        vcpu_ = *vm_->create_vcpu();
+    }
+    static bool available() { return true; }
+    Vm& vm() override { return *vm_; }
+    CapabilitySpace& caps() override { return *caps_; }
+    Outcome perform(std::vector<ScriptOp>& ops) override {
+        Outcome out;
+        for (ScriptOp& op : ops) {
+            Access access{op.addr, static_cast<std::uint8_t>(op.size), op.kind == SCRIPT_WRITE, op.value};
+            if (vm_->dispatch(*vcpu_, access) != AccessOutcome::completed) {
+                out.error = vcpu_->last_error();
+                return out;
+            }
+            if (op.kind == SCRIPT_READ) op.value = access.data;
+            ++out.done;
+        }
+        out.completed = true;
+        return out;
+    }
+
+private:
+    std::shared_ptr<CapabilitySpace> caps_;
+    std::unique_ptr<Vm> vm_;
+    Vcpu* vcpu_ = nullptr;
+};
+
+/// A real guest: access_script performs the ops on a KVM vCPU.
+class KvmDriver final : public AccessDriver {
+public:
+    static constexpr const char* kName = "kvm";
+    KvmDriver() : g_(GuestVm::create()) {
+        if (!g_) return;
+        load_program(g_->vm(), guests::access_script::image_path);
+        vcpu_ = &g_->add_vcpu();
+    }
+    static bool available() { return kvm::available(); }
+    Vm& vm() override { return g_->vm(); }
+    CapabilitySpace& caps() override { return g_->caps(); }
+    Outcome perform(std::vector<ScriptOp>& ops) override {
+        write_script(vm(), kScripts, ops);
+        g_->reset(*vcpu_, {kScripts, 1});
+        const kvm::RunResult r = g_->run(*vcpu_);
+        Outcome out;
+        out.done = kvm::get_registers(*vcpu_)->rax;
+        out.completed = r.halted();
+        if (r.reason == kvm::StopReason::fault_error) out.error = r.fault;
+        EXPECT_TRUE(r.halted() || r.reason == kvm::StopReason::fault_error) << r.message;
+        const auto back = read_script(vm(), kScripts, ops.size());
+        for (std::size_t i = 0; i < ops.size() && i < out.done; ++i) ops[i].value = back[i].value;
+        return out;
+    }
+
+private:
+    std::unique_ptr<GuestVm> g_;
+    Vcpu* vcpu_ = nullptr;
+};
+
+template <class Driver>
+class DeviceModel : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!Driver::available()) GTEST_SKIP() << "/dev/kvm is absent: the KVM half of this suite needs it";
+        driver_ = std::make_unique<Driver>();
+    }
+    AccessDriver& driver() { return *driver_; }
+    Vm& vm() { return driver_->vm(); }
+
+private:
+    std::unique_ptr<AccessDriver> driver_;
+};
+
+struct DriverNames {
+    template <class T>
+    static std::string GetName(int) {
+        return T::kName;
+    }
+};
+using Drivers = ::testing::Types<SimDriver, KvmDriver>;
+TYPED_TEST_SUITE(DeviceModel, Drivers, DriverNames);
+
+using Op = ScriptOp;
+
+TYPED_TEST(DeviceModel, RegisterFileEverySizeAndEveryResult) {
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    std::vector<Op> ops = {
+        Op::write(kDevice + 0, 1, 0x11),           Op::write(kDevice + 2, 2, 0x2233),
+        Op::write(kDevice + 4, 4, 0x44556677),     Op::write(kDevice + 8, 8, 0x8899aabbccddeeff),
+        Op::read(kDevice + 0, 8),                  Op::read(kDevice + 8, 4),
+        Op::read(kDevice + 13, 1),                 Op::read(kDevice + 10, 2),
+        Op::read(kDevice + RegisterFile::kIdReg, 4),
+        Op::write(kDevice + RegisterFile::kIdReg, 4, 0xffffffff),  // ignored
+        Op::read(kDevice + RegisterFile::kIdReg, 4),
+        Op::read(kDevice + RegisterFile::kCounterReg, 8), Op::read(kDevice + RegisterFile::kCounterReg, 8),
+        Op::write(kDevice + RegisterFile::kDoorbellReg, 4, 0xd00b),
+        Op::read(kDevice + RegisterFile::kDoorbellReg, 4),  // ignored: 0
+    };
+    ops.back().value = 0x1234;  // must become 0
+    const auto out = this->driver().perform(ops);
+    ASSERT_TRUE(out.completed);
+    EXPECT_EQ(out.done, ops.size());
+    EXPECT_EQ(ops[4].value, 0x4455667722330011u);
+    EXPECT_EQ(ops[5].value, 0xccddeeffu);
+    EXPECT_EQ(ops[6].value, 0xaau);
+    EXPECT_EQ(ops[7].value, 0xccddu);
+    EXPECT_EQ(ops[8].value, RegisterFile::kId);
+    EXPECT_EQ(ops[10].value, RegisterFile::kId);
+    EXPECT_EQ(ops[11].value, 1u);
+    EXPECT_EQ(ops[12].value, 2u);
+    EXPECT_EQ(ops[14].value, 0u);
+    EXPECT_EQ(regs.doorbells(), std::vector<std::uint64_t>{0xd00b});
+    const std::vector<SeenAccess> expected = {
+        {0, 1, true, 0x11, 0xff},
+        {2, 2, true, 0x2233, 0xffff0000},
+        {4, 4, true, 0x44556677, 0xffffffff},
+        {8, 8, true, 0x8899aabbccddeeff, ~std::uint64_t{0}},
+        {0, 8, false, 0, ~std::uint64_t{0}},
+        {8, 4, false, 0, 0xffffffff},
+        {13, 1, false, 0, 0xff00},
+        {10, 2, false, 0, 0xffff0000},
+        {0x40, 4, false, 0, 0xffffffff},
+        {0x40, 4, true, 0xffffffff, 0xffffffff},
+        {0x40, 4, false, 0, 0xffffffff},
+        {0x48, 8, false, 0, ~std::uint64_t{0}},
+        {0x48, 8, false, 0, ~std::uint64_t{0}},
+        {0x50, 4, true, 0xd00b, 0xffffffff},
+        {0x50, 4, false, 0, 0xffffffff},
+    };
+    EXPECT_EQ(regs.seen(), expected);
+}
+
+TYPED_TEST(DeviceModel, FaultErrorReportsTheAccess) {
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    std::vector<Op> ops = {Op::write(kDevice, 2, 0x55), Op::read(kDevice + 0x58, 2), Op::read(kDevice, 2)};
+    const auto out = this->driver().perform(ops);
+    EXPECT_FALSE(out.completed);
+    EXPECT_EQ(out.done, 1u);
+    ASSERT_TRUE(out.error);
+    EXPECT_EQ(out.error->access.addr, kDevice + 0x58);
+    EXPECT_EQ(out.error->access.size, 2);
+    EXPECT_FALSE(out.error->access.is_write);
+    EXPECT_EQ(regs.accesses(), 2u);
+}
+
+TYPED_TEST(DeviceModel, UnhandledAndCrossingAccesses) {
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    std::vector<Access> unhandled;
+    this->vm().set_unhandled_fault_handler([&](Fault& f) {
+        unhandled.push_back(f.access());
+        if (f.is_read()) f.set_data(0xabcdef);
+        return FaultResult::handled;
+    });
+    std::vector<Op> ops = {Op::read(kDevice + 0x1000, 4), Op::write(kDevice + 0x2000, 1, 0x7f),
+                           Op::read(kDevice + RegisterFile::kSize - 2, 4)};
+    const auto out = this->driver().perform(ops);
+    ASSERT_TRUE(out.completed);
+    EXPECT_EQ(ops[0].value, 0xabcdefu);
+    EXPECT_EQ(ops[2].value, 0xabcdefu);
+    ASSERT_EQ(unhandled.size(), 3u);
+    EXPECT_EQ(unhandled[1].addr, kDevice + 0x2000);
+    EXPECT_EQ(unhandled[1].data, 0x7fu);
+    EXPECT_EQ(unhandled[2].addr, kDevice + RegisterFile::kSize - 2);
+    EXPECT_EQ(regs.accesses(), 0u);
+}
+
+TYPED_TEST(DeviceModel, HandlerThatMapsAndRestartsCompletesFromMemory) {
+    constexpr GuestAddr base = 0x400000;
+    auto frame = this->driver().caps().allocate_frame(FrameSize::k4KiB);
+    ASSERT_TRUE(frame);
+    const std::uint64_t seed = 0x0badc0de0badc0de;
+    std::memcpy(this->driver().caps().frame_memory(*frame)->data() + 0x20, &seed, sizeof seed);
+    Vm& vm = this->vm();
+    int calls = 0;
+    std::optional<ReservationId> id;
+    auto res = vm.reserve_at(base, kPageSize, [&](Fault&) {
+        ++calls;
+        const Cap frames[] = {*frame};
+        return vm.map_frames(*id, frames, kPageBits) ? FaultResult::restart : FaultResult::error;
+    });
+    ASSERT_TRUE(res);
+    id = *res;
+    std::vector<Op> ops = {Op::read(base + 0x20, 8), Op::write(base + 0x28, 4, 0x600d), Op::read(base + 0x28, 4)};
+    const auto out = this->driver().perform(ops);
+    ASSERT_TRUE(out.completed);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(ops[0].value, seed);
+    EXPECT_EQ(ops[2].value, 0x600du);
+    std::uint32_t in_frame = 0;
+    std::memcpy(&in_frame, this->driver().caps().frame_memory(*frame)->data() + 0x28, sizeof in_frame);
+    EXPECT_EQ(in_frame, 0x600du);
+}
+
+TYPED_TEST(DeviceModel, RestartWithoutProgressIsAnErrorNotALoop) {
+    int calls = 0;
+    ASSERT_TRUE(this->vm().reserve_at(kDevice, 0x100, [&](Fault&) {
+        ++calls;
+        return FaultResult::restart;  // changes nothing
+    }));
+    std::vector<Op> ops = {Op::write(kDevice, 4, 1)};
+    const auto out = this->driver().perform(ops);
+    EXPECT_FALSE(out.completed);
+    ASSERT_TRUE(out.error);
+    EXPECT_TRUE(out.error->access.is_write);
+    EXPECT_GT(calls, 1);
+    EXPECT_LT(calls, 100);
+}
+
+TYPED_TEST(DeviceModel, DeferredMappingOnFirstTouch) {
+    constexpr GuestAddr base = 0x400000;
+    Vm& vm = this->vm();
+    const std::vector<Cap> frames = allocate_frames(this->driver().caps(), 4);
+    const std::uint32_t seed = 0x51de;
+    std::memcpy(this->driver().caps().frame_memory(frames[3])->data() + 0xffc, &seed, sizeof seed);
+    int handler_calls = 0;
+    auto res = vm.reserve_at(base, 4 * kPageSize, [&](Fault&) {
+        ++handler_calls;
+        return FaultResult::error;
+    });
+    ASSERT_TRUE(res);
+    vm.set_deferred_mapping(true);
+    ASSERT_TRUE(vm.map_frames(*res, frames, kPageBits));
+    vm.set_deferred_mapping(false);
+    std::vector<Op> ops = {Op::read(base + 0x3ffc, 4), Op::write(base, 8, 42), Op::read(base, 8)};
+    const auto out = this->driver().perform(ops);
+    ASSERT_TRUE(out.completed);
+    EXPECT_EQ(handler_calls, 0);
+    EXPECT_EQ(ops[0].value, seed);
+    EXPECT_EQ(ops[2].value, 42u);
+}
+
+}  // namespace
+}  // namespace guestmem::test

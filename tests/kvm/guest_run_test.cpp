@@ -1,0 +1,456 @@
+// Guests on KVM: real mode, long mode, MMIO of every size, port I/O, fault
+// results, and guests that misbehave.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "kvm_test_support.hpp"
+
+namespace guestmem::test {
+namespace {
+
+using kvm::StopReason;
+namespace gp = guestmem::guests;
+
+TEST(KvmGuest, RealModeDeviceAndPortIo) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create(nullptr, {}, 0x80000);  // RAM below 512 KiB
+    ASSERT_TRUE(g);
+    constexpr GuestAddr device = 0xb0000;  // segment 0xb000
+    RegisterFile regs(device);
+    auto dev = g->vm().reserve_at(device, RegisterFile::kSize, regs.handler());
+    ASSERT_TRUE(dev);
+    load_program(g->vm(), gp::real_mode::image_path);
+
+    auto vcpu = g->vm().create_vcpu();
+    ASSERT_TRUE(vcpu);
+    std::string out;
+    ASSERT_TRUE(kvm::set_port_io_handler(**vcpu, [&](kvm::PortAccess& p) {
+        EXPECT_EQ(p.port, GUEST_DEBUG_PORT);
+        EXPECT_EQ(p.size, 1);
+        if (p.is_write) {
+            out += static_cast<char>(p.data);
+        } else {
+            p.data = '!';
+        }
+        return kvm::PortResult::handled;
+    }));
+    ASSERT_TRUE(kvm::setup_real_mode(**vcpu, {.entry = kImage, .stack_pointer = 0, .args = {device >> 4}}));
+
+    const kvm::RunResult r = g->run(**vcpu);
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    auto state = kvm::get_registers(**vcpu);
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->rbx & 0xff, 0x11u);
+    EXPECT_EQ(state->rcx & 0xffff, 0x2222u);
+    EXPECT_EQ(state->rdx & 0xffffffff, 0x44444444u);
+    EXPECT_EQ(state->rax & 0xff, static_cast<unsigned>('!'));
+    EXPECT_EQ(out, "OK");
+    EXPECT_EQ(r.exits.port_io, 3u);
+    EXPECT_EQ(r.exits.mmio, 6u);  // three writes and three reads; the RAM store is native
+    std::uint16_t result = 0;
+    ASSERT_TRUE(read_guest(g->vm(), kImage + gp::real_mode::result, std::as_writable_bytes(std::span(&result, 1))));
+    EXPECT_EQ(result, 0x2222);
+    EXPECT_EQ(regs.seen(), (std::vector<SeenAccess>{
+                               {0, 1, true, 0x11, 0xff},
+                               {2, 2, true, 0x2222, 0xffff0000},
+                               {4, 4, true, 0x44444444, 0xffffffff},
+                               {0, 1, false, 0, 0xff},
+                               {2, 2, false, 0, 0xffff0000},
+                               {4, 4, false, 0, 0xffffffff},
+                           }));
+}
+
+TEST(KvmGuest, LongModeMmioEverySize) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create();
+    ASSERT_TRUE(g);
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(g->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    load_program(g->vm(), gp::mmio_sizes::image_path);
+    Vcpu& vcpu = g->add_vcpu({kDevice});
+
+    const kvm::RunResult r = g->run(vcpu);
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(r.ip, kImage + gp::mmio_sizes::done + 1);  // just past the HLT
+    auto s = kvm::get_registers(vcpu);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->r8, 0xa1u);
+    EXPECT_EQ(s->r9, 0xb2b1u);
+    EXPECT_EQ(s->r10, 0xc4c3c2c1u);
+    EXPECT_EQ(s->r11, 0xd8d7d6d5d4d3d2d1u);
+    EXPECT_EQ(s->r12, 0x5au);
+    EXPECT_EQ(r.exits.mmio, 10u);
+    EXPECT_EQ(regs.seen(), (std::vector<SeenAccess>{
+                               {0, 1, true, 0xa1, 0xff},
+                               {8, 2, true, 0xb2b1, 0xffff},
+                               {16, 4, true, 0xc4c3c2c1, 0xffffffff},
+                               {24, 8, true, 0xd8d7d6d5d4d3d2d1, ~std::uint64_t{0}},
+                               {0, 1, false, 0, 0xff},
+                               {8, 2, false, 0, 0xffff},
+                               {16, 4, false, 0, 0xffffffff},
+                               {24, 8, false, 0, ~std::uint64_t{0}},
+                               {34, 2, true, 0x5a6b, 0xffff0000},
+                               {35, 1, false, 0, 0xff000000},
+                           }));
+}
+
+
+// A VM running access_script on one vCPU, with a script page at kScripts.
+struct ScriptVm {
+    std::unique_ptr<GuestVm> g;
+    Vcpu* vcpu = nullptr;
+
+    static ScriptVm create(std::shared_ptr<CapabilitySpace> caps = nullptr, const kvm::BackendOptions& options = {}) {
+        ScriptVm s;
+        s.g = GuestVm::create(std::move(caps), options);
+        if (!s.g) return s;
+        load_program(s.g->vm(), gp::access_script::image_path);
+        s.vcpu = &s.g->add_vcpu({kScripts, 1});
+        return s;
+    }
+    /// Runs the ops (repeat times) from the start of the program.
+    kvm::RunResult run(const std::vector<ScriptOp>& ops, std::uint64_t repeat = 1) {
+        write_script(g->vm(), kScripts, ops);
+        g->reset(*vcpu, {kScripts, repeat});
+        return g->run(*vcpu);
+    }
+    std::vector<ScriptOp> results(std::size_t count) { return read_script(g->vm(), kScripts, count); }
+    std::uint64_t rax() { return kvm::get_registers(*vcpu)->rax; }
+};
+
+TEST(KvmGuest, FaultIgnoreDropsWritesAndReadsZero) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    std::vector<Access> seen;
+    ASSERT_TRUE(s.g->vm().reserve_at(kDevice, 0x1000, [&](Fault& f) {
+        seen.push_back(f.access());
+        return FaultResult::ignore;
+    }));
+    std::vector<ScriptOp> ops = {ScriptOp::write(kDevice, 4, 0x12345678), ScriptOp::read(kDevice, 8),
+                                 ScriptOp::read(kDevice + 8, 2)};
+    ops[1].value = ops[2].value = 0xdeadbeef;  // the guest must overwrite these with 0
+    const kvm::RunResult r = s.run(ops);
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(s.rax(), 3u);
+    const auto back = s.results(3);
+    EXPECT_EQ(back[1].value, 0u);
+    EXPECT_EQ(back[2].value, 0u);
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_TRUE(seen[0].is_write);
+    EXPECT_EQ(seen[0].data, 0x12345678u);
+    EXPECT_EQ(seen[1].size, 8);
+    EXPECT_EQ(seen[2].addr, kDevice + 8);
+}
+
+TEST(KvmGuest, FaultErrorStopsTheRunAndReportsTheAccess) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    int calls = 0;
+    ASSERT_TRUE(s.g->vm().reserve_at(kDevice, 0x1000, [&](Fault&) {
+        ++calls;
+        return FaultResult::error;
+    }));
+
+    // A write: KVM has moved past the instruction when it exits.
+    kvm::RunResult r = s.run({ScriptOp::read(kRamBase + 0x100, 4), ScriptOp::write(kDevice + 6, 2, 0xbeef),
+                              ScriptOp::read(kRamBase + 0x100, 4)});
+    ASSERT_EQ(r.reason, StopReason::fault_error) << r.message;
+    ASSERT_TRUE(r.fault);
+    EXPECT_EQ(r.fault->access.addr, kDevice + 6);
+    EXPECT_EQ(r.fault->access.size, 2);
+    EXPECT_TRUE(r.fault->access.is_write);
+    EXPECT_EQ(r.fault->access.data, 0xbeefu);
+    EXPECT_EQ(r.fault->ip, kImage + gp::access_script::after_write_2);
+    EXPECT_NE(r.message.find("FAULT_ERROR"), std::string::npos) << r.message;
+    EXPECT_EQ(s.rax(), 1u);  // one op done before the failing one
+    EXPECT_EQ(calls, 1);
+
+    // A read: the instruction pointer is the faulting instruction's.
+    r = s.run({ScriptOp::read(kDevice + 0x10, 4)});
+    ASSERT_EQ(r.reason, StopReason::fault_error) << r.message;
+    ASSERT_TRUE(r.fault);
+    EXPECT_EQ(r.fault->access.addr, kDevice + 0x10);
+    EXPECT_EQ(r.fault->access.size, 4);
+    EXPECT_FALSE(r.fault->access.is_write);
+    EXPECT_EQ(r.fault->ip, kImage + gp::access_script::insn_read_4);
+    EXPECT_EQ(r.ip, kImage + gp::access_script::insn_read_4);
+
+    // The vCPU is consistent afterwards: running on completes the failed read
+    // as 0 and the guest finishes its script.
+    r = s.g->run(*s.vcpu);
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(s.rax(), 1u);
+    EXPECT_EQ(s.results(1)[0].value, 0u);
+    EXPECT_EQ(calls, 2);
+}
+
+TEST(KvmGuest, UnhandledFaultHandlerGetsAccessesOutsideEveryReservation) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(s.g->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+
+    // Without an unhandled-fault handler, an access nowhere is an error.
+    kvm::RunResult r = s.run({ScriptOp::read(0xe0000000, 4)});
+    ASSERT_EQ(r.reason, StopReason::fault_error);
+    ASSERT_TRUE(r.fault);
+    EXPECT_EQ(r.fault->access.addr, 0xe0000000u);
+    EXPECT_NE(std::string(r.fault->reason).find("no reservation"), std::string::npos) << r.fault->reason;
+
+    std::vector<Access> seen;
+    s.g->vm().set_unhandled_fault_handler([&](Fault& f) {
+        seen.push_back(f.access());
+        if (f.is_read()) f.set_data(0x77);
+        return FaultResult::handled;
+    });
+    r = s.run({ScriptOp::read(0xe0000000, 4), ScriptOp::write(0xe0001000, 8, 0x0102030405060708),
+               // Crosses the device reservation's end: unhandled, not the device's.
+               ScriptOp::read(kDevice + RegisterFile::kSize - 4, 8)});
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    const auto back = s.results(3);
+    EXPECT_EQ(back[0].value, 0x77u);
+    EXPECT_EQ(back[2].value, 0x77u);
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[0].addr, 0xe0000000u);
+    EXPECT_EQ(seen[1].addr, 0xe0001000u);
+    EXPECT_EQ(seen[1].data, 0x0102030405060708u);
+    EXPECT_EQ(seen[2].addr, kDevice + RegisterFile::kSize - 4);
+    EXPECT_EQ(seen[2].size, 8);
+    EXPECT_EQ(regs.accesses(), 0u);
+}
+
+TEST(KvmGuest, DeferredMappingCompletesTheFirstTouchFromMemory) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    Vm& vm = s.g->vm();
+    constexpr GuestAddr base = 0x400000;
+    const std::vector<Cap> frames = allocate_frames(s.g->caps(), 16);
+    // The VMM put data in the frames before the guest runs.
+    const std::uint64_t seed = 0x1122334455667788;
+    std::memcpy(s.g->caps().frame_memory(frames[0])->data() + 0x10, &seed, sizeof seed);
+
+    int handler_calls = 0;
+    auto res = vm.reserve_at(base, 16 * kPageSize, [&](Fault&) {
+        ++handler_calls;
+        return FaultResult::error;
+    });
+    ASSERT_TRUE(res);
+    int iterator_calls = 0;
+    vm.set_deferred_mapping(true);
+    ASSERT_TRUE(vm.map(*res, [&](GuestAddr addr) {
+        ++iterator_calls;
+        return FrameRequest{frames[(addr - base) / kPageSize], Rights::all, addr, kPageBits};
+    }));
+    vm.set_deferred_mapping(false);
+    EXPECT_EQ(iterator_calls, 0);
+    const std::size_t slots_before = kvm::memslot_usage(vm.backend())->in_use;
+
+    const kvm::RunResult r = s.run({ScriptOp::read(base + 0x10, 8),                 // first touch: restart
+                                    ScriptOp::write(base + 0x1000, 4, 0xabcd),     // native now
+                                    ScriptOp::read(base + 0x1000, 4), ScriptOp::read(base + 0xfff8, 8)});
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(r.exits.mmio, 1u);  // only the first touch left the guest
+    EXPECT_EQ(iterator_calls, 16);
+    EXPECT_EQ(handler_calls, 0);
+    const auto back = s.results(4);
+    EXPECT_EQ(back[0].value, seed);
+    EXPECT_EQ(back[2].value, 0xabcdu);
+    EXPECT_EQ(back[3].value, 0u);
+    std::uint32_t in_frame = 0;
+    std::memcpy(&in_frame, s.g->caps().frame_memory(frames[1])->data(), sizeof in_frame);
+    EXPECT_EQ(in_frame, 0xabcdu);
+    EXPECT_EQ(kvm::memslot_usage(vm.backend())->in_use, slots_before + 1);  // 16 contiguous frames, one slot
+}
+
+TEST(KvmGuest, ReadOnlyFrameWritesFaultWhileReadsStayNative) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    Vm& vm = s.g->vm();
+    constexpr GuestAddr rom = 0x600000;
+    auto frame = s.g->caps().allocate_frame(FrameSize::k4KiB);
+    ASSERT_TRUE(frame);
+    const std::uint64_t contents = 0x0123456789abcdef;
+    std::vector<Access> writes;
+    auto res = vm.reserve_at(rom, kPageSize, [&](Fault& f) {
+        writes.push_back(f.access());
+        return FaultResult::handled;  // a ROM: the write goes nowhere
+    });
+    ASSERT_TRUE(res);
+    ASSERT_TRUE(vm.map(*res, [&](GuestAddr addr) { return FrameRequest{*frame, Rights::read, addr, kPageBits}; }));
+    // The VMM loads the ROM's contents although the guest may only read it.
+    ASSERT_TRUE(kvm::load_image(vm, rom, std::as_bytes(std::span(&contents, 1))));
+
+    kvm::RunResult r = s.run({ScriptOp::read(rom, 8), ScriptOp::write(rom + 8, 4, 0xdead), ScriptOp::read(rom + 8, 4),
+                              ScriptOp::read(rom + 4, 2)});
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(r.exits.mmio, 1u);
+    const auto back = s.results(4);
+    EXPECT_EQ(back[0].value, contents);
+    EXPECT_EQ(back[2].value, 0u);  // the write never reached memory
+    EXPECT_EQ(back[3].value, 0x4567u);  // bytes 4 and 5 of the little-endian word
+    ASSERT_EQ(writes.size(), 1u);
+    EXPECT_EQ(writes[0].addr, rom + 8);
+    EXPECT_EQ(writes[0].size, 4);
+    EXPECT_TRUE(writes[0].is_write);
+    EXPECT_EQ(writes[0].data, 0xdeadu);
+
+    // Reads at native speed: a thousand of them leave the guest not once.
+    r = s.run({ScriptOp::read(rom, 8), ScriptOp::read(rom + 0xff8, 8)}, 500);
+    ASSERT_EQ(r.reason, StopReason::halted) << r.message;
+    EXPECT_EQ(r.exits.mmio, 0u);
+    EXPECT_EQ(s.rax(), 1000u);
+}
+
+TEST(KvmGuest, PortIoWithoutHandlerStopsTheRun) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create(nullptr, {}, 0x80000);
+    ASSERT_TRUE(g);
+    constexpr GuestAddr device = 0xb0000;
+    RegisterFile regs(device);
+    ASSERT_TRUE(g->vm().reserve_at(device, RegisterFile::kSize, regs.handler()));
+    load_program(g->vm(), gp::real_mode::image_path);
+    auto vcpu = g->vm().create_vcpu();
+    ASSERT_TRUE(vcpu);
+    ASSERT_TRUE(kvm::setup_real_mode(**vcpu, {.entry = kImage, .stack_pointer = 0, .args = {device >> 4}}));
+    const kvm::RunResult r = g->run(**vcpu);
+    ASSERT_EQ(r.reason, StopReason::port_io_error) << r.message;
+    ASSERT_TRUE(r.port);
+    EXPECT_EQ(r.port->port, GUEST_DEBUG_PORT);
+    EXPECT_TRUE(r.port->is_write);
+    EXPECT_EQ(r.port->data, static_cast<std::uint32_t>('O'));
+    EXPECT_NE(r.message.find("no port I/O handler"), std::string::npos) << r.message;
+}
+
+TEST(KvmGuest, GuestCrashesAreReportedCleanly) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create();
+    ASSERT_TRUE(g);
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(g->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    load_program(g->vm(), gp::crash::image_path);
+
+    Vcpu& vcpu = g->add_vcpu({CRASH_UD2});
+    kvm::RunResult r = g->run(vcpu);
+    EXPECT_EQ(r.reason, StopReason::shutdown) << r.message;
+    EXPECT_NE(r.message.find("triple fault"), std::string::npos) << r.message;
+
+    Vcpu& jumper = g->add_vcpu({CRASH_JUMP, kDevice});  // code fetched from an emulated device
+    r = g->run(jumper);
+    EXPECT_EQ(r.reason, StopReason::internal_error) << r.message;
+    EXPECT_NE(r.message.find("emulation failure"), std::string::npos) << r.message;
+    EXPECT_EQ(r.ip, kDevice);
+    EXPECT_EQ(regs.accesses(), 0u);
+}
+
+TEST(KvmGuest, RequestStopEndsARunningGuest) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create();
+    ASSERT_TRUE(g);
+    load_program(g->vm(), gp::ping_pong::image_path);
+    // A pinger with no ponger spins forever in guest RAM.
+    Vcpu& vcpu = g->add_vcpu({0x100000, 0, 10});
+
+    // Asked before the run: the run returns at once.
+    ASSERT_TRUE(kvm::request_stop(vcpu));
+    kvm::RunResult r = g->run(vcpu);
+    EXPECT_EQ(r.reason, StopReason::stopped);
+    EXPECT_EQ(r.exits.total, 0u);
+
+    std::thread runner([&] { r = g->run(vcpu); });
+    // The pinger's first store shows that the guest is running.
+    for (int i = 0; i < 5000; ++i) {
+        auto ping = read_guest_value<std::uint64_t>(g->vm(), 0x100000 + PING_WORD);
+        if (ping && *ping == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // Running twice at once is refused.
+    auto twice = kvm::run(vcpu);
+    EXPECT_TRUE(!twice && twice.code() == Errc::invalid_argument);
+    ASSERT_TRUE(kvm::request_stop(vcpu));
+    runner.join();
+    EXPECT_EQ(r.reason, StopReason::stopped) << r.message;
+    EXPECT_GE(r.exits.interrupted, 1u);
+    const GuestAddr ip = r.ip;
+    EXPECT_GE(ip, kImage);
+    EXPECT_LT(ip, kImage + gp::ping_pong::done);
+}
+
+// Not a benchmark with a threshold (this machine's KVM is a software one):
+// prints what an MMIO exit costs relative to a native access, for the record.
+TEST(KvmGuest, NativeMemoryVersusMmioExitCost) {
+    GUESTMEM_REQUIRE_KVM();
+    auto s = ScriptVm::create();
+    ASSERT_TRUE(s.g);
+    RegisterFile regs(kDevice);
+    ASSERT_TRUE(s.g->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    constexpr std::uint64_t kAccesses = 500;
+    auto timed = [&](GuestAddr addr) {
+        const auto start = std::chrono::steady_clock::now();
+        const kvm::RunResult r = s.run({ScriptOp::read(addr, 8)}, kAccesses);
+        const auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+        EXPECT_EQ(r.reason, StopReason::halted) << r.message;
+        return std::make_pair(ns / kAccesses, r.exits.mmio);
+    };
+    timed(kRamBase + 0x100);  // warm up: page-table and RAM pages touched
+    const auto [ram_ns, ram_exits] = timed(kRamBase + 0x100);
+    const auto [mmio_ns, mmio_exits] = timed(kDevice);
+    EXPECT_EQ(ram_exits, 0u);
+    EXPECT_EQ(mmio_exits, kAccesses);
+    std::printf("per access (script loop included): RAM %.0f ns, MMIO exit %.0f ns, ratio %.1f\n", ram_ns, mmio_ns,
+                mmio_ns / ram_ns);
+}
+
+TEST(KvmApi, RejectsWhatItCannotDo) {
+    GUESTMEM_REQUIRE_KVM();
+    auto g = GuestVm::create();
+    ASSERT_TRUE(g);
+    auto vcpu = g->vm().create_vcpu();
+    ASSERT_TRUE(vcpu);
+    EXPECT_EQ(kvm::setup_real_mode(**vcpu, {.entry = 0x10008}).code(), Errc::invalid_argument);
+    EXPECT_EQ(kvm::setup_real_mode(**vcpu, {.entry = 0x100000}).code(), Errc::invalid_argument);
+    kvm::LongModeSetup no_tables;
+    no_tables.entry = kImage;
+    EXPECT_EQ(kvm::setup_long_mode(**vcpu, no_tables).code(), Errc::invalid_argument);
+    EXPECT_EQ(kvm::write_boot_tables(g->vm(), 0x1800).code(), Errc::invalid_argument);
+    EXPECT_FALSE(kvm::write_boot_tables(g->vm(), 0x10000000));  // not RAM
+    EXPECT_FALSE(kvm::load_image_file(g->vm(), kImage, "/nonexistent/guest.bin"));
+    const std::byte bytes[4] = {};
+    EXPECT_FALSE(kvm::load_image(g->vm(), 0x10000000, bytes));
+    EXPECT_FALSE(kvm::load_image(g->vm(), kRamSize - 2, bytes));  // runs off the end of RAM
+
+    // A vCPU of a sim VM is not a KVM vCPU.
+    auto caps = std::make_shared<CapabilitySpace>();
+    auto sim = Vm::create(BackendKind::sim, caps);
+    ASSERT_TRUE(sim);
+    auto sim_vcpu = (*sim)->create_vcpu();
+    ASSERT_TRUE(sim_vcpu);
+    EXPECT_EQ(kvm::run(**sim_vcpu).code(), Errc::unsupported);
+    EXPECT_EQ(kvm::get_registers(**sim_vcpu).code(), Errc::unsupported);
+    EXPECT_EQ(kvm::request_stop(**sim_vcpu).code(), Errc::unsupported);
+    EXPECT_EQ(kvm::memslot_usage((*sim)->backend()).code(), Errc::unsupported);
+}
+
+TEST(KvmApi, VmCreateMakesAKvmVm) {
+    GUESTMEM_REQUIRE_KVM();
+    auto vm = Vm::create(BackendKind::kvm, std::make_shared<CapabilitySpace>());
+    ASSERT_TRUE(vm) << vm.error().message;
+    EXPECT_EQ((*vm)->backend().kind(), BackendKind::kvm);
+    auto usage = kvm::memslot_usage((*vm)->backend());
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->in_use, 0u);
+    EXPECT_GT(usage->limit, 0u);
+}
+
+}  // namespace
+}  // namespace guestmem::test
