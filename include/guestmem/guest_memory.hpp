@@ -1,0 +1,112 @@
+/// @file
+/// Checked VMM-side access to guest memory: copy bytes and objects in and out
+/// of a VM's guest-physical address space.
+///
+/// Every function here works on the VMM's own view of the frames (no
+/// temporary mappings), across frames of any size and across reservations, and
+/// checks the whole range before it copies anything: a call that fails has
+/// copied nothing (see Vm::visit_memory for the rules and error codes).
+///
+/// Memory shared with a running guest: guest memory may change at any moment
+/// (another vCPU, a device, another VM sharing the frame). These functions copy
+/// with relaxed atomic loads and stores of naturally aligned 8-byte words (and
+/// single bytes at unaligned ends), so
+///  - each byte of guest memory is read exactly once: a value read into the
+///    caller's buffer does not change after the copy, so validate the copy,
+///    never the guest memory (no double fetch);
+///  - a word that is aligned in guest memory is never torn, but an object
+///    larger than 8 bytes may mix old and new words if the guest writes it
+///    meanwhile (hardware DMA has the same property);
+///  - there is no data race in the C++ sense on the VMM side (ThreadSanitizer
+///    clean against the library's own guest accesses).
+///
+/// Thread safety: every function may be called from any thread, while guests
+/// run and while other threads reserve, map and free. The reservations a copy
+/// touches are held for the duration of the copy: a concurrent free waits for
+/// it, so a copy never touches freed memory.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "guestmem/error.hpp"
+#include "guestmem/types.hpp"
+#include "guestmem/vm.hpp"
+
+namespace guestmem {
+
+/// Whose rights a VMM-side write honours.
+enum class WriteRights {
+    guest,  ///< refuse to write frames the guest may only read (Errc::permission_denied)
+    vmm,    ///< also write read-only frames: the VMM owns them (how a ROM gets its contents)
+};
+
+/// Copies guest memory [addr, addr + bytes.size()) into `bytes`.
+/// Errors: as Vm::visit_memory with Rights::read (Errc::not_initialized,
+/// Errc::invalid_argument, Errc::not_mapped, Errc::reentrant_call).
+/// On error `bytes` is left unchanged.
+Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes);
+
+/// Copies `bytes` into guest memory at `addr`. With WriteRights::guest (the
+/// default) every byte must be in a frame the guest may write; otherwise
+/// Errc::permission_denied and nothing is written.
+/// Errors: as Vm::visit_memory. On error guest memory is unchanged.
+Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes,
+                         WriteRights rights = WriteRights::guest);
+
+/// Sets guest memory [addr, addr + size) to `value` (e.g. zeroing a BSS).
+/// Same rules and errors as write_guest.
+Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte value,
+                        WriteRights rights = WriteRights::guest);
+
+/// Types that can be copied to and from guest memory as bytes.
+template <class T>
+concept GuestCopyable = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_const_v<T>;
+
+/// Reads one object of type T from guest memory at `addr` (any alignment).
+/// Errors: as read_guest.
+template <GuestCopyable T>
+Result<T> read_guest_value(Vm& vm, GuestAddr addr) {
+    std::array<std::byte, sizeof(T)> buffer{};
+    if (auto ok = read_guest(vm, addr, buffer); !ok) return ok.error();
+    return std::bit_cast<T>(buffer);
+}
+
+/// Writes one object of type T to guest memory at `addr` (any alignment).
+/// Errors: as write_guest.
+template <GuestCopyable T>
+Result<void> write_guest_value(Vm& vm, GuestAddr addr, const T& value, WriteRights rights = WriteRights::guest) {
+    const auto buffer = std::bit_cast<std::array<std::byte, sizeof(T)>>(value);
+    return write_guest(vm, addr, buffer, rights);
+}
+
+/// Reads objects.size() consecutive objects of type T from guest memory at `addr`.
+/// Errors: as read_guest.
+template <GuestCopyable T>
+Result<void> read_guest_span(Vm& vm, GuestAddr addr, std::span<T> objects) {
+    return read_guest(vm, addr, std::as_writable_bytes(objects));
+}
+
+/// Writes consecutive objects of type T to guest memory at `addr`.
+/// Errors: as write_guest.
+template <GuestCopyable T>
+Result<void> write_guest_span(Vm& vm, GuestAddr addr, std::span<const T> objects,
+                              WriteRights rights = WriteRights::guest) {
+    return write_guest(vm, addr, std::as_bytes(objects), rights);
+}
+
+/// The copy loops the functions above use, for callers of Vm::visit_memory:
+/// copy between guest memory (`guest`, shared with running guests) and private
+/// memory (`mine`) as described at the top of this header. The spans should
+/// have the same size (the smaller one counts) and must not overlap. Never fail.
+void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest);
+/// Copies private memory into guest memory; see copy_from_guest_memory.
+void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine);
+/// Sets guest memory to `value` with the same access pattern.
+void fill_guest_memory(std::span<std::byte> guest, std::byte value);
+
+}  // namespace guestmem

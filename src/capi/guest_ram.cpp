@@ -1,0 +1,180 @@
+// <sel4vm/guest_ram.h> over guestmem::GuestRam and Vm::visit_memory.
+#include "sel4vm/guest_ram.h"
+
+#include <cstdio>
+#include <string>
+
+#include "guestmem/guest_memory.hpp"
+#include "guestmem/guest_ram.hpp"
+#include "handles.hpp"
+
+using namespace guestmem;
+using guestmem::capi::live_vm;
+
+namespace {
+
+// The same conversion as vm_map_reservation's (seL4_CapRights_t has the
+// layout of guestmem::Rights in its low four bits).
+Rights rights_of(seL4_CapRights_t rights) { return static_cast<Rights>(rights.words[0] & 0xf); }
+
+std::string hex(std::uint64_t value) {
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+/// Shared by the two copy callbacks: checks the pointers and logs under the
+/// callback's own name.
+bool copy_args_ok(const void* vaddr, const void* buf) {
+    if (!vaddr) {
+        (void)fail(Errc::invalid_argument, "vaddr is NULL");
+        return false;
+    }
+    if (!buf) {
+        (void)fail(Errc::invalid_argument, "buf is NULL");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+int vm_guest_ram_read_callback(vm_t*, uintptr_t, void* vaddr, size_t size, size_t offset, void* buf) {
+    ApiCall call(__func__);
+    if (!copy_args_ok(vaddr, buf)) return -1;
+    // libsel4vm copies to buf and ignores offset, so every piece after the
+    // first overwrote the start of the buffer; the piece belongs at buf + offset.
+    copy_from_guest_memory({static_cast<std::byte*>(buf) + offset, size},
+                           {static_cast<const std::byte*>(vaddr), size});
+    return 0;
+}
+
+int vm_guest_ram_write_callback(vm_t*, uintptr_t, void* vaddr, size_t size, size_t offset, void* buf) {
+    ApiCall call(__func__);
+    if (!copy_args_ok(vaddr, buf)) return -1;
+    copy_to_guest_memory({static_cast<std::byte*>(vaddr), size},
+                         {static_cast<const std::byte*>(buf) + offset, size});
+    return 0;
+}
+
+int vm_ram_touch(vm_t* vm, uintptr_t addr, size_t size, ram_touch_callback_fn touch_callback, void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    if (!touch_callback) {
+        (void)fail(Errc::invalid_argument, "touch callback is NULL");
+        return -1;
+    }
+    // Rights::read: the VMM's view, which includes frames the guest may only
+    // read (the callback decides whether it writes).
+    auto done = core->visit_memory(addr, size, Rights::read, [&](const GuestChunk& chunk) -> Result<void> {
+        // Inside the visit this is user code again (ApiCall::UserCode):
+        // name vm_ram_touch for the error below, and let calls the touch
+        // callback makes name themselves.
+        ApiCall touch("vm_ram_touch");
+        int rc;
+        {
+            ApiCall::UserCode user_code;
+            rc = touch_callback(vm, static_cast<uintptr_t>(chunk.gpa), chunk.host.data(), chunk.host.size(),
+                                static_cast<size_t>(chunk.offset), cookie);
+        }
+        if (rc != 0) {
+            return fail(Errc::invalid_argument, "touch callback returned " + std::to_string(rc) + " for " +
+                                                    hex(chunk.host.size()) + " bytes at guest address " + hex(chunk.gpa));
+        }
+        return {};
+    });
+    return done ? 0 : -1;
+}
+
+int vm_ram_find_largest_free_region(vm_t* vm, uintptr_t* addr, size_t* size) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    if (!addr || !size) {
+        (void)fail(Errc::invalid_argument, "addr or size (where to store the region) is NULL");
+        return -1;
+    }
+    auto largest = core->ram().largest_free_region();
+    if (!largest) return -1;
+    *addr = static_cast<uintptr_t>(largest->base);
+    *size = static_cast<size_t>(largest->size);
+    return 0;
+}
+
+int vm_ram_register_checked(vm_t* vm, size_t bytes, uintptr_t* addr) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    if (!addr) {
+        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
+        return -1;
+    }
+    auto base = core->ram().register_anon(bytes);
+    if (!base) return -1;
+    *addr = static_cast<uintptr_t>(*base);
+    return 0;
+}
+
+uintptr_t vm_ram_register(vm_t* vm, size_t bytes) {
+    ApiCall call(__func__);
+    uintptr_t addr = 0;
+    return vm_ram_register_checked(vm, bytes, &addr) == 0 ? addr : 0;
+}
+
+int vm_ram_register_at(vm_t* vm, uintptr_t start, size_t bytes, bool /*untyped: see guest_ram.h*/) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    return core->ram().register_at(start, bytes) ? 0 : -1;
+}
+
+int vm_ram_register_at_custom_iterator(vm_t* vm, uintptr_t start, size_t bytes, memory_map_iterator_fn map_iterator,
+                                       void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    if (!map_iterator) {
+        (void)fail(Errc::invalid_argument, "map iterator is NULL");
+        return -1;
+    }
+    auto iterator = [map_iterator, cookie](GuestAddr addr) {
+        const vm_frame_t frame = map_iterator(static_cast<uintptr_t>(addr), cookie);
+        return FrameRequest{frame.cptr, rights_of(frame.rights), frame.vaddr, frame.size_bits};
+    };
+    return core->ram().register_at(start, bytes, iterator) ? 0 : -1;
+}
+
+void vm_ram_mark_allocated(vm_t* vm, uintptr_t start, size_t bytes) {
+    ApiCall call(__func__);
+    if (Vm* core = live_vm(vm)) (void)core->ram().mark_allocated(start, bytes);
+}
+
+int vm_ram_allocate_checked(vm_t* vm, size_t bytes, size_t align, uintptr_t* addr) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return -1;
+    if (!addr) {
+        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
+        return -1;
+    }
+    auto base = core->ram().allocate(bytes, align);
+    if (!base) return -1;
+    *addr = static_cast<uintptr_t>(*base);
+    return 0;
+}
+
+uintptr_t vm_ram_allocate(vm_t* vm, size_t bytes) {
+    ApiCall call(__func__);
+    uintptr_t addr = 0;
+    return vm_ram_allocate_checked(vm, bytes, 0, &addr) == 0 ? addr : 0;
+}
+
+void vm_ram_free(vm_t* vm, uintptr_t start, size_t bytes) {
+    ApiCall call(__func__);
+    if (Vm* core = live_vm(vm)) (void)core->ram().free(start, bytes);
+}
+
+}  // extern "C"

@@ -1,0 +1,340 @@
+// The checked guest memory accessors (guestmem/guest_memory.hpp) and
+// Vm::visit_memory underneath them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "guestmem/guest_memory.hpp"
+#include "guestmem/sim.hpp"
+#include "test_support.hpp"
+
+using namespace guestmem;
+using ramtest::LogCapture;
+using ramtest::SimVm;
+
+namespace {
+
+std::vector<std::byte> pattern(std::size_t n, unsigned seed = 1) {
+    std::vector<std::byte> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>((i * 131 + seed * 7 + (i >> 8)) & 0xff);
+    return out;
+}
+
+Cap frame(SimVm& vm, FrameSize size = FrameSize::k4KiB) {
+    auto cap = vm.caps->allocate_frame(size);
+    EXPECT_TRUE(cap);
+    return cap ? *cap : kNullCap;
+}
+
+/// Reserves [base, base + n pages) and maps n fresh 4 KiB frames in reverse
+/// allocation order, so that no two neighbours are contiguous in host memory.
+ReservationId scattered_ram(SimVm& vm, GuestAddr base, std::size_t pages) {
+    auto id = vm->reserve_at(base, pages * kPageSize, ramtest::error_handler());
+    EXPECT_TRUE(id);
+    std::vector<Cap> caps(pages);
+    for (auto& cap : caps) cap = frame(vm);
+    std::reverse(caps.begin(), caps.end());
+    EXPECT_TRUE(vm->map_frames(*id, caps, kPageBits));
+    return *id;
+}
+
+std::size_t run_count(const Vm& vm, ReservationId id) {
+    for (const auto& info : vm.reservations()) {
+        if (info.id == id) return info.runs.size();
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST(GuestMemory, RoundTripInOneFrame) {
+    SimVm vm;
+    scattered_ram(vm, 0x10000, 1);
+    const auto data = pattern(100);
+    ASSERT_TRUE(write_guest(*vm, 0x10010, data));
+    std::vector<std::byte> back(100);
+    ASSERT_TRUE(read_guest(*vm, 0x10010, back));
+    EXPECT_EQ(back, data);
+}
+
+TEST(GuestMemory, CrossesFramesThatAreNotContiguousInHostMemory) {
+    SimVm vm;
+    auto id = scattered_ram(vm, 0x40000, 4);
+    ASSERT_EQ(run_count(*vm, id), 4u) << "frames should be scattered in host memory";
+    const auto data = pattern(3 * kPageSize + 123, 2);
+    ASSERT_TRUE(write_guest(*vm, 0x40000 + 0x800, data));
+    std::vector<std::byte> back(data.size());
+    ASSERT_TRUE(read_guest(*vm, 0x40000 + 0x800, back));
+    EXPECT_EQ(back, data);
+
+    // The guest sees the same bytes, including an access straddling two frames.
+    auto vcpu = vm->create_vcpu();
+    ASSERT_TRUE(vcpu);
+    auto value = sim::read(**vcpu, 0x41000 - 4, 8);
+    ASSERT_TRUE(value);
+    std::uint64_t expected;
+    std::memcpy(&expected, data.data() + (0x1000 - 0x800 - 4), 8);
+    EXPECT_EQ(*value, expected);
+}
+
+TEST(GuestMemory, CrossesFramesOfDifferentSizesAndReservations) {
+    SimVm vm;
+    // [2 MiB, 4 MiB): one 2 MiB frame; [4 MiB, 4 MiB + 8 KiB): two 4 KiB frames
+    // in a second reservation right after it.
+    auto big = vm->reserve_at(0x200000, 0x200000, ramtest::error_handler());
+    ASSERT_TRUE(big);
+    Cap large[] = {frame(vm, FrameSize::k2MiB)};
+    ASSERT_TRUE(vm->map_frames(*big, large, 21));
+    scattered_ram(vm, 0x400000, 2);
+
+    const auto data = pattern(0x3000, 3);
+    const GuestAddr at = 0x400000 - 0x1000;
+    ASSERT_TRUE(write_guest(*vm, at, data));
+    std::vector<std::byte> back(data.size());
+    ASSERT_TRUE(read_guest(*vm, at, back));
+    EXPECT_EQ(back, data);
+
+    // The chunks come in address order with their offsets, one per run.
+    std::vector<GuestChunk> seen;
+    ASSERT_TRUE(vm->visit_memory(at, data.size(), Rights::read, [&](const GuestChunk& c) -> Result<void> {
+        seen.push_back(c);
+        return {};
+    }));
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[0].gpa, at);
+    EXPECT_EQ(seen[0].offset, 0u);
+    EXPECT_EQ(seen[0].host.size(), 0x1000u);
+    EXPECT_EQ(seen[1].gpa, 0x400000u);
+    EXPECT_EQ(seen[1].offset, 0x1000u);
+    EXPECT_EQ(seen[2].gpa, 0x401000u);
+    EXPECT_EQ(seen[2].offset, 0x2000u);
+    EXPECT_EQ(seen[2].rights, Rights::read_write);
+}
+
+TEST(GuestMemory, UnmappedByteFailsBeforeAnythingIsCopied) {
+    SimVm vm;
+    scattered_ram(vm, 0x10000, 2);
+    LogCapture log;
+    const auto data = pattern(0x3000, 4);
+    // [0x10000, 0x12000) is RAM; 0x12000 is not.
+    auto written = write_guest(*vm, 0x10000, data);
+    ASSERT_FALSE(written);
+    EXPECT_EQ(written.code(), Errc::not_mapped);
+    EXPECT_TRUE(log.has({"write_guest", "0x12000", "not in any reservation"}));
+    std::vector<std::byte> back(0x2000);
+    ASSERT_TRUE(read_guest(*vm, 0x10000, back));
+    EXPECT_EQ(back, std::vector<std::byte>(0x2000)) << "nothing may be written on failure";
+
+    std::vector<std::byte> out(0x3000, std::byte{0x5a});
+    auto read = read_guest(*vm, 0x10000, out);
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.code(), Errc::not_mapped);
+    EXPECT_EQ(out, std::vector<std::byte>(0x3000, std::byte{0x5a})) << "the buffer is untouched on failure";
+}
+
+TEST(GuestMemory, ReservationWithoutFramesIsNotMapped) {
+    SimVm vm;
+    ASSERT_TRUE(vm->reserve_at(0x5000, 0x1000, ramtest::error_handler()));
+    LogCapture log;
+    auto r = read_guest_value<std::uint32_t>(*vm, 0x5000);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.code(), Errc::not_mapped);
+    EXPECT_TRUE(log.has({"read_guest", "no readable frame"}));
+}
+
+TEST(GuestMemory, ReadOnlyFramesRefuseGuestRightsWrites) {
+    SimVm vm;
+    auto id = vm->reserve_at(0x8000, 0x2000, ramtest::error_handler());
+    ASSERT_TRUE(id);
+    Cap rw = frame(vm);
+    Cap ro = frame(vm);
+    ASSERT_TRUE(vm->map(*id, [&](GuestAddr addr) {
+        return FrameRequest{addr == 0x8000 ? rw : ro, addr == 0x8000 ? Rights::all : Rights::read, addr, 12};
+    }));
+    LogCapture log;
+    const auto data = pattern(0x100, 5);
+    // Straddles the writable and the read-only frame: refused as a whole.
+    auto refused = write_guest(*vm, 0x9000 - 0x80, data);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.code(), Errc::permission_denied);
+    EXPECT_TRUE(log.has({"write_guest", "0x9000", "read-only"}));
+    auto first = read_guest_value<std::uint8_t>(*vm, 0x9000 - 0x80);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(*first, 0u);
+
+    // The VMM may fill its ROM.
+    ASSERT_TRUE(write_guest(*vm, 0x9000 - 0x80, data, WriteRights::vmm));
+    std::vector<std::byte> back(data.size());
+    ASSERT_TRUE(read_guest(*vm, 0x9000 - 0x80, back));
+    EXPECT_EQ(back, data);
+    EXPECT_EQ(fill_guest(*vm, 0x9000, 16, std::byte{1}).code(), Errc::permission_denied);
+    ASSERT_TRUE(fill_guest(*vm, 0x9000, 16, std::byte{1}, WriteRights::vmm));
+}
+
+TEST(GuestMemory, FrameWithoutReadRightIsNotMapped) {
+    SimVm vm;
+    auto id = vm->reserve_at(0x8000, 0x1000, ramtest::error_handler());
+    ASSERT_TRUE(id);
+    Cap f = frame(vm);
+    ASSERT_TRUE(vm->map(*id, [&](GuestAddr addr) { return FrameRequest{f, Rights::write, addr, 12}; }));
+    LogCapture log;
+    EXPECT_EQ(read_guest_value<std::uint8_t>(*vm, 0x8000).code(), Errc::not_mapped);
+    EXPECT_EQ(write_guest_value<std::uint8_t>(*vm, 0x8000, 1, WriteRights::vmm).code(), Errc::not_mapped);
+}
+
+TEST(GuestMemory, InvalidArguments) {
+    LogCapture log;
+    SimVm uninitialised(false);
+    std::byte b[4]{};
+    EXPECT_EQ(read_guest(*uninitialised, 0, b).code(), Errc::not_initialized);
+    EXPECT_TRUE(log.has({"read_guest", "not initialised"}));
+
+    SimVm vm;
+    scattered_ram(vm, 0x1000, 1);
+    EXPECT_EQ(read_guest(*vm, UINT64_MAX - 1, b).code(), Errc::invalid_argument);
+    EXPECT_TRUE(log.has({"read_guest", "wraps"}));
+    EXPECT_EQ(vm->visit_memory(0x1000, 1, Rights::read, nullptr).code(), Errc::invalid_argument);
+    // Zero bytes: nothing to check, nothing to copy.
+    EXPECT_TRUE(read_guest(*vm, 0xdead0000, std::span<std::byte>()));
+    EXPECT_TRUE(write_guest(*vm, 0xdead0000, std::span<const std::byte>()));
+}
+
+TEST(GuestMemory, ValuesAndSpansAtAnyAlignment) {
+    SimVm vm;
+    scattered_ram(vm, 0x20000, 2);
+    struct Header {
+        std::uint32_t magic;
+        std::uint16_t version;
+        std::uint8_t flags[3];
+        std::uint64_t entry;
+    };
+    const Header h{0xfeedface, 7, {1, 2, 3}, 0x123456789abcdefull};
+    const GuestAddr at = 0x21000 - 5;  // straddles the two frames, unaligned
+    ASSERT_TRUE(write_guest_value(*vm, at, h));
+    auto back = read_guest_value<Header>(*vm, at);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->magic, h.magic);
+    EXPECT_EQ(back->version, h.version);
+    EXPECT_EQ(back->flags[2], 3);
+    EXPECT_EQ(back->entry, h.entry);
+
+    std::vector<std::uint32_t> words(1000);
+    std::iota(words.begin(), words.end(), 1u);
+    ASSERT_TRUE(write_guest_span<std::uint32_t>(*vm, 0x20003, words));
+    std::vector<std::uint32_t> words_back(1000);
+    ASSERT_TRUE(read_guest_span<std::uint32_t>(*vm, 0x20003, words_back));
+    EXPECT_EQ(words_back, words);
+
+    ASSERT_TRUE(fill_guest(*vm, 0x20001, 0x1ffe, std::byte{0xab}));
+    auto edge = read_guest_value<std::uint32_t>(*vm, 0x20000);
+    ASSERT_TRUE(edge);
+    EXPECT_EQ(*edge, 0xababab00u);
+    auto tail = read_guest_value<std::uint16_t>(*vm, 0x21ffe);
+    ASSERT_TRUE(tail);
+    EXPECT_EQ(*tail, 0x00abu);
+}
+
+TEST(GuestMemory, CompletesDeferredMappings) {
+    SimVm vm;
+    vm->set_deferred_mapping(true);
+    auto id = vm->reserve_at(0x3000, 0x1000, ramtest::error_handler());
+    ASSERT_TRUE(id);
+    Cap frames[] = {frame(vm)};
+    ASSERT_TRUE(vm->map_frames(*id, frames, 12));
+    ASSERT_TRUE(vm->reservations().front().deferred);
+    ASSERT_TRUE(write_guest_value<std::uint32_t>(*vm, 0x3004, 0x11223344));
+    EXPECT_FALSE(vm->reservations().front().deferred);
+    EXPECT_TRUE(vm->reservations().front().mapped);
+    auto mem = vm.caps->frame_memory(frames[0]);
+    ASSERT_TRUE(mem);
+    std::uint32_t raw;
+    std::memcpy(&raw, mem->data() + 4, 4);
+    EXPECT_EQ(raw, 0x11223344u);
+}
+
+TEST(GuestMemory, VisitorErrorStopsTheVisit) {
+    SimVm vm;
+    scattered_ram(vm, 0x10000, 3);
+    int calls = 0;
+    auto r = vm->visit_memory(0x10000, 0x3000, Rights::read, [&](const GuestChunk&) -> Result<void> {
+        if (++calls == 2) return Error{Errc::fault_error, "stop"};
+        return {};
+    });
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.code(), Errc::fault_error);
+    EXPECT_EQ(calls, 2);
+}
+
+TEST(GuestMemory, FreeWaitsForAVisitInProgress) {
+    SimVm vm;
+    auto id = scattered_ram(vm, 0x10000, 1);
+    std::atomic<bool> inside{false}, release{false}, freed{false};
+    std::thread visitor([&] {
+        auto r = vm->visit_memory(0x10000, 0x1000, Rights::read_write, [&](const GuestChunk& c) -> Result<void> {
+            inside = true;
+            while (!release) std::this_thread::yield();
+            // Still ours: the free on the other thread is waiting for us.
+            EXPECT_FALSE(freed.load());
+            fill_guest_memory(c.host, std::byte{0x77});
+            return {};
+        });
+        EXPECT_TRUE(r);
+    });
+    while (!inside) std::this_thread::yield();
+    std::thread freer([&] {
+        EXPECT_TRUE(vm->free(id));
+        freed = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(freed.load()) << "free must wait for the visit";
+    release = true;
+    visitor.join();
+    freer.join();
+    EXPECT_TRUE(freed.load());
+    LogCapture log;
+    EXPECT_EQ(read_guest_value<std::uint8_t>(*vm, 0x10000).code(), Errc::not_mapped);
+}
+
+TEST(GuestMemory, VisitorMayFreeTheReservationItIsIn) {
+    SimVm vm;
+    auto id = scattered_ram(vm, 0x10000, 2);
+    auto r = vm->visit_memory(0x10000, 0x2000, Rights::read_write, [&](const GuestChunk& c) -> Result<void> {
+        if (c.offset == 0) {
+            if (auto ok = vm->free(id); !ok) return ok;
+        }
+        // The memory stays valid until the visit returns.
+        fill_guest_memory(c.host, std::byte{1});
+        return {};
+    });
+    EXPECT_TRUE(r);
+    EXPECT_TRUE(vm->reservations().empty());
+}
+
+TEST(GuestMemory, CopiesRaceTolerantlyWithGuestWrites) {
+    // A vCPU thread writes guest memory while the VMM reads it: every aligned
+    // word read is one the guest wrote (never torn), and nothing crashes.
+    SimVm vm;
+    scattered_ram(vm, 0x10000, 2);
+    auto vcpu = vm->create_vcpu();
+    ASSERT_TRUE(vcpu);
+    std::atomic<bool> stop{false};
+    std::thread guest([&] {
+        for (std::uint64_t i = 0; !stop; ++i) {
+            const std::uint64_t value = (i & 1) ? ~std::uint64_t{0} : 0;
+            for (GuestAddr a = 0x10ff0; a < 0x11010; a += 8) (void)sim::write(**vcpu, a, 8, value);
+        }
+    });
+    for (int round = 0; round < 2000; ++round) {
+        std::uint64_t words[4];
+        ASSERT_TRUE(read_guest_span<std::uint64_t>(*vm, 0x10ff0, words));
+        for (auto w : words) ASSERT_TRUE(w == 0 || w == ~std::uint64_t{0}) << std::hex << w;
+    }
+    stop = true;
+    guest.join();
+}
