@@ -1,4 +1,5 @@
-// The interface between the hypervisor-independent core and a hypervisor backend.
+/// @file
+/// The interface between the hypervisor-independent core and a hypervisor backend.
 #pragma once
 
 #include <cstddef>
@@ -16,12 +17,14 @@ class Vcpu;
 /// A run of guest-physical memory backed by host memory that is contiguous in
 /// both, with one set of rights (Rights::read or Rights::read_write).
 struct MappedRun {
-    GuestAddr gpa = 0;
-    std::uint64_t size = 0;
-    std::byte* host = nullptr;
-    Rights rights = Rights::none;
+    GuestAddr gpa = 0;              ///< first guest-physical address
+    std::uint64_t size = 0;         ///< bytes
+    std::byte* host = nullptr;      ///< the VMM's view of the first byte
+    Rights rights = Rights::none;   ///< Rights::read or Rights::read_write
 
+    /// One past the last guest-physical address.
     GuestAddr end() const { return gpa + size; }
+    /// True when the guest may write the run.
     bool writable() const { return has_rights(rights, Rights::write); }
 };
 
@@ -42,11 +45,13 @@ public:
 class Backend {
 public:
     virtual ~Backend() = default;
+    /// Which hypervisor this is.
     virtual BackendKind kind() const = 0;
     /// Makes the runs guest memory. All or nothing: on error nothing stays installed.
     virtual Result<void> install(std::span<const MappedRun> runs) = 0;
     /// Removes runs installed by one earlier install() call.
     virtual void uninstall(std::span<const MappedRun> runs) noexcept = 0;
+    /// Creates the backend's part of a new vCPU of the Vm (called by Vm::create_vcpu).
     virtual Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) = 0;
 };
 

@@ -1,4 +1,5 @@
-// The VMM's capability space: frames handed out as capabilities with rights.
+/// @file
+/// The VMM's capability space: frames handed out as capabilities with rights.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +20,8 @@ class FrameArena;
 
 /// What a capability grants: a frame and the rights to it.
 struct CapabilityInfo {
-    std::shared_ptr<Frame> frame;
-    Rights rights = Rights::none;
+    std::shared_ptr<Frame> frame;   ///< the frame (shared: holding it keeps the frame alive)
+    Rights rights = Rights::none;   ///< what the capability allows
 };
 
 /// Frames of 4 KiB, 2 MiB and 1 GiB backed by memfd memory, named by
@@ -35,6 +36,7 @@ struct CapabilityInfo {
 /// Thread safety: all members are safe to call concurrently.
 class CapabilitySpace {
 public:
+    /// Limits of a capability space.
     struct Options {
         /// Total bytes of frames that may exist at once; 0 means the host's
         /// physical memory size.
@@ -43,25 +45,31 @@ public:
         std::uint64_t arena_bytes = std::uint64_t{16} << 30;
     };
 
+    /// A space with default Options (budget: the host's physical memory).
     CapabilitySpace();
+    /// A space with the given limits (arena_bytes is rounded up to a multiple of 1 GiB).
     explicit CapabilitySpace(Options options);
     ~CapabilitySpace();
     CapabilitySpace(const CapabilitySpace&) = delete;
     CapabilitySpace& operator=(const CapabilitySpace&) = delete;
 
     /// Allocates a zeroed frame and returns a capability with all rights to it.
+    /// Errors: Errc::out_of_memory (frame budget exhausted, no memfd arena).
     Result<Cap> allocate_frame(FrameSize size);
     /// Issues a new capability to the same frame with `rights` intersected with
-    /// the source capability's rights.
+    /// the source capability's rights. Errors: Errc::bad_capability (not live).
     Result<Cap> copy(Cap cap, Rights rights);
     /// Deletes a capability. The frame lives on while mapped or otherwise named.
+    /// Errors: Errc::bad_capability (not live).
     Result<void> remove(Cap cap);
-    /// The frame and rights a capability names.
+    /// The frame and rights a capability names. Errors: Errc::bad_capability.
     Result<CapabilityInfo> lookup(Cap cap) const;
-    /// The VMM's view of the frame a capability names.
+    /// The VMM's view of the frame a capability names. Errors: Errc::bad_capability.
     Result<std::span<std::byte>> frame_memory(Cap cap) const;
 
+    /// Capabilities issued and not deleted.
     std::size_t live_capabilities() const;
+    /// Bytes of frames alive (named by a capability or held by a mapping).
     std::uint64_t frame_bytes_in_use() const;
 
 private:

@@ -1,4 +1,5 @@
-// Typed errors and the Result type returned by every fallible guestmem call.
+/// @file
+/// Typed errors and the Result type returned by every fallible guestmem call.
 #pragma once
 
 #include <cassert>
@@ -26,6 +27,8 @@ enum class Errc {
     reentrant_call,       ///< called from a map iterator of the same VM
     unsupported,          ///< the operation does not exist on this backend
     fault_error,          ///< a guest access ended in an error (see the message)
+    not_mapped,           ///< a guest range is not wholly backed by mapped frames (or not RAM)
+    permission_denied,    ///< a frame lacks the right the access needs (e.g. a write to read-only memory)
 };
 
 /// Short stable name of an error code, e.g. "overlap".
@@ -33,44 +36,70 @@ std::string_view to_string(Errc code);
 
 /// A typed error: a code to branch on and a message for people.
 struct Error {
-    Errc code;
-    std::string message;
+    Errc code;            ///< what went wrong, to branch on
+    std::string message;  ///< "<function>: <reason>", as logged
 };
 
 /// Either a value or an Error. A small stand-in for C++23 std::expected.
+/// Accessing the value of a failed Result (or the error of a successful one)
+/// is a precondition violation (asserted in debug builds).
+///
+/// Thread safety: a Result is a plain value; distinct objects may be used on
+/// distinct threads.
+/// @tparam T the value's type
 template <class T>
 class [[nodiscard]] Result {
 public:
+    /// A successful result holding `value`.
     Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+    /// A failed result holding `error`.
     Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
+    /// True when the result holds a value.
     bool ok() const { return state_.index() == 0; }
+    /// ok().
     explicit operator bool() const { return ok(); }
 
+    /// The value (requires ok()).
     T& value() & { assert(ok()); return std::get<0>(state_); }
+    /// The value (requires ok()).
     const T& value() const& { assert(ok()); return std::get<0>(state_); }
+    /// The value, moved out (requires ok()).
     T&& value() && { assert(ok()); return std::get<0>(std::move(state_)); }
+    /// value().
     T& operator*() & { return value(); }
+    /// value().
     const T& operator*() const& { return value(); }
+    /// &value().
     T* operator->() { return &value(); }
+    /// &value().
     const T* operator->() const { return &value(); }
 
+    /// The error (requires !ok()).
     const Error& error() const { assert(!ok()); return std::get<1>(state_); }
+    /// error().code (requires !ok()).
     Errc code() const { return error().code; }
 
 private:
     std::variant<T, Error> state_;
 };
 
+/// The result of a call that returns nothing: success, or an Error.
 template <>
 class [[nodiscard]] Result<void> {
 public:
+    /// Success.
     Result() = default;
+    /// Failure with `error`.
     Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit by design
 
+    /// True on success.
     bool ok() const { return !failed_; }
+    /// ok().
     explicit operator bool() const { return ok(); }
+    /// The error (requires !ok()).
     const Error& error() const { assert(failed_); return error_; }
+    /// error().code (requires !ok()).
     Errc code() const { return error().code; }
 
 private:
@@ -83,6 +112,7 @@ private:
 /// method it is implemented with.
 class ApiCall {
 public:
+    /// Enters API call `name` (a string literal: it is kept, not copied).
     explicit ApiCall(const char* name);
     ~ApiCall();
     ApiCall(const ApiCall&) = delete;
@@ -90,6 +120,20 @@ public:
 
     /// The name of the outermost API call on this thread ("guestmem" if none).
     static const char* current();
+
+    /// Held while the library runs user code (a fault handler, a map
+    /// iterator): API calls that code makes are outermost again and name
+    /// their own errors, not the call that led to the user code.
+    class UserCode {
+    public:
+        UserCode();
+        ~UserCode();
+        UserCode(const UserCode&) = delete;
+        UserCode& operator=(const UserCode&) = delete;
+
+    private:
+        const char* saved_;
+    };
 
 private:
     bool outermost_;

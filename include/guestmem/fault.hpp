@@ -1,4 +1,5 @@
-// A guest access that trapped into the VMM, and what a handler can do with it.
+/// @file
+/// A guest access that trapped into the VMM, and what a handler can do with it.
 #pragma once
 
 #include <cstddef>
@@ -23,9 +24,9 @@ enum class FaultResult {
 
 /// One guest access of 1, 2, 4 or 8 bytes.
 struct Access {
-    GuestAddr addr = 0;
-    std::uint8_t size = 0;
-    bool is_write = false;
+    GuestAddr addr = 0;        ///< guest-physical address of the first byte
+    std::uint8_t size = 0;     ///< bytes: 1, 2, 4 or 8
+    bool is_write = false;     ///< true for a write
     /// For a write, the value written (least significant byte at addr); for a
     /// read, the value read once the access completes.
     std::uint64_t data = 0;
@@ -35,13 +36,18 @@ struct Access {
 /// only during the handler call it is passed to, on that handler's thread.
 class Fault {
 public:
+    /// The library makes one per handler call.
     Fault(Vcpu& vcpu, const Access& access) : vcpu_(vcpu), access_(access) {}
     Fault(const Fault&) = delete;
     Fault& operator=(const Fault&) = delete;
 
+    /// Guest-physical address of the access.
     GuestAddr address() const { return access_.addr; }
+    /// Bytes accessed: 1, 2, 4 or 8.
     std::size_t size() const { return access_.size; }
+    /// True for a read.
     bool is_read() const { return !access_.is_write; }
+    /// True for a write.
     bool is_write() const { return access_.is_write; }
     /// The value as the guest register holds it: for a write, the value written;
     /// for a read, what set_data stored so far (0 before).
@@ -61,10 +67,14 @@ public:
     void advance() { advanced_ = true; }
     /// libsel4vm compatibility: note that the handler wants the access retried.
     void restart() { restart_requested_ = true; }
+    /// True once advance() was called.
     bool advance_requested() const { return advanced_; }
+    /// True once restart() was called.
     bool restart_requested() const { return restart_requested_; }
 
+    /// The faulting vCPU.
     Vcpu& vcpu() const { return vcpu_; }
+    /// The access as the handler sees it (for a read, data is what set_data stored).
     const Access& access() const { return access_; }
 
 private:
@@ -81,9 +91,9 @@ using FaultHandler = std::function<FaultResult(Fault&)>;
 
 /// Why a guest access ended in an error: reported by runs and kept on the vCPU.
 struct FaultReport {
-    Access access;
-    GuestAddr ip = 0;
-    const char* reason = "";
+    Access access;             ///< the access (address, size, direction, data)
+    GuestAddr ip = 0;          ///< guest instruction pointer of the access
+    const char* reason = "";   ///< why it failed (a static string)
 };
 
 }  // namespace guestmem

@@ -1,4 +1,5 @@
-// A frame: a naturally aligned block of host memory that can back guest RAM.
+/// @file
+/// A frame: a naturally aligned block of host memory that can back guest RAM.
 #pragma once
 
 #include <cstddef>
@@ -20,23 +21,30 @@ class FrameArena;
 /// guests and other threads and is accessed without synchronisation by design.
 class Frame {
 public:
+    /// Where a frame's memory is: made by CapabilitySpace.
     struct Placement {
-        std::shared_ptr<FrameArena> arena;
+        std::shared_ptr<FrameArena> arena;  ///< the arena the frame is carved from (kept alive by the frame)
         std::uint64_t offset;  ///< byte offset in the arena's memfd
         std::byte* host;       ///< the VMM's view of the frame
     };
+    /// A frame of `size` at `placement` (CapabilitySpace makes frames; users get them through capabilities).
     Frame(Placement placement, FrameSize size);
     ~Frame();
     Frame(const Frame&) = delete;
     Frame& operator=(const Frame&) = delete;
 
+    /// The frame's size class.
     FrameSize size() const { return size_; }
+    /// The frame's size in bytes.
     std::size_t bytes() const { return bytes_of(size_); }
+    /// The VMM's view of the first byte (valid while the frame lives).
     std::byte* host() const { return placement_.host; }
+    /// The VMM's view of the whole frame.
     std::span<std::byte> memory() const { return {placement_.host, bytes()}; }
     /// The memfd holding the frame and the frame's offset in it (for hypervisors
     /// and for mapping the frame into another process).
     int memfd() const;
+    /// See memfd().
     std::uint64_t memfd_offset() const { return placement_.offset; }
 
 private:

@@ -1,4 +1,5 @@
-// Where guestmem's log lines go.
+/// @file
+/// Where guestmem's log lines go.
 #pragma once
 
 #include <functional>
@@ -6,7 +7,13 @@
 
 namespace guestmem {
 
-enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
+/// How important a log line is (same values as guestmem_log_level_t).
+enum class LogLevel {
+    error = 0,    ///< a call failed or a guest access ended in an error
+    warning = 1,  ///< something suspicious that did not fail
+    info = 2,     ///< notable events
+    debug = 3,    ///< details
+};
 
 /// Receives every log line. Called on the thread that logs; must be thread safe.
 using LogHandler = std::function<void(LogLevel, std::string_view message)>;

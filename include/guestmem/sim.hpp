@@ -1,4 +1,5 @@
-// The hypervisor-free backend: guest accesses performed by the caller.
+/// @file
+/// The hypervisor-free backend: guest accesses performed by the caller.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include "guestmem/error.hpp"
 #include "guestmem/vcpu.hpp"
 
+/// The hypervisor-free backend (VM_BACKEND_SIM): guest accesses performed by the caller.
 namespace guestmem::sim {
 
 /// Each completed access advances a sim vCPU's instruction pointer by this
@@ -29,6 +31,7 @@ Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t v
 
 /// The sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
 Result<GuestAddr> instruction_pointer(const Vcpu& vcpu);
+/// Sets the sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
 Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip);
 
 }  // namespace guestmem::sim

@@ -1,10 +1,14 @@
-// Value types shared by every part of the guestmem C++ API.
+/// @file
+/// Value types shared by every part of the guestmem C++ API.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
+/// guestmem's C++ API: guest-physical address spaces (Vm), their RAM
+/// (GuestRam), frames and capabilities (CapabilitySpace), faults, and the
+/// backends (guestmem::sim, guestmem::kvm). See the @ref concepts "concepts".
 namespace guestmem {
 
 /// A guest-physical address.
@@ -12,15 +16,20 @@ using GuestAddr = std::uint64_t;
 
 /// A capability to a frame in a CapabilitySpace (the same value as an seL4_CPtr).
 using Cap = std::uint64_t;
+/// The null capability: never names a frame (seL4_CapNull).
 inline constexpr Cap kNullCap = 0;
 
+/// log2 of the page size (seL4_PageBits).
 inline constexpr std::size_t kPageBits = 12;
+/// The page size: the granule of anonymous pools and RAM registration.
 inline constexpr std::size_t kPageSize = std::size_t{1} << kPageBits;
 
 /// The frame sizes a guest can be given, as log2 of their byte size.
 enum class FrameSize : std::uint8_t { k4KiB = 12, k2MiB = 21, k1GiB = 30 };
 
+/// log2 of a frame size's bytes (12, 21 or 30).
 constexpr std::size_t bits_of(FrameSize s) { return static_cast<std::size_t>(s); }
+/// The bytes of a frame size.
 constexpr std::size_t bytes_of(FrameSize s) { return std::size_t{1} << bits_of(s); }
 
 /// The frame size with `bits` as log2 of its size, if there is one.
@@ -44,9 +53,11 @@ enum class Rights : std::uint8_t {
     all = write | read | grant | grant_reply,
 };
 
+/// The rights in both sets.
 constexpr Rights operator&(Rights a, Rights b) {
     return static_cast<Rights>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
 }
+/// The rights in either set.
 constexpr Rights operator|(Rights a, Rights b) {
     return static_cast<Rights>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
 }
@@ -55,16 +66,20 @@ constexpr bool has_rights(Rights held, Rights wanted) { return (held & wanted) =
 
 /// A half-open range of guest-physical addresses [base, base + size).
 struct Range {
-    GuestAddr base = 0;
-    std::uint64_t size = 0;
+    GuestAddr base = 0;        ///< first address
+    std::uint64_t size = 0;    ///< bytes
 
+    /// One past the last address (exact when fits_address_space(base, size)).
     constexpr GuestAddr end() const { return base + size; }
+    /// True when `addr` lies in the range.
     constexpr bool contains(GuestAddr addr) const { return addr >= base && addr - base < size; }
     /// True when [addr, addr + len) lies wholly inside this range (len > 0).
     constexpr bool contains(GuestAddr addr, std::uint64_t len) const {
         return contains(addr) && len <= size - (addr - base);
     }
+    /// True when the two ranges share an address.
     constexpr bool overlaps(const Range& o) const { return base < o.end() && o.base < end(); }
+    /// Same base and size.
     friend constexpr bool operator==(const Range&, const Range&) = default;
 };
 

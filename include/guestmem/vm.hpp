@@ -1,4 +1,5 @@
-// A virtual machine's guest-physical address space: the C++ API.
+/// @file
+/// A virtual machine's guest-physical address space: the C++ API.
 #pragma once
 
 #include <atomic>
@@ -22,13 +23,14 @@ namespace guestmem {
 
 class AddressSpace;
 class FaultDispatcher;
+class GuestRam;
 
 /// One frame an iterator hands to Vm::map (the C++ twin of vm_frame_t).
 struct FrameRequest {
-    Cap cap = kNullCap;
-    Rights rights = Rights::none;
-    GuestAddr addr = 0;
-    std::size_t size_bits = 0;
+    Cap cap = kNullCap;              ///< a live capability to the frame
+    Rights rights = Rights::none;    ///< requested rights, intersected with the capability's
+    GuestAddr addr = 0;              ///< where it goes: the address the iterator was called with
+    std::size_t size_bits = 0;       ///< 12, 21 or 30, matching the frame
 };
 
 /// Called with the reservation's first address, then with the address just
@@ -37,10 +39,10 @@ using MapIterator = std::function<FrameRequest(GuestAddr addr)>;
 
 /// What one reservation is, for inspection (memory maps, statistics).
 struct ReservationInfo {
-    ReservationId id = ReservationId::none;
-    Range range;
-    bool anonymous = false;
-    bool mapped = false;
+    ReservationId id = ReservationId::none;  ///< its handle
+    Range range;                     ///< the addresses it covers
+    bool anonymous = false;          ///< taken from an anonymous pool
+    bool mapped = false;             ///< frames are mapped
     bool deferred = false;           ///< a deferred mapping waits for the first fault
     std::size_t frames = 0;          ///< frames mapped
     std::vector<MappedRun> runs;     ///< guest memory the frames make up
@@ -48,9 +50,22 @@ struct ReservationInfo {
 
 /// An anonymous pool made with Vm::make_anon.
 struct PoolInfo {
-    Range range;
-    std::uint64_t free_bytes = 0;
+    Range range;                     ///< the pool's addresses
+    std::uint64_t free_bytes = 0;    ///< bytes not reserved
 };
+
+/// One piece of guest memory that is contiguous in the VMM's view, handed to a
+/// MemoryVisitor by Vm::visit_memory.
+struct GuestChunk {
+    GuestAddr gpa = 0;             ///< guest-physical address of the first byte
+    std::span<std::byte> host;     ///< the VMM's view of the bytes (shared with the guest)
+    std::uint64_t offset = 0;      ///< gpa minus the address the visit started at
+    Rights rights = Rights::none;  ///< what the guest may do there: Rights::read or Rights::read_write
+};
+
+/// Receives the pieces of a range in address order; an error stops the visit
+/// and becomes its result.
+using MemoryVisitor = std::function<Result<void>(const GuestChunk& chunk)>;
 
 /// How an access performed through Vm::dispatch ended.
 enum class AccessOutcome {
@@ -89,33 +104,48 @@ public:
     /// Enables the address-space functions; before this they fail with
     /// Errc::not_initialized. A second call fails with Errc::already_initialized.
     Result<void> init_memory();
+    /// True once init_memory() succeeded.
     bool memory_initialized() const;
 
-    /// Reserves [addr, addr + size) with `handler` for its faults.
+    /// Reserves [addr, addr + size) with `handler` for its faults. Any size
+    /// and alignment. Errors: Errc::not_initialized, Errc::invalid_argument
+    /// (size 0, wrapping, empty handler), Errc::overlap (a reservation or pool).
     Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
-    /// Makes [addr, addr + size) (page aligned) an anonymous pool.
+    /// Makes [addr, addr + size) (page aligned) an anonymous pool. Errors: as
+    /// reserve_at, plus Errc::invalid_argument when not page aligned.
     Result<void> make_anon(GuestAddr addr, std::uint64_t size);
 
+    /// What reserve_anon made.
     struct AnonReservation {
-        ReservationId id;
-        GuestAddr addr;
+        ReservationId id;  ///< the reservation
+        GuestAddr addr;    ///< its base address
     };
     /// Reserves size (rounded up to pages) bytes from an anonymous pool at
     /// `align` (a power of two; 0 or less than a page means page aligned).
+    /// Errors: Errc::not_initialized, Errc::invalid_argument (size 0 or too
+    /// large, bad alignment, empty handler), Errc::no_space.
     Result<AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
 
     /// Frees a reservation: unmaps its frames (the capabilities stay the
-    /// caller's) and returns anonymous space to its pool.
+    /// caller's) and returns anonymous space to its pool. Waits for handlers
+    /// of the reservation running on other threads (and VMM-side accesses
+    /// holding it) to finish. Errors: Errc::not_initialized,
+    /// Errc::unknown_reservation (unknown or already freed), Errc::reentrant_call.
     Result<void> free(ReservationId id);
 
     /// Maps frames from `iterator` over the whole reservation, all or nothing.
     /// With deferred mapping on, stores the iterator and maps on the first fault.
+    /// Errors: Errc::not_initialized, Errc::unknown_reservation,
+    /// Errc::invalid_argument (empty iterator), Errc::already_mapped,
+    /// Errc::bad_frame, Errc::bad_capability, Errc::backend_error,
+    /// Errc::out_of_memory (backend slots), Errc::reentrant_call.
     Result<void> map(ReservationId id, MapIterator iterator);
     /// Maps frames[i] at base + (i << frame_size_bits) with all rights; the
     /// frames must cover the reservation exactly. The array is copied.
+    /// Errors: as map, plus Errc::invalid_argument (bad size, wrong count).
     Result<void> map_frames(ReservationId id, std::span<const Cap> frames, std::size_t frame_size_bits);
 
-    /// The range a reservation covers.
+    /// The range a reservation covers. Errors: Errc::not_initialized, Errc::unknown_reservation.
     Result<Range> region(ReservationId id) const;
     /// Every reservation, in address order.
     std::vector<ReservationInfo> reservations() const;
@@ -124,6 +154,7 @@ public:
 
     /// libsel4vm's DEFER_MEMORY_MAP, chosen at run time.
     void set_deferred_mapping(bool deferred);
+    /// True while deferred mapping is on.
     bool deferred_mapping() const;
 
     /// Receives accesses outside every reservation, crossing a reservation's
@@ -132,7 +163,9 @@ public:
 
     /// Creates a vCPU (owned by the Vm).
     Result<Vcpu*> create_vcpu();
+    /// vCPUs created so far.
     std::size_t vcpu_count() const;
+    /// The index-th vCPU, or nullptr.
     Vcpu* vcpu(std::size_t index) const;
 
     /// Performs one guest access as `vcpu`: on mapped memory with the right
@@ -146,11 +179,43 @@ public:
     /// The mapped run holding `addr`, if any (for VMM-side access to guest memory).
     std::optional<MappedRun> find_run(GuestAddr addr) const;
 
+    /// VMM-side access to guest memory without temporary mappings: hands
+    /// `visitor` the VMM's view of [addr, addr + size) piece by piece, in
+    /// address order, across frames of any size and across reservations.
+    ///
+    /// The whole range is checked before the visitor is first called: every
+    /// byte must lie in a frame mapped with the read right, and with the write
+    /// right too if `needed` includes Rights::write (Rights::read: any mapped
+    /// memory). Pending deferred mappings in the range are completed, as a
+    /// guest access there would (even if a later byte then fails the check).
+    /// The reservations stay held until the visit returns: a concurrent free
+    /// waits for it, so the memory stays valid inside the visitor (a visitor
+    /// may itself free them; the memory then stays valid until it returns).
+    ///
+    /// Errors: Errc::not_initialized; Errc::invalid_argument (empty visitor,
+    /// range wrapping past the top of the address space); Errc::not_mapped
+    /// (a byte outside every reservation or without a readable frame);
+    /// Errc::permission_denied (a write needed and a frame is read-only);
+    /// Errc::reentrant_call (a deferred mapping to complete, from a map
+    /// iterator of this VM); whatever the visitor returns. Size 0 visits nothing.
+    ///
+    /// Thread safety: any thread; the memory is shared with running guests,
+    /// so the visitor sees bytes that may change under it (see guest_memory.hpp).
+    Result<void> visit_memory(GuestAddr addr, std::uint64_t size, Rights needed, const MemoryVisitor& visitor);
+
+    /// The VM's guest RAM: registration and allocation (<sel4vm/guest_ram.h>).
+    GuestRam& ram() const { return *ram_; }
+
+    /// The hypervisor backend.
     Backend& backend() const { return *backend_; }
+    /// The capability space frames come from.
     CapabilitySpace& capabilities() const { return *caps_; }
+    /// The capability space, shared (to create another VM sharing frames).
     const std::shared_ptr<CapabilitySpace>& shared_capabilities() const { return caps_; }
 
+    /// An opaque pointer for the embedding layer (the C API keeps its handle here).
     void* user_data() const { return user_data_; }
+    /// Sets the pointer user_data() returns.
     void set_user_data(void* data) { user_data_ = data; }
 
 private:
@@ -158,6 +223,7 @@ private:
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<AddressSpace> space_;
     std::unique_ptr<FaultDispatcher> dispatcher_;
+    std::unique_ptr<GuestRam> ram_;  // uses space_; destroyed before it
     mutable std::mutex vcpus_mutex_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::atomic<bool> deferred_{false};
@@ -168,10 +234,13 @@ private:
 class ScopedReservation {
 public:
     ScopedReservation() = default;
+    /// Owns reservation `id` of `vm`.
     ScopedReservation(Vm& vm, ReservationId id) : vm_(&vm), id_(id) {}
     ~ScopedReservation() { reset(); }
+    /// Takes over `other`'s reservation.
     ScopedReservation(ScopedReservation&& other) noexcept
         : vm_(std::exchange(other.vm_, nullptr)), id_(std::exchange(other.id_, ReservationId::none)) {}
+    /// Frees the reservation held, then takes over `other`'s.
     ScopedReservation& operator=(ScopedReservation&& other) noexcept {
         if (this != &other) {
             reset();
@@ -181,12 +250,14 @@ public:
         return *this;
     }
 
+    /// The reservation held (ReservationId::none if none).
     ReservationId id() const { return id_; }
     /// Gives up ownership without freeing.
     ReservationId release() {
         vm_ = nullptr;
         return std::exchange(id_, ReservationId::none);
     }
+    /// Frees the reservation held, if any.
     void reset() {
         if (vm_ && id_ != ReservationId::none) (void)vm_->free(id_);
         vm_ = nullptr;

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * The VM and vCPU handle types of libsel4vm.
  */
 #ifndef SEL4VM_GUEST_VM_H

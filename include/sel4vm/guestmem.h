@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * guestmem's platform part: creating VMs and vCPUs, the VMM's frames and
  * capabilities, and the hypervisor-free backend. These names are guestmem's
  * own; libsel4vm gets the equivalent from seL4 and its VMM setup code.
@@ -24,46 +25,106 @@ typedef enum {
     VM_BACKEND_KVM = 1  /**< a real VM on /dev/kvm */
 } vm_backend_t;
 
-/** Creates a VM. @return NULL, with a logged reason, on failure (e.g. no /dev/kvm). */
+/**
+ * Creates a VM. Its memory interface needs vm_memory_init before use.
+ * Thread safe.
+ * @param backend VM_BACKEND_SIM or VM_BACKEND_KVM
+ * @return the VM; NULL, with a logged reason, on failure (unknown backend, no /dev/kvm).
+ */
 vm_t *vm_create(vm_backend_t backend);
-/** Destroys a VM: frees every reservation, mapping and vCPU. No vCPU may be running. */
+/**
+ * Destroys a VM: frees every reservation, mapping, vCPU and RAM frame it
+ * allocated. No vCPU may be running and no other thread may use the VM.
+ * @param vm the VM (an invalid handle is logged and ignored)
+ */
 void vm_destroy(vm_t *vm);
-/** Creates a vCPU of the VM. @return NULL on failure. */
+/**
+ * Creates a vCPU of the VM; it lives as long as the VM. Thread safe.
+ * @param vm the VM
+ * @return the vCPU, or NULL on failure (logged).
+ */
 vm_vcpu_t *vm_create_vcpu(vm_t *vm);
 /**
  * Sets the callback for accesses outside every reservation, crossing a
  * reservation's end, or passed on with FAULT_UNHANDLED. Replaces an earlier one.
+ * May be called while vCPUs run.
+ * @param vm     the VM
+ * @param cb     the callback (non-NULL); FAULT_UNHANDLED from it is an error
+ * @param cookie passed to cb
  * @return 0, or -1 if vm or cb is NULL.
  */
 int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault_callback_fn cb, void *cookie);
-/** libsel4vm's DEFER_MEMORY_MAP at run time: later vm_map_reservation* calls map on first fault. */
+/**
+ * libsel4vm's DEFER_MEMORY_MAP at run time: later vm_map_reservation* calls
+ * (and RAM registrations) map on the first fault in the reservation instead.
+ * Thread safe.
+ * @param vm       the VM
+ * @param deferred true to defer mapping, false to map at once
+ */
 void vm_set_deferred_mapping(vm_t *vm, bool deferred);
 
 /* Frames: the VMM's capability space, shared by every VM of the process. */
 
-/** Allocates a zeroed frame of 2^size_bits bytes (12, 21 or 30) with all rights. @return seL4_CapNull on failure. */
+/**
+ * Allocates a zeroed frame with all rights. Thread safe.
+ * @param size_bits log2 of the frame size: 12, 21 or 30
+ * @return its capability; seL4_CapNull on failure (bad size, no memory).
+ */
 seL4_CPtr vmm_frame_alloc(size_t size_bits);
-/** A new capability to the same frame with rights intersected with cap's. @return seL4_CapNull on failure. */
+/**
+ * A new capability to the same frame. Thread safe.
+ * @param cap    a live capability
+ * @param rights the rights wanted, intersected with cap's (rights only shrink)
+ * @return the new capability; seL4_CapNull if cap is not live.
+ */
 seL4_CPtr vmm_cap_copy(seL4_CPtr cap, seL4_CapRights_t rights);
-/** Deletes a capability; the frame lives on while mapped or named by another. @return 0, or -1. */
+/**
+ * Deletes a capability; the frame lives on while mapped or named by another.
+ * Thread safe.
+ * @param cap a live capability
+ * @return 0, or -1 if cap is not live.
+ */
 int vmm_cap_delete(seL4_CPtr cap);
-/** The VMM's own view of the frame. @return NULL for a dead capability. */
+/**
+ * The VMM's own view of the frame (valid while the frame lives). Thread safe.
+ * @param cap a live capability
+ * @return the frame's first byte; NULL for a dead capability.
+ */
 void *vmm_frame_vaddr(seL4_CPtr cap);
 
 /**
  * The hypervisor-free backend: performs one guest-physical access of len
  * bytes (1, 2, 4 or 8) as vCPU `vcpu` would. Mapped frames are read or
  * written directly (honouring rights); everything else goes through fault
- * dispatch. For a write *data holds the value; for a read it receives it.
+ * dispatch. Use each vCPU from one thread at a time.
+ * @param vcpu     the vCPU (of a VM_BACKEND_SIM VM)
+ * @param addr     guest-physical address
+ * @param len      1, 2, 4 or 8
+ * @param is_write true for a write
+ * @param data     for a write the value (low len bytes); for a read it receives the value
  * @return 0 when the access completed; -1 when it ended in an error (logged).
  */
 int vm_sim_access(vm_vcpu_t *vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t *data);
 
 /** Log levels passed to a log handler. */
-typedef enum { GUESTMEM_LOG_ERROR = 0, GUESTMEM_LOG_WARNING = 1, GUESTMEM_LOG_INFO = 2, GUESTMEM_LOG_DEBUG = 3 } guestmem_log_level_t;
-/** Receives log lines; may be called from any thread. */
+typedef enum {
+    GUESTMEM_LOG_ERROR = 0,   /**< a call failed or a guest access ended in an error */
+    GUESTMEM_LOG_WARNING = 1, /**< something suspicious that did not fail */
+    GUESTMEM_LOG_INFO = 2,    /**< notable events */
+    GUESTMEM_LOG_DEBUG = 3    /**< details */
+} guestmem_log_level_t;
+/**
+ * Receives log lines; may be called from any thread at once.
+ * @param level   the line's level
+ * @param message the line, e.g. "vm_ram_free: [0x1000, 0x2000) is not wholly allocated" (valid during the call)
+ * @param cookie  the cookie given with the handler
+ */
 typedef void (*guestmem_log_fn)(guestmem_log_level_t level, const char *message, void *cookie);
-/** Sends log lines to `fn` (NULL restores the default: errors and warnings to stderr). */
+/**
+ * Sends every log line of the process to `fn`. Thread safe.
+ * @param fn     the handler; NULL restores the default (errors and warnings to stderr)
+ * @param cookie passed to fn
+ */
 void guestmem_set_log_handler(guestmem_log_fn fn, void *cookie);
 
 #ifdef __cplusplus

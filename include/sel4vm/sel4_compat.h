@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * seL4 types for hosts without seL4.
  *
  * libsel4vm code expects these from <sel4/sel4.h>. On a host without seL4 this
@@ -22,9 +23,11 @@ typedef seL4_Word seL4_CPtr;
 /** The null capability: never names a frame. */
 #define seL4_CapNull ((seL4_CPtr)0)
 
-/** log2 of the frame sizes: 4 KiB pages, 2 MiB large pages, 1 GiB huge pages. */
+/** log2 of the size of a 4 KiB page frame. */
 #define seL4_PageBits 12
+/** log2 of the size of a 2 MiB large page frame. */
 #define seL4_LargePageBits 21
+/** log2 of the size of a 1 GiB huge page frame. */
 #define seL4_HugePageBits 30
 
 /**
@@ -32,9 +35,17 @@ typedef seL4_Word seL4_CPtr;
  * bit 2 grant, bit 3 grant-reply.
  */
 typedef struct seL4_CapRights {
-    seL4_Word words[1];
+    seL4_Word words[1]; /**< the rights bits (seL4's bitfield layout); use the functions below */
 } seL4_CapRights_t;
 
+/**
+ * Makes a set of rights. Each argument is 0 or 1 (only bit 0 counts).
+ * @param capAllowGrantReply the grant-reply right (no meaning for frames)
+ * @param capAllowGrant      the grant right (no meaning for frames)
+ * @param capAllowRead       the read right: without it a frame is not mapped
+ * @param capAllowWrite      the write right: without it a mapped frame is read-only
+ * @return the rights. Pure function; thread safe.
+ */
 static inline seL4_CapRights_t seL4_CapRights_new(seL4_Word capAllowGrantReply, seL4_Word capAllowGrant,
                                                   seL4_Word capAllowRead, seL4_Word capAllowWrite) {
     seL4_CapRights_t rights;
@@ -43,19 +54,30 @@ static inline seL4_CapRights_t seL4_CapRights_new(seL4_Word capAllowGrantReply, 
     return rights;
 }
 
+/** @param rights a set of rights @return 1 if it has the grant-reply right, else 0 */
 static inline seL4_Word seL4_CapRights_get_capAllowGrantReply(seL4_CapRights_t rights) {
     return (rights.words[0] >> 3) & 1u;
 }
+/** @param rights a set of rights @return 1 if it has the grant right, else 0 */
 static inline seL4_Word seL4_CapRights_get_capAllowGrant(seL4_CapRights_t rights) { return (rights.words[0] >> 2) & 1u; }
+/** @param rights a set of rights @return 1 if it has the read right, else 0 */
 static inline seL4_Word seL4_CapRights_get_capAllowRead(seL4_CapRights_t rights) { return (rights.words[0] >> 1) & 1u; }
+/** @param rights a set of rights @return 1 if it has the write right, else 0 */
 static inline seL4_Word seL4_CapRights_get_capAllowWrite(seL4_CapRights_t rights) { return rights.words[0] & 1u; }
 
+/** Every right. */
 #define seL4_AllRights seL4_CapRights_new(1, 1, 1, 1)
+/** Read only: a frame mapped with these rights is read-only to the guest. */
 #define seL4_CanRead seL4_CapRights_new(0, 0, 1, 0)
+/** Write only (without read a frame is not mapped). */
 #define seL4_CanWrite seL4_CapRights_new(0, 0, 0, 1)
+/** Grant only. */
 #define seL4_CanGrant seL4_CapRights_new(0, 1, 0, 0)
+/** Grant-reply only. */
 #define seL4_CanGrantReply seL4_CapRights_new(1, 0, 0, 0)
+/** Read and write. */
 #define seL4_ReadWrite seL4_CapRights_new(0, 0, 1, 1)
+/** No rights. */
 #define seL4_NoRights seL4_CapRights_new(0, 0, 0, 0)
 
 #ifdef __cplusplus

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "guestmem/capability_space.hpp"
@@ -12,6 +13,7 @@
 /// vm_t: owns the C++ Vm and the C views of its vCPUs.
 struct vm {
     std::unique_ptr<guestmem::Vm> core;
+    std::mutex vcpus_mutex;  // vm_create_vcpu may run on several threads, like Vm::create_vcpu
     std::vector<std::unique_ptr<struct vm_vcpu>> vcpus;
 };
 

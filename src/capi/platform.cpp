@@ -45,8 +45,10 @@ vm_vcpu_t* vm_create_vcpu(vm_t* vm) {
     handle->core = *vcpu;
     handle->owner = vm;
     (*vcpu)->set_user_data(handle.get());
+    vm_vcpu_t* view = handle.get();
+    std::lock_guard lock(vm->vcpus_mutex);
     vm->vcpus.push_back(std::move(handle));
-    return vm->vcpus.back().get();
+    return view;
 }
 
 int vm_register_unhandled_mem_fault_callback(vm_t* vm, memory_fault_callback_fn cb, void* cookie) {

@@ -195,6 +195,7 @@ Result<std::unique_ptr<FrameMap>> AddressSpace::collect_frames(const Reservation
     while (addr < range.end()) {
         FrameRequest request;
         try {
+            ApiCall::UserCode user_code;
             request = iterator(addr);
         } catch (const std::exception& e) {
             return fail(Errc::bad_frame, "map iterator threw for " + hex(addr) + ": " + e.what());
@@ -261,8 +262,12 @@ Result<void> AddressSpace::complete_deferred(Reservation& reservation) {
     if (reservation.retired() || !reservation.has_deferred()) return {};  // freed, or another vCPU mapped it
     MapIterator iterator = std::move(*reservation.deferred());
     reservation.deferred().reset();
+    // The flag stays set until the frames are published: a vCPU that faults
+    // in the reservation meanwhile waits for this mapping (on the change lock)
+    // instead of reaching the callback of a reservation about to be mapped.
+    auto mapped = map_now(reservation, iterator);
     reservation.set_has_deferred(false);
-    return map_now(reservation, iterator);
+    return mapped;
 }
 
 Result<void> AddressSpace::ensure_mapped(ReservationId id) {

@@ -55,6 +55,7 @@ Result<Frame::Placement> CapabilitySpace::place(std::uint64_t bytes) {
 }
 
 Result<Cap> CapabilitySpace::allocate_frame(FrameSize size) {
+    ApiCall call("CapabilitySpace::allocate_frame");
     std::lock_guard lock(mutex_);
     auto placement = place(bytes_of(size));
     if (!placement) return placement.error();
@@ -65,6 +66,7 @@ Result<Cap> CapabilitySpace::allocate_frame(FrameSize size) {
 }
 
 Result<Cap> CapabilitySpace::copy(Cap cap, Rights rights) {
+    ApiCall call("CapabilitySpace::copy");
     std::lock_guard lock(mutex_);
     auto it = caps_.find(cap);
     if (it == caps_.end()) return fail(Errc::bad_capability, cap_name(cap) + " is not live");
@@ -75,6 +77,7 @@ Result<Cap> CapabilitySpace::copy(Cap cap, Rights rights) {
 }
 
 Result<void> CapabilitySpace::remove(Cap cap) {
+    ApiCall call("CapabilitySpace::remove");
     std::shared_ptr<Frame> last_ref;  // released after the lock: the frame may die here
     std::lock_guard lock(mutex_);
     auto it = caps_.find(cap);
@@ -85,6 +88,7 @@ Result<void> CapabilitySpace::remove(Cap cap) {
 }
 
 Result<CapabilityInfo> CapabilitySpace::lookup(Cap cap) const {
+    ApiCall call("CapabilitySpace::lookup");
     std::lock_guard lock(mutex_);
     auto it = caps_.find(cap);
     if (it == caps_.end()) return fail(Errc::bad_capability, cap_name(cap) + " is not live");
@@ -92,6 +96,7 @@ Result<CapabilityInfo> CapabilitySpace::lookup(Cap cap) const {
 }
 
 Result<std::span<std::byte>> CapabilitySpace::frame_memory(Cap cap) const {
+    ApiCall call("CapabilitySpace::frame_memory");
     auto info = lookup(cap);
     if (!info) return info.error();
     return info->frame->memory();

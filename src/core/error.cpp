@@ -24,6 +24,8 @@ std::string_view to_string(Errc code) {
     case Errc::reentrant_call: return "reentrant_call";
     case Errc::unsupported: return "unsupported";
     case Errc::fault_error: return "fault_error";
+    case Errc::not_mapped: return "not_mapped";
+    case Errc::permission_denied: return "permission_denied";
     }
     return "unknown";
 }
@@ -37,6 +39,10 @@ ApiCall::~ApiCall() {
 }
 
 const char* ApiCall::current() { return t_api_call ? t_api_call : "guestmem"; }
+
+ApiCall::UserCode::UserCode() : saved_(t_api_call) { t_api_call = nullptr; }
+
+ApiCall::UserCode::~UserCode() { t_api_call = saved_; }
 
 Error fail(Errc code, std::string reason) {
     std::string message = std::string(ApiCall::current()) + ": " + std::move(reason);

@@ -91,9 +91,10 @@ FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Acces
     vcpu.current_fault_ = &fault;
     FaultResult result;
     try {
+        ApiCall::UserCode user_code;
         result = handler(fault);
     } catch (const std::exception& e) {
-        log(LogLevel::error, std::string("fault handler threw: ") + e.what());
+        log(LogLevel::error, std::string(ApiCall::current()) + ": the fault handler threw: " + e.what());
         result = FaultResult::error;
         failure = "the fault handler threw an exception";
     } catch (...) {
@@ -120,10 +121,13 @@ FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Acces
     return result;
 }
 
-FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, const char*& failure) {
+FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure) {
     std::shared_ptr<const FaultHandler> handler = unhandled_.load();
     if (!handler) {
-        failure = "no reservation holds the access and there is no unhandled-fault callback";
+        // Say which way the access got here: the fix differs (register a
+        // callback vs. look at the reservation's callback).
+        failure = passed_on ? "the fault callback returned FAULT_UNHANDLED and there is no unhandled-fault callback"
+                            : "no reservation holds the whole access and there is no unhandled-fault callback";
         return FaultResult::error;
     }
     FaultResult result = call(*handler, vcpu, access, failure);
@@ -146,9 +150,8 @@ FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, const
             std::shared_ptr<Reservation> hold;  // destroyed after leave()
             ~Inside() { r->leave(); }
         } inside{reservation, nullptr};
-        if (const FrameMap* frames = reservation->frames(); frames && access_mapped_memory(*frames, access)) {
-            return Step::completed;
-        }
+        const FrameMap* frames = reservation->frames();
+        if (frames && access_mapped_memory(*frames, access)) return Step::completed;
         // Beyond here the handler or iterator may dispatch on this vCPU again
         // and replace its cached snapshot: hold the reservation itself.
         inside.hold = snapshot.share(reservation);
@@ -159,12 +162,16 @@ FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, const
             }
             return Step::again;
         }
+        // Another vCPU may have completed a deferred mapping between the two
+        // loads above (it publishes the frames before clearing the flag): the
+        // access is then retried against the frames, not given to the callback.
+        if (!frames && reservation->frames()) return Step::again;
         result = call(reservation->handler(), vcpu, access, failure);
-        if (result == FaultResult::unhandled) result = unhandled(vcpu, access, failure);
+        if (result == FaultResult::unhandled) result = unhandled(vcpu, access, /*passed_on=*/true, failure);
     } else if (reservation) {
         return Step::again;  // freed under us; the next lookup sees the new map
     } else {
-        result = unhandled(vcpu, access, failure);
+        result = unhandled(vcpu, access, /*passed_on=*/false, failure);
     }
 
     switch (result) {

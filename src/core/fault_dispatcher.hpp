@@ -32,7 +32,7 @@ private:
 
     Step attempt(Vcpu& vcpu, Access& access, const char*& failure);
     FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, const char*& failure);
-    FaultResult unhandled(Vcpu& vcpu, Access& access, const char*& failure);
+    FaultResult unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure);
     AccessOutcome report(Vcpu& vcpu, const Access& access, const char* reason);
 
     AddressSpace& space_;

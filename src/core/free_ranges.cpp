@@ -1,5 +1,6 @@
 #include "free_ranges.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <iterator>
 
@@ -75,6 +76,43 @@ std::optional<Range> FreeRanges::largest() const {
         if (!best || size > best->size) best = Range{base, size};
     }
     return best;
+}
+
+bool FreeRanges::overlaps(std::uint64_t base, std::uint64_t size) const {
+    if (size == 0) return false;
+    const std::uint64_t end = base + size;
+    auto next = ranges_.lower_bound(base);
+    if (next != ranges_.end() && next->first < end) return true;
+    if (next == ranges_.begin()) return false;
+    auto prev = std::prev(next);
+    return prev->first + prev->second > base;
+}
+
+std::uint64_t FreeRanges::take_within(std::uint64_t base, std::uint64_t size) {
+    if (size == 0) return 0;
+    const std::uint64_t end = base + size;
+    std::uint64_t taken = 0;
+    // Start at the range that may begin before base and still reach into it.
+    auto it = ranges_.upper_bound(base);
+    if (it != ranges_.begin()) --it;
+    while (it != ranges_.end() && it->first < end) {
+        const std::uint64_t lo = std::max(it->first, base);
+        const std::uint64_t hi = std::min(it->first + it->second, end);
+        auto next = std::next(it);
+        if (lo < hi) {
+            carve(it, lo, hi - lo);  // erases it; next stays valid (std::map)
+            taken += hi - lo;
+        }
+        it = next;
+    }
+    return taken;
+}
+
+std::vector<Range> FreeRanges::ranges() const {
+    std::vector<Range> out;
+    out.reserve(ranges_.size());
+    for (const auto& [base, size] : ranges_) out.push_back(Range{base, size});
+    return out;
 }
 
 }  // namespace guestmem

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "guestmem/types.hpp"
 
@@ -30,6 +31,16 @@ public:
 
     /// The largest free range (lowest one on ties), if any.
     std::optional<Range> largest() const;
+
+    /// True when any byte of [base, base + size) is free.
+    bool overlaps(std::uint64_t base, std::uint64_t size) const;
+
+    /// Takes whatever is free in [base, base + size) (none of it need be);
+    /// returns the number of bytes taken.
+    std::uint64_t take_within(std::uint64_t base, std::uint64_t size);
+
+    /// The free ranges, in address order.
+    std::vector<Range> ranges() const;
 
     std::uint64_t total() const { return total_; }
     std::size_t fragments() const { return ranges_.size(); }

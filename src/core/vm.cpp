@@ -1,6 +1,7 @@
 #include "guestmem/vm.hpp"
 
 #include "address_space.hpp"
+#include "guestmem/guest_ram.hpp"
 #include "fault_dispatcher.hpp"
 #include "region_index.hpp"
 
@@ -10,7 +11,8 @@ Vm::Vm(std::unique_ptr<Backend> backend, std::shared_ptr<CapabilitySpace> caps)
     : caps_(std::move(caps)),
       backend_(std::move(backend)),
       space_(std::make_unique<AddressSpace>(*backend_, *caps_)),
-      dispatcher_(std::make_unique<FaultDispatcher>(*space_)) {}
+      dispatcher_(std::make_unique<FaultDispatcher>(*space_)),
+      ram_(std::make_unique<GuestRam>(*this)) {}
 
 Vm::~Vm() {
     // Reservations go first: their mappings refer to the backend, and the

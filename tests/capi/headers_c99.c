@@ -1,0 +1,117 @@
+/*
+ * Every <sel4vm/...> header together in strict C99 (-std=c99 -pedantic-errors
+ * -Werror), checked against the signatures SPEC section 1 gives: each
+ * function is assigned to a pointer of the specified type, which a
+ * mismatching prototype turns into a compile error. main() checks the values
+ * the SPEC fixes.
+ */
+#include <sel4vm/guest_memory.h>
+#include <sel4vm/guest_memory_helpers.h>
+#include <sel4vm/guest_vcpu_fault.h>
+#include <sel4vm/guest_vm.h>
+#include <sel4vm/guestmem.h>
+#include <sel4vm/sel4_compat.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Compile-time checks in C99: a negative array size is an error. */
+#define STATIC_CHECK(name, cond) typedef char static_check_##name[(cond) ? 1 : -1]
+
+STATIC_CHECK(fault_handled, FAULT_HANDLED == 0);
+STATIC_CHECK(fault_unhandled, FAULT_UNHANDLED == 1);
+STATIC_CHECK(fault_restart, FAULT_RESTART == 2);
+STATIC_CHECK(fault_ignore, FAULT_IGNORE == 3);
+STATIC_CHECK(fault_error, FAULT_ERROR == 4);
+STATIC_CHECK(backend_sim, VM_BACKEND_SIM == 0);
+STATIC_CHECK(backend_kvm, VM_BACKEND_KVM == 1);
+STATIC_CHECK(page_bits, seL4_PageBits == 12);
+STATIC_CHECK(large_page_bits, seL4_LargePageBits == 21);
+STATIC_CHECK(huge_page_bits, seL4_HugePageBits == 30);
+STATIC_CHECK(cap_null, seL4_CapNull == 0);
+STATIC_CHECK(word_holds_a_pointer, sizeof(seL4_Word) >= sizeof(uintptr_t));
+
+/* vm_frame_t has the four members, with these types. */
+static const vm_frame_t example_frame = {(seL4_CPtr)1, {{0}}, (uintptr_t)0x1000, (size_t)seL4_PageBits};
+
+struct signatures {
+    vm_memory_reservation_t *(*reserve_memory_at)(vm_t *, uintptr_t, size_t, memory_fault_callback_fn, void *);
+    vm_memory_reservation_t *(*reserve_anon_memory)(vm_t *, size_t, size_t, memory_fault_callback_fn, void *,
+                                                    uintptr_t *);
+    int (*memory_make_anon)(vm_t *, uintptr_t, size_t);
+    int (*free_reserved_memory)(vm_t *, vm_memory_reservation_t *);
+    int (*map_reservation)(vm_t *, vm_memory_reservation_t *, memory_map_iterator_fn, void *);
+    int (*map_reservation_frames)(vm_t *, vm_memory_reservation_t *, seL4_CPtr *, size_t, size_t);
+    void (*get_reservation_memory_region)(vm_memory_reservation_t *, uintptr_t *, size_t *);
+    int (*memory_init)(vm_t *);
+    memory_fault_callback_fn default_error;
+    memory_fault_result_t (*callback)(vm_t *, vm_vcpu_t *, uintptr_t, size_t, void *);
+    vm_frame_t (*iterator)(uintptr_t, void *);
+    seL4_Word (*fault_address)(vm_vcpu_t *);
+    seL4_Word (*fault_ip)(vm_vcpu_t *);
+    seL4_Word (*fault_data)(vm_vcpu_t *);
+    seL4_Word (*fault_data_mask)(vm_vcpu_t *);
+    size_t (*fault_size)(vm_vcpu_t *);
+    bool (*read_fault)(vm_vcpu_t *);
+    int (*set_fault_data)(vm_vcpu_t *, seL4_Word);
+    seL4_Word (*emulate)(vm_vcpu_t *, seL4_Word);
+    void (*advance)(vm_vcpu_t *);
+    void (*restart)(vm_vcpu_t *);
+    vm_t *(*create)(vm_backend_t);
+    void (*destroy)(vm_t *);
+    vm_vcpu_t *(*create_vcpu)(vm_t *);
+    int (*register_unhandled)(vm_t *, memory_fault_callback_fn, void *);
+    void (*set_deferred)(vm_t *, bool);
+    seL4_CPtr (*frame_alloc)(size_t);
+    seL4_CPtr (*cap_copy)(seL4_CPtr, seL4_CapRights_t);
+    int (*cap_delete)(seL4_CPtr);
+    void *(*frame_vaddr)(seL4_CPtr);
+    int (*sim_access)(vm_vcpu_t *, uintptr_t, size_t, bool, uint64_t *);
+    void (*set_log_handler)(guestmem_log_fn, void *);
+};
+
+static vm_frame_t no_frame(uintptr_t addr, void *cookie) {
+    (void)addr;
+    (void)cookie;
+    return example_frame;
+}
+
+static const struct signatures spec = {
+    vm_reserve_memory_at, vm_reserve_anon_memory, vm_memory_make_anon, vm_free_reserved_memory,
+    vm_map_reservation, vm_map_reservation_frames, vm_get_reservation_memory_region, vm_memory_init,
+    default_error_fault_callback, default_error_fault_callback, no_frame, get_vcpu_fault_address,
+    get_vcpu_fault_ip, get_vcpu_fault_data, get_vcpu_fault_data_mask, get_vcpu_fault_size, is_vcpu_read_fault,
+    set_vcpu_fault_data, emulate_vcpu_fault, advance_vcpu_fault, restart_vcpu_fault, vm_create, vm_destroy,
+    vm_create_vcpu, vm_register_unhandled_mem_fault_callback, vm_set_deferred_mapping, vmm_frame_alloc,
+    vmm_cap_copy, vmm_cap_delete, vmm_frame_vaddr, vm_sim_access, guestmem_set_log_handler,
+};
+
+static int failures;
+
+static void expect(int ok, const char *what) {
+    if (!ok) {
+        failures++;
+        fprintf(stderr, "headers_c99: %s\n", what);
+    }
+}
+
+int main(void) {
+    const seL4_CapRights_t all = seL4_AllRights;
+    const seL4_CapRights_t rw = seL4_CapRights_new(0, 0, 1, 1);
+
+    expect(spec.memory_init != NULL, "function pointers resolve");
+    /* seL4's rights layout: bit 0 write, bit 1 read, bit 2 grant, bit 3 grant-reply. */
+    expect(seL4_CanWrite.words[0] == 1u, "seL4_CanWrite is bit 0");
+    expect(seL4_CanRead.words[0] == 2u, "seL4_CanRead is bit 1");
+    expect(all.words[0] == 0xfu, "seL4_AllRights has the four rights");
+    expect(seL4_NoRights.words[0] == 0u, "seL4_NoRights is empty");
+    expect(seL4_CapRights_get_capAllowRead(rw) == 1 && seL4_CapRights_get_capAllowWrite(rw) == 1 &&
+               seL4_CapRights_get_capAllowGrant(rw) == 0 && seL4_CapRights_get_capAllowGrantReply(rw) == 0,
+           "seL4_CapRights_new sets exactly the rights asked for");
+    expect(spec.default_error(NULL, NULL, 0, 4, NULL) == FAULT_ERROR, "default_error_fault_callback returns FAULT_ERROR");
+    expect(spec.iterator(0x1000, NULL).size_bits == seL4_PageBits, "vm_frame_t round-trips");
+    if (failures == 0) printf("headers_c99: ok\n");
+    return failures == 0 ? 0 : 1;
+}
