@@ -4,8 +4,10 @@
 set -euo pipefail
 
 packages=(
-  cmake make g++ gcc binutils pkg-config
+  cmake make g++ gcc binutils pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
+  doxygen                     # the docs target and its warning-free test
+  clang libclang-rt-14-dev    # the libFuzzer target (scripts/fuzz.sh, CI's bounded fuzz run)
 )
 
 missing=()
