@@ -216,6 +216,9 @@ struct ExitCounts {
     std::uint64_t mmio = 0;         ///< MMIO exits (accesses to unmapped or read-only memory)
     std::uint64_t port_io = 0;      ///< port I/O exits
     std::uint64_t interrupted = 0;  ///< returns because of a signal or request_stop
+    /// Guest writes posted in KVM's coalesced MMIO ring (Vm::reserve_write_posting)
+    /// and delivered during this run (they caused no exit of their own).
+    std::uint64_t posted_writes = 0;
 };
 
 /// How a run ended.

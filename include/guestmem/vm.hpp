@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -36,6 +37,13 @@ struct FrameRequest {
 /// Called with the reservation's first address, then with the address just
 /// past each frame it returned, until the reservation is covered.
 using MapIterator = std::function<FrameRequest(GuestAddr addr)>;
+
+/// Called for doorbell rings (Vm::reserve_doorbell) with the number of rings
+/// (at least 1) since the last call. On KVM it runs on the doorbell's own VMM
+/// thread and several rings may arrive as one call; on the sim backend (and
+/// when KVM lacks KVM_CAP_IOEVENTFD) it runs synchronously on the writing
+/// vCPU's thread, once per ring. Calls for one doorbell never overlap.
+using DoorbellHandler = std::function<void(std::uint64_t count)>;
 
 /// What one reservation is, for inspection (memory maps, statistics).
 struct ReservationInfo {
@@ -111,6 +119,35 @@ public:
     /// and alignment. Errors: Errc::not_initialized, Errc::invalid_argument
     /// (size 0, wrapping, empty handler), Errc::overlap (a reservation or pool).
     Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
+    /// Reserves a doorbell: a device register of `size` bytes (1, 2, 4 or 8)
+    /// at `addr` whose guest writes only signal an event. A guest write of
+    /// exactly `size` bytes at `addr` (and, if `match` is set, of that value)
+    /// calls `handler`; every other access is ignored (writes dropped, reads
+    /// yield 0). On KVM the writes are signalled through an eventfd
+    /// (KVM_IOEVENTFD) without returning to the VMM's vCPU thread, and
+    /// `handler` runs on a VMM thread the reservation owns; on the sim backend
+    /// it runs synchronously. The reservation cannot be mapped. Freeing it
+    /// deregisters the eventfd, delivers rings still pending, and joins the
+    /// thread: once free returns, `handler` is not running and will not run
+    /// again. `handler` must not free its own reservation (the free would
+    /// wait for itself; it is refused with Errc::reentrant_call).
+    /// Errors: as reserve_at, plus Errc::invalid_argument (size not 1, 2, 4
+    /// or 8, `match` wider than `size`), Errc::backend_error.
+    Result<ReservationId> reserve_doorbell(GuestAddr addr, std::uint64_t size, DoorbellHandler handler,
+                                           std::optional<std::uint64_t> match = std::nullopt);
+    /// Reserves [addr, addr + size) for a device whose writes may be posted:
+    /// on KVM, guest writes there are queued in KVM's coalesced MMIO ring
+    /// (KVM_REGISTER_COALESCED_MMIO) without a vCPU exit and handed to
+    /// `handler` (as write faults on the vCPU thread that next exits) in the
+    /// order the guest made them, before any read of the device, or any other
+    /// emulated access of the VM, is dispatched; reads go to `handler` at once,
+    /// as for reserve_at. A handler's result for a posted write is applied as
+    /// for any write (FAULT_ERROR stops the run of the draining vCPU). On the
+    /// sim backend writes are handled synchronously. The reservation cannot be
+    /// mapped. Freeing it unregisters the zone; writes already queued are still
+    /// delivered by the next exit (to the unhandled-fault handler, the
+    /// reservation being gone). Errors: as reserve_at, plus Errc::backend_error.
+    Result<ReservationId> reserve_write_posting(GuestAddr addr, std::uint64_t size, FaultHandler handler);
     /// Makes [addr, addr + size) (page aligned) an anonymous pool. Errors: as
     /// reserve_at, plus Errc::invalid_argument when not page aligned.
     Result<void> make_anon(GuestAddr addr, std::uint64_t size);

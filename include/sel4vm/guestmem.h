@@ -106,6 +106,50 @@ void *vmm_frame_vaddr(seL4_CPtr cap);
  */
 int vm_sim_access(vm_vcpu_t *vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t *data);
 
+/* Fast paths: device accesses that need not return to the VMM's vCPU thread. */
+
+/**
+ * Receives doorbell rings (see vm_reserve_doorbell_memory).
+ * @param vm     the VM
+ * @param addr   the doorbell's address
+ * @param count  rings since the last call (at least 1)
+ * @param cookie the cookie given with the callback
+ */
+typedef void (*vm_doorbell_callback_fn)(vm_t *vm, uintptr_t addr, uint64_t count, void *cookie);
+/**
+ * Reserves a doorbell register of `size` bytes (1, 2, 4 or 8) at `addr`: a
+ * guest write of exactly `size` bytes there (of the value `value` if
+ * `match_value` is true) calls `callback`; any other access is ignored (writes
+ * dropped, reads 0). On KVM the writes are signalled through an eventfd
+ * (KVM_IOEVENTFD) without an exit to the vCPU thread, and `callback` runs on a
+ * VMM thread of the reservation (several rings may arrive as one call); on the
+ * sim backend (and on a KVM without ioeventfds, with a logged warning) it runs
+ * synchronously on the writing vCPU's thread. Calls never overlap. Freed with
+ * vm_free_reserved_memory, which deregisters the eventfd, delivers pending
+ * rings and stops the thread; the callback must not free its own doorbell.
+ * The reservation cannot be mapped. Thread safe.
+ * @return the reservation; NULL (logged, nothing changed) for a NULL or
+ *         uninitialised vm, NULL callback, bad size, value wider than size,
+ *         overlap, or a hypervisor error.
+ */
+vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, size_t size, bool match_value,
+                                                    uint64_t value, vm_doorbell_callback_fn callback, void *cookie);
+/**
+ * Reserves [addr, addr + size) for a device whose guest writes may be posted:
+ * on KVM they are queued in KVM's coalesced MMIO ring without an exit and
+ * handed to `fault_callback` (as write faults, on the vCPU thread that next
+ * exits) in the order the guest made them, before any read of the device (or
+ * any other emulated access of the VM) is dispatched. Reads reach the
+ * callback at once, as with vm_reserve_memory_at. On the sim backend (and on a
+ * KVM without coalesced MMIO, with a logged warning) writes are handled
+ * synchronously. Freed with vm_free_reserved_memory (which unregisters the
+ * zone); cannot be mapped. Thread safe.
+ * @return the reservation; NULL (logged, nothing changed) on the errors of
+ *         vm_reserve_memory_at or a hypervisor error.
+ */
+vm_memory_reservation_t *vm_reserve_write_posting_memory(vm_t *vm, uintptr_t addr, size_t size,
+                                                         memory_fault_callback_fn fault_callback, void *cookie);
+
 /** Log levels passed to a log handler. */
 typedef enum {
     GUESTMEM_LOG_ERROR = 0,   /**< a call failed or a guest access ended in an error */

@@ -1,6 +1,10 @@
 // <sel4vm/guest_memory.h> over guestmem::Vm.
 #include "sel4vm/guest_memory.h"
 
+#include <optional>
+
+#include "sel4vm/guestmem.h"
+
 #include "handles.hpp"
 
 using namespace guestmem;
@@ -52,6 +56,35 @@ vm_memory_reservation_t* vm_reserve_anon_memory(vm_t* vm, size_t size, size_t al
     if (!reservation) return nullptr;
     *addr = static_cast<uintptr_t>(reservation->addr);
     return capi::to_handle(vm, reservation->id);
+}
+
+vm_memory_reservation_t* vm_reserve_doorbell_memory(vm_t* vm, uintptr_t addr, size_t size, bool match_value,
+                                                    uint64_t value, vm_doorbell_callback_fn callback, void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return nullptr;
+    if (!callback) {
+        (void)fail(Errc::invalid_argument, "doorbell callback is NULL");
+        return nullptr;
+    }
+    const GuestAddr at = addr;
+    auto id = core->reserve_doorbell(
+        addr, size, [vm, at, callback, cookie](std::uint64_t count) { callback(vm, static_cast<uintptr_t>(at), count, cookie); },
+        match_value ? std::optional<std::uint64_t>(value) : std::nullopt);
+    return id ? capi::to_handle(vm, *id) : nullptr;
+}
+
+vm_memory_reservation_t* vm_reserve_write_posting_memory(vm_t* vm, uintptr_t addr, size_t size,
+                                                         memory_fault_callback_fn fault_callback, void* cookie) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    if (!core) return nullptr;
+    if (!fault_callback) {
+        (void)fail(Errc::invalid_argument, "fault callback is NULL");
+        return nullptr;
+    }
+    auto id = core->reserve_write_posting(addr, size, capi::wrap_callback(fault_callback, cookie));
+    return id ? capi::to_handle(vm, *id) : nullptr;
 }
 
 int vm_memory_make_anon(vm_t* vm, uintptr_t addr, size_t size) {

@@ -90,13 +90,26 @@ void AddressSpace::insert(std::shared_ptr<Reservation> reservation) {
     index_.insert(std::move(reservation));
 }
 
-Result<ReservationId> AddressSpace::reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
+ReservationId& doorbell_running_on_this_thread() {
+    thread_local ReservationId running = ReservationId::none;
+    return running;
+}
+
+Result<ReservationId> AddressSpace::reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler,
+                                               ReservationKind kind, const FastPathFactory& fast_path) {
     ChangeLock lock(*this);
     if (auto ok = lock.check(); !ok) return ok.error();
     if (auto ok = check_new_range(addr, size); !ok) return ok.error();
     if (!handler) return fail(Errc::invalid_argument, "fault callback is NULL");
+    std::unique_ptr<FastPath> fast;
+    if (fast_path) {
+        auto made = fast_path();
+        if (!made) return made.error();
+        fast = std::move(*made);
+    }
     auto reservation = std::make_shared<Reservation>(next_reservation_id(), Range{addr, size}, std::move(handler),
-                                                     /*anonymous=*/false);
+                                                     /*anonymous=*/false, kind);
+    reservation->fast_path() = std::move(fast);
     const ReservationId id = reservation->id();
     insert(std::move(reservation));
     return id;
@@ -155,12 +168,20 @@ void AddressSpace::unmap(Reservation& reservation) {
 
 Result<void> AddressSpace::free(ReservationId id) {
     std::shared_ptr<Reservation> reservation;
+    std::unique_ptr<FastPath> fast_path;  // destroyed (its delivery joined) outside the lock
     {
         ChangeLock lock(*this);
         if (auto ok = lock.check(); !ok) return ok;
         auto found = find_by_id(id);
         if (!found) return found.error();
+        if (id == doorbell_running_on_this_thread()) {
+            return fail(Errc::reentrant_call, id_name(id) + ": a doorbell handler cannot free its own reservation");
+        }
         reservation = std::move(*found);
+        // The hypervisor stops taking the fast path before the reservation
+        // leaves the map: later accesses exit and find the map without it.
+        fast_path = std::move(reservation->fast_path());
+        if (fast_path) fast_path->detach();
         // Out of the index first: a lookup that still finds it enters before
         // the retirement below and is waited for; later ones never see it.
         index_.erase(reservation->range().base);
@@ -176,6 +197,7 @@ Result<void> AddressSpace::free(ReservationId id) {
     // be changing the address space.
     reservation->wait_until_idle(reservation->entries_on_this_thread());
     if (reservation->entries_on_this_thread() == 0) reservation->withdraw();
+    fast_path.reset();
     return {};
 }
 
@@ -200,29 +222,30 @@ Result<std::unique_ptr<FrameMap>> AddressSpace::collect_frames(const Reservation
         } catch (const std::exception& e) {
             return fail(Errc::bad_frame, "map iterator threw for " + hex(addr) + ": " + e.what());
         }
-        const std::string where = "frame for " + hex(addr) + " of " + describe(range);
+        // Built only for an error message: this loop runs once per frame.
+        auto where = [&] { return "frame for " + hex(addr) + " of " + describe(range); };
         auto size = frame_size_from_bits(request.size_bits);
         if (!size) {
-            return fail(Errc::bad_frame, where + ": size_bits " + std::to_string(request.size_bits) +
+            return fail(Errc::bad_frame, where() + ": size_bits " + std::to_string(request.size_bits) +
                                              " is not 12, 21 or 30");
         }
-        if (request.cap == kNullCap) return fail(Errc::bad_capability, where + ": capability is null");
+        if (request.cap == kNullCap) return fail(Errc::bad_capability, where() + ": capability is null");
         auto cap = caps_.lookup(request.cap);
-        if (!cap) return fail(Errc::bad_capability, where + ": capability " + std::to_string(request.cap) + " is not live");
+        if (!cap) return fail(Errc::bad_capability, where() + ": capability " + std::to_string(request.cap) + " is not live");
         if (cap->frame->size() != *size) {
-            return fail(Errc::bad_frame, where + ": capability names a frame of " +
+            return fail(Errc::bad_frame, where() + ": capability names a frame of " +
                                              std::to_string(cap->frame->bytes()) + " bytes but size_bits is " +
                                              std::to_string(request.size_bits));
         }
         if (request.addr != addr) {
-            return fail(Errc::bad_frame, where + ": frame vaddr is " + hex(request.addr) + ", expected " + hex(addr));
+            return fail(Errc::bad_frame, where() + ": frame vaddr is " + hex(request.addr) + ", expected " + hex(addr));
         }
         const std::uint64_t bytes = bytes_of(*size);
         if ((addr & (bytes - 1)) != 0) {
-            return fail(Errc::bad_frame, where + ": address is not aligned to the frame size " + hex(bytes));
+            return fail(Errc::bad_frame, where() + ": address is not aligned to the frame size " + hex(bytes));
         }
         if (!range.contains(addr, bytes)) {
-            return fail(Errc::bad_frame, where + ": frame of " + hex(bytes) + " bytes ends past the reservation");
+            return fail(Errc::bad_frame, where() + ": frame of " + hex(bytes) + " bytes ends past the reservation");
         }
         frames->add(addr, std::move(cap->frame), request.rights & cap->rights);
         addr += bytes;
@@ -245,11 +268,15 @@ Result<void> AddressSpace::map(ReservationId id, MapIterator iterator, bool defe
     if (!found) return found.error();
     Reservation& reservation = **found;
     if (!iterator) return fail(Errc::invalid_argument, "map iterator is NULL");
+    if (reservation.kind() != ReservationKind::regular) {
+        return fail(Errc::invalid_argument, id_name(id) + " at " + describe(reservation.range()) +
+                                                " is a doorbell or write-posting reservation: it cannot be mapped");
+    }
     if (reservation.frames() || reservation.has_deferred()) {
         return fail(Errc::already_mapped, id_name(id) + " at " + describe(reservation.range()) + " is already mapped");
     }
     if (deferred) {
-        reservation.deferred() = std::move(iterator);
+        reservation.deferred() = std::make_unique<MapIterator>(std::move(iterator));
         reservation.set_has_deferred(true);
         return {};
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,10 @@ namespace guestmem {
 /// Thread safety: changes are serialised by one mutex, held for the whole
 /// change (including map iterators, so a deferred mapping runs once). Lookups
 /// go through index(), which takes no lock while the map is unchanged.
+/// The doorbell reservation whose handler runs on this thread (none outside
+/// one): a doorbell handler may not free its own reservation.
+ReservationId& doorbell_running_on_this_thread();
+
 class AddressSpace {
 public:
     AddressSpace(Backend& backend, CapabilitySpace& caps);
@@ -33,7 +38,13 @@ public:
     Result<void> init();
     bool initialized() const { return initialized_.load(std::memory_order_acquire); }
 
-    Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
+    /// Makes the backend's fast path for a reservation about to be inserted
+    /// (called with the change lock held, after every check); nullptr: none.
+    using FastPathFactory = std::function<Result<std::unique_ptr<FastPath>>()>;
+
+    Result<ReservationId> reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler,
+                                     ReservationKind kind = ReservationKind::regular,
+                                     const FastPathFactory& fast_path = {});
     Result<void> make_anon(GuestAddr addr, std::uint64_t size);
     Result<Vm::AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
     Result<void> free(ReservationId id);

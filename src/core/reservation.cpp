@@ -10,14 +10,14 @@ namespace {
 thread_local std::vector<const Reservation*> t_inside;
 }  // namespace
 
+Reservation::~Reservation() { delete frames_view_.load(std::memory_order_acquire); }
+
 void Reservation::publish(std::unique_ptr<FrameMap> frames) {
-    frames_ = std::move(frames);
-    frames_view_.store(frames_.get(), std::memory_order_release);
+    delete frames_view_.exchange(frames.release(), std::memory_order_acq_rel);
 }
 
 std::unique_ptr<FrameMap> Reservation::withdraw() {
-    frames_view_.store(nullptr, std::memory_order_release);
-    return std::move(frames_);
+    return std::unique_ptr<FrameMap>(const_cast<FrameMap*>(frames_view_.exchange(nullptr, std::memory_order_acq_rel)));
 }
 
 // try_enter and retire form a Dekker pair: each side writes its flag and then

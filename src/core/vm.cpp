@@ -1,5 +1,10 @@
 #include "guestmem/vm.hpp"
 
+#include <exception>
+#include <string>
+
+#include "guestmem/log.hpp"
+
 #include "address_space.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "fault_dispatcher.hpp"
@@ -32,6 +37,73 @@ bool Vm::memory_initialized() const { return space_->initialized(); }
 Result<ReservationId> Vm::reserve_at(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
     ApiCall call("Vm::reserve_at");
     return space_->reserve_at(addr, size, std::move(handler));
+}
+
+namespace {
+
+/// A doorbell's handler and what its calls share, wherever they come from
+/// (the backend's thread or, synchronously, fault dispatch).
+struct Doorbell {
+    DoorbellHandler handler;
+    std::mutex mutex;  // calls never overlap
+    std::atomic<ReservationId> id{ReservationId::none};
+
+    void ring(std::uint64_t count) {
+        std::lock_guard lock(mutex);
+        ReservationId& running = doorbell_running_on_this_thread();
+        const ReservationId outer = running;
+        running = id.load(std::memory_order_acquire);
+        try {
+            ApiCall::UserCode user_code;
+            handler(count);
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "doorbell handler of reservation " +
+                                     std::to_string(static_cast<std::uint64_t>(running)) + " threw: " + e.what());
+        } catch (...) {
+            log(LogLevel::error, "doorbell handler of reservation " +
+                                     std::to_string(static_cast<std::uint64_t>(running)) + " threw");
+        }
+        running = outer;
+    }
+};
+
+}  // namespace
+
+Result<ReservationId> Vm::reserve_doorbell(GuestAddr addr, std::uint64_t size, DoorbellHandler handler,
+                                           std::optional<std::uint64_t> match) {
+    ApiCall call("Vm::reserve_doorbell");
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        return fail(Errc::invalid_argument, "doorbell size " + std::to_string(size) + " is not 1, 2, 4 or 8");
+    }
+    if (!handler) return fail(Errc::invalid_argument, "doorbell handler is empty");
+    if (match && size < 8 && (*match >> (size * 8)) != 0) {
+        return fail(Errc::invalid_argument, "match value " + std::to_string(*match) + " does not fit in " +
+                                                std::to_string(size) + " bytes");
+    }
+    auto bell = std::make_shared<Doorbell>();
+    bell->handler = std::move(handler);
+    const DoorbellSpec spec{addr, static_cast<std::uint8_t>(size), match};
+    // Without a fast path (sim backend, or KVM without ioeventfds) the core
+    // rings for exactly the writes the hypervisor would have signalled.
+    FaultHandler fallback = [bell, spec](Fault& fault) {
+        if (fault.is_write() && fault.address() == spec.addr && fault.size() == spec.size &&
+            (!spec.match || fault.data() == *spec.match)) {
+            bell->ring(1);
+        }
+        return FaultResult::ignore;
+    };
+    auto id = space_->reserve_at(addr, size, std::move(fallback), ReservationKind::doorbell,
+                                 [this, bell, spec] {
+                                     return backend_->add_doorbell(spec, [bell](std::uint64_t n) { bell->ring(n); });
+                                 });
+    if (id) bell->id.store(*id, std::memory_order_release);
+    return id;
+}
+
+Result<ReservationId> Vm::reserve_write_posting(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
+    ApiCall call("Vm::reserve_write_posting");
+    return space_->reserve_at(addr, size, std::move(handler), ReservationKind::write_posting,
+                              [this, addr, size] { return backend_->add_write_posting(Range{addr, size}); });
 }
 
 Result<void> Vm::make_anon(GuestAddr addr, std::uint64_t size) {

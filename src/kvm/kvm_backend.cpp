@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fast_paths.hpp"
 #include "kvm_vcpu.hpp"
 
 namespace guestmem::kvm {
@@ -31,5 +32,11 @@ Result<std::unique_ptr<VcpuBackend>> KvmBackend::create_vcpu(Vcpu& vcpu) {
     if (!created) return created.error();
     return std::unique_ptr<VcpuBackend>(std::move(*created));
 }
+
+Result<std::unique_ptr<FastPath>> KvmBackend::add_doorbell(const DoorbellSpec& spec, DoorbellRing ring) {
+    return make_doorbell(vm_, spec, std::move(ring));
+}
+
+Result<std::unique_ptr<FastPath>> KvmBackend::add_write_posting(Range range) { return make_write_posting(vm_, range); }
 
 }  // namespace guestmem::kvm

@@ -25,6 +25,10 @@ public:
     Result<void> install(std::span<const MappedRun> runs) override;
     void uninstall(std::span<const MappedRun> runs) noexcept override;
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) override;
+    /// An ioeventfd and a VMM thread (see fast_paths.hpp).
+    Result<std::unique_ptr<FastPath>> add_doorbell(const DoorbellSpec& spec, DoorbellRing ring) override;
+    /// A coalesced MMIO zone; the run loop drains the ring on every exit.
+    Result<std::unique_ptr<FastPath>> add_write_posting(Range range) override;
 
     SlotUsage slot_usage() const { return slots_.usage(); }
 

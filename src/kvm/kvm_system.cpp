@@ -85,6 +85,13 @@ Result<std::shared_ptr<const KvmSystem>> KvmSystem::open() {
         return fail(Errc::backend_error, errno_text("KVM_GET_VCPU_MMAP_SIZE"));
     }
     caps.vcpu_mmap_size = static_cast<std::size_t>(mmap_size);
+    caps.ioeventfd = check(fd.get(), KVM_CAP_IOEVENTFD) != 0;
+    const int coalesced = check(fd.get(), KVM_CAP_COALESCED_MMIO);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    // The ring must lie inside the kvm_run mapping of every vCPU.
+    if (coalesced > 0 && static_cast<std::size_t>(coalesced + 1) * static_cast<std::size_t>(page) <= caps.vcpu_mmap_size) {
+        caps.coalesced_mmio_page = static_cast<std::uint32_t>(coalesced);
+    }
 
     std::vector<kvm_cpuid_entry2> cpuid = read_supported_cpuid(fd.get());
     return std::make_shared<const KvmSystem>(Key{}, std::move(fd), caps, std::move(cpuid));

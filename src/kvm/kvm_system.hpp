@@ -20,6 +20,10 @@ struct KvmCapabilities {
     bool immediate_exit = false;      ///< KVM_CAP_IMMEDIATE_EXIT (required)
     bool set_tss_address = false;     ///< KVM_CAP_SET_TSS_ADDR (needed for real mode on some Intel CPUs)
     std::size_t vcpu_mmap_size = 0;   ///< size of the kvm_run area of a vCPU fd
+    bool ioeventfd = false;           ///< KVM_CAP_IOEVENTFD (doorbells without exits; optional)
+    /// KVM_CAP_COALESCED_MMIO: the page of the kvm_run area holding the
+    /// coalesced MMIO ring (0: not supported; write posting then exits).
+    std::uint32_t coalesced_mmio_page = 0;
 };
 
 /// An open /dev/kvm with a checked API version and its capabilities.

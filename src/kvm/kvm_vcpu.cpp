@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -42,7 +43,12 @@ Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<const KvmVmFd> 
 }
 
 KvmVcpu::KvmVcpu(Key, std::shared_ptr<const KvmVmFd> vm, Vcpu& vcpu, UniqueFd fd, MappedRegion run_area)
-    : vm_(std::move(vm)), vcpu_(vcpu), fd_(std::move(fd)), run_area_(std::move(run_area)) {}
+    : vm_(std::move(vm)), vcpu_(vcpu), fd_(std::move(fd)), run_area_(std::move(run_area)) {
+    if (const std::uint32_t page = vm_->system().capabilities().coalesced_mmio_page; page != 0) {
+        const std::size_t offset = std::size_t{page} * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        coalesced_ring_ = reinterpret_cast<kvm_coalesced_mmio_ring*>(static_cast<std::byte*>(run_area_.get()) + offset);
+    }
+}
 
 KvmVcpu::~KvmVcpu() = default;
 

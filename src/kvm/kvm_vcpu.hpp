@@ -36,6 +36,9 @@ public:
 
     Vcpu& core() const { return vcpu_; }
     kvm_run& run_area() const { return *static_cast<kvm_run*>(run_area_.get()); }
+    /// The VM's coalesced MMIO ring as this vCPU maps it, or nullptr without one.
+    kvm_coalesced_mmio_ring* coalesced_ring() const { return coalesced_ring_; }
+    const KvmVmFd& vm_fd() const { return *vm_; }
 
     Result<kvm_regs> get_regs() const;
     Result<void> set_regs(const kvm_regs& regs);
@@ -73,6 +76,7 @@ private:
     Vcpu& vcpu_;
     UniqueFd fd_;
     MappedRegion run_area_;
+    kvm_coalesced_mmio_ring* coalesced_ring_ = nullptr;
     std::optional<GuestAddr> cached_ip_;
     bool completion_pending_ = false;
     PortIoHandler port_handler_;

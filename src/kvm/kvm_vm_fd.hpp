@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "guestmem/error.hpp"
 #include "kvm_system.hpp"
@@ -32,6 +33,8 @@ public:
     const KvmSystem& system() const { return *system_; }
     const std::shared_ptr<const KvmSystem>& shared_system() const { return system_; }
     int fd() const { return fd_.get(); }
+    /// Serialises draining the VM's coalesced MMIO ring (shared by its vCPUs).
+    std::mutex& coalesced_mutex() const { return coalesced_mutex_; }
 
     struct Key {  // only create() constructs
         explicit Key() = default;
@@ -42,6 +45,7 @@ public:
 private:
     std::shared_ptr<const KvmSystem> system_;
     UniqueFd fd_;
+    mutable std::mutex coalesced_mutex_;
 };
 
 }  // namespace guestmem::kvm

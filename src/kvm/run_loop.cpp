@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <mutex>
 #include <string>
 
 #include "guestmem/log.hpp"
 #include "hex.hpp"
 #include "guestmem/vcpu.hpp"
 #include "guestmem/vm.hpp"
+#include "fast_paths.hpp"
 #include "mmio_exit.hpp"
 #include "port_io_exit.hpp"
 
@@ -43,6 +45,8 @@ public:
             if (vcpu_.take_stop_request()) return stop(StopReason::stopped, "stopped by request_stop");
             if (auto entered = vcpu_.enter(); !entered) return entered.error();
             ++result_.exits.total;
+            // Posted writes go first: the exit may be a read of the same device.
+            if (auto failed = drain_posted_writes()) return *failed;
             if (auto done = handle_exit()) return *done;
         }
     }
@@ -71,6 +75,54 @@ private:
         }
     }
 
+    // Hands the writes queued in the VM's coalesced MMIO ring to the core, in
+    // order. The ring is shared by the VM's vCPUs: whoever drains holds the
+    // VM's ring lock for the whole drain, so a vCPU about to dispatch a read
+    // waits until every write posted before its exit is delivered.
+    std::optional<RunResult> drain_posted_writes() {
+        kvm_coalesced_mmio_ring* ring = vcpu_.coalesced_ring();
+        if (!ring) return std::nullopt;
+        if (__atomic_load_n(&ring->first, __ATOMIC_RELAXED) == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) {
+            return std::nullopt;
+        }
+        static const std::uint32_t entries = coalesced_ring_entries();
+        Vcpu& core = vcpu_.core();
+        std::lock_guard lock(vcpu_.vm_fd().coalesced_mutex());
+        for (;;) {
+            const std::uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
+            if (first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) return std::nullopt;
+            const kvm_coalesced_mmio entry = coalesced_entry(ring, first % entries);
+            __atomic_store_n(&ring->first, (first + 1) % entries, __ATOMIC_RELEASE);
+            ++result_.exits.posted_writes;
+            std::uint8_t data[8] = {};
+            const std::uint32_t len = entry.len <= 8 ? entry.len : 8;
+            std::copy(entry.data, entry.data + len, data);
+            if (dispatch_mmio(core.vm(), core, entry.phys_addr, data, len, /*is_write=*/true) !=
+                AccessOutcome::completed) {
+                // The exit being handled is abandoned: complete a pending read as 0.
+                if (run_.exit_reason == KVM_EXIT_MMIO) {
+                    if (!run_.mmio.is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
+                    vcpu_.set_completion_pending();
+                } else if (run_.exit_reason == KVM_EXIT_IO) {
+                    vcpu_.set_completion_pending();
+                }
+                return stop(StopReason::fault_error, failed_access_message(core));
+            }
+        }
+    }
+
+    std::string failed_access_message(Vcpu& core) {
+        result_.fault = core.last_error();
+        std::string message = "guest access failed";
+        if (result_.fault) {
+            const Access& a = result_.fault->access;
+            message = std::string("guest ") + (a.is_write ? "write" : "read") + " of " + std::to_string(a.size) +
+                      " bytes at " + hex(a.addr) + " (ip " + hex(result_.fault->ip) + ") failed: " +
+                      result_.fault->reason;
+        }
+        return message;
+    }
+
     std::optional<RunResult> mmio() {
         ++result_.exits.mmio;
         vcpu_.set_completion_pending();
@@ -83,15 +135,7 @@ private:
         }
         // The failed read completes as 0 when the vCPU is settled (see kvm::run).
         if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
-        result_.fault = core.last_error();
-        std::string message = "guest access failed";
-        if (result_.fault) {
-            const Access& a = result_.fault->access;
-            message = std::string("guest ") + (a.is_write ? "write" : "read") + " of " + std::to_string(a.size) +
-                      " bytes at " + hex(a.addr) + " (ip " + hex(result_.fault->ip) + ") failed: " +
-                      result_.fault->reason;
-        }
-        return stop(StopReason::fault_error, std::move(message));
+        return stop(StopReason::fault_error, failed_access_message(core));
     }
 
     std::optional<RunResult> port_io() {

@@ -27,6 +27,12 @@ public:
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu&) override {
         return std::unique_ptr<VcpuBackend>(std::make_unique<SimVcpu>());
     }
+    // No hypervisor to bypass: doorbell rings and posted writes are delivered
+    // synchronously by the core's fault dispatch, on the accessing thread.
+    Result<std::unique_ptr<FastPath>> add_doorbell(const DoorbellSpec&, DoorbellRing) override {
+        return std::unique_ptr<FastPath>();
+    }
+    Result<std::unique_ptr<FastPath>> add_write_posting(Range) override { return std::unique_ptr<FastPath>(); }
 };
 
 Result<SimVcpu*> sim_vcpu(const Vcpu& vcpu) {
