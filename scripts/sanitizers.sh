@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds and runs the test suites under the sanitizers:
+#   ASan+UBSan: every suite (except packaging and docs, which test the build, not the library)
+#   TSan:       the concurrency suites (core concurrency, KVM, stress)
+# Usage: scripts/sanitizers.sh [asan|tsan]...   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+which=("$@")
+[ ${#which[@]} -eq 0 ] && which=(asan tsan)
+
+scripts/install-deps.sh
+
+for kind in "${which[@]}"; do
+  case "$kind" in
+  asan)
+    echo "== ASan+UBSan: building"
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGUESTMEM_SANITIZE=address,undefined >/dev/null
+    cmake --build build-asan -j"$jobs"
+    echo "== ASan+UBSan: running every suite"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE "package|docs"
+    ;;
+  tsan)
+    echo "== TSan: building the concurrency suites"
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread >/dev/null
+    targets=(--target guestmem_tests --target guestmem_kvm_tests)
+    [ -d tests/stress ] && targets+=(--target guestmem_stress_tests)
+    cmake --build build-tsan -j"$jobs" "${targets[@]}"
+    echo "== TSan: running them"
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    ./build-tsan/tests/guestmem_tests --gtest_filter='*Concurren*:*Thread*:*Race*'
+    ./build-tsan/tests/kvm/guestmem_kvm_tests
+    [ -x build-tsan/tests/stress/guestmem_stress_tests ] && ./build-tsan/tests/stress/guestmem_stress_tests
+    ;;
+  *) echo "sanitizers: unknown kind $kind (asan or tsan)" >&2; exit 2 ;;
+  esac
+done
