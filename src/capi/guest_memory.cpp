@@ -10,12 +10,6 @@
 using namespace guestmem;
 using guestmem::capi::live_vm;
 
-namespace {
-
-Rights rights_of(seL4_CapRights_t rights) { return static_cast<Rights>(rights.words[0] & 0xf); }
-
-}  // namespace
-
 extern "C" {
 
 int vm_memory_init(vm_t* vm) {
@@ -116,10 +110,7 @@ int vm_map_reservation(vm_t* vm, vm_memory_reservation_t* reservation, memory_ma
         (void)fail(Errc::invalid_argument, "map iterator is NULL");
         return -1;
     }
-    auto iterator = [map_iterator, cookie](GuestAddr addr) {
-        const vm_frame_t frame = map_iterator(static_cast<uintptr_t>(addr), cookie);
-        return FrameRequest{frame.cptr, rights_of(frame.rights), frame.vaddr, frame.size_bits};
-    };
+    const MapIterator iterator = capi::wrap_iterator(map_iterator, cookie);
     return core->map(*id, iterator) ? 0 : -1;
 }
 

@@ -1,10 +1,10 @@
 // <sel4vm/guest_ram.h> over guestmem::GuestRam and Vm::visit_memory.
 #include "sel4vm/guest_ram.h"
 
-#include <cstdio>
 #include <string>
 
 #include "guestmem/guest_memory.hpp"
+#include "format.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "handles.hpp"
 
@@ -12,16 +12,6 @@ using namespace guestmem;
 using guestmem::capi::live_vm;
 
 namespace {
-
-// The same conversion as vm_map_reservation's (seL4_CapRights_t has the
-// layout of guestmem::Rights in its low four bits).
-Rights rights_of(seL4_CapRights_t rights) { return static_cast<Rights>(rights.words[0] & 0xf); }
-
-std::string hex(std::uint64_t value) {
-    char text[24];
-    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-    return text;
-}
 
 /// Shared by the two copy callbacks: checks the pointers and logs under the
 /// callback's own name.
@@ -140,10 +130,7 @@ int vm_ram_register_at_custom_iterator(vm_t* vm, uintptr_t start, size_t bytes, 
         (void)fail(Errc::invalid_argument, "map iterator is NULL");
         return -1;
     }
-    auto iterator = [map_iterator, cookie](GuestAddr addr) {
-        const vm_frame_t frame = map_iterator(static_cast<uintptr_t>(addr), cookie);
-        return FrameRequest{frame.cptr, rights_of(frame.rights), frame.vaddr, frame.size_bits};
-    };
+    const MapIterator iterator = capi::wrap_iterator(map_iterator, cookie);
     return core->ram().register_at(start, bytes, iterator) ? 0 : -1;
 }
 

@@ -85,6 +85,15 @@ void forget_reservation(vm_memory_reservation_t* handle) {
     tables().reservations.erase(token_of(handle));
 }
 
+Rights rights_of(seL4_CapRights_t rights) { return static_cast<Rights>(rights.words[0] & 0xf); }
+
+MapIterator wrap_iterator(memory_map_iterator_fn iterator, void* cookie) {
+    return [iterator, cookie](GuestAddr addr) {
+        const vm_frame_t frame = iterator(static_cast<uintptr_t>(addr), cookie);
+        return FrameRequest{frame.cptr, rights_of(frame.rights), frame.vaddr, frame.size_bits};
+    };
+}
+
 FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie) {
     if (!callback) return {};
     return [callback, cookie](Fault& fault) {

@@ -44,6 +44,12 @@ Result<ReservationId> resolve(vm_t* vm, vm_memory_reservation_t* handle);
 Result<vm_t*> owner_of(vm_memory_reservation_t* handle);
 void forget_reservation(vm_memory_reservation_t* handle);
 
+/// seL4_CapRights_t has guestmem::Rights' layout in its low four bits.
+Rights rights_of(seL4_CapRights_t rights);
+
+/// Wraps a C map iterator (not NULL) as a MapIterator.
+MapIterator wrap_iterator(memory_map_iterator_fn iterator, void* cookie);
+
 /// Wraps a C fault callback as a FaultHandler (empty if `callback` is NULL).
 FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie);
 

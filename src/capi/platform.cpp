@@ -81,7 +81,7 @@ seL4_CPtr vmm_frame_alloc(size_t size_bits) {
 
 seL4_CPtr vmm_cap_copy(seL4_CPtr cap, seL4_CapRights_t rights) {
     ApiCall call(__func__);
-    auto copy = capi::process_capabilities()->copy(cap, static_cast<Rights>(rights.words[0] & 0xf));
+    auto copy = capi::process_capabilities()->copy(cap, capi::rights_of(rights));
     return copy ? *copy : seL4_CapNull;
 }
 

@@ -12,7 +12,7 @@
 #include <system_error>
 #include <thread>
 
-#include "hex.hpp"
+#include "format.hpp"
 #include "kvm_system.hpp"
 #include "guestmem/log.hpp"
 #include "unique_fd.hpp"

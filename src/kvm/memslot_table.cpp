@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "guestmem/log.hpp"
-#include "hex.hpp"
+#include "format.hpp"
 
 namespace guestmem::kvm {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <exception>
 
-#include "hex.hpp"
+#include "format.hpp"
 
 namespace guestmem::kvm {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "guestmem/log.hpp"
-#include "hex.hpp"
+#include "format.hpp"
 #include "guestmem/vcpu.hpp"
 #include "guestmem/vm.hpp"
 #include "fast_paths.hpp"

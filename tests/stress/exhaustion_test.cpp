@@ -43,8 +43,11 @@ TEST(Exhaustion, KvmMemorySlotsRunOutCleanlyAndComeBack) {
     ASSERT_FALSE(failed);
     EXPECT_EQ(failed.code(), Errc::out_of_memory) << failed.error().message;
     EXPECT_EQ(kvm::memslot_usage(vm.backend())->in_use, 4u) << "nothing half mapped";
-    for (const auto& info : vm.reservations())
-        if (info.id == *big) EXPECT_FALSE(info.mapped);
+    for (const auto& info : vm.reservations()) {
+        if (info.id == *big) {
+            EXPECT_FALSE(info.mapped);
+        }
+    }
     // Free two slots: the same mapping still needs three and fails again, cleanly.
     ASSERT_TRUE(vm.free(filled[0]));
     ASSERT_TRUE(vm.free(filled[1]));
