@@ -10,10 +10,7 @@ namespace {
 using test::CountingHandler;
 using test::LogCapture;
 using test::SimVm;
-
-FaultHandler returns(FaultResult result) {
-    return [result](Fault&) { return result; };
-}
+using test::returns;
 
 constexpr std::uint64_t kPage = kPageSize;
 

@@ -14,14 +14,11 @@ using test::LogCapture;
 using test::peek;
 using test::poke;
 using test::SimVm;
+using test::returns;
 using test::size_mask;
 
 constexpr GuestAddr kStep = sim::kInstructionBytes;
 constexpr GuestAddr kIp = 0x40'0000;
-
-FaultHandler returns(FaultResult result) {
-    return [result](Fault&) { return result; };
-}
 
 /// Starts each test with the vCPU at a known instruction pointer.
 struct DispatchTest : ::testing::Test {
@@ -165,6 +162,7 @@ TEST_F(DispatchTest, RestartWithoutProgressIsAnErrorAfterASmallBound) {
     EXPECT_EQ(value.code(), Errc::fault_error);
     EXPECT_GE(calls, 2) << "a restart is a retry";
     EXPECT_LE(calls, FaultDispatcher::kMaxRestarts + 1) << "bounded, never an endless loop";
+    EXPECT_LE(calls, 32) << "and the bound is small";
     EXPECT_EQ(s.ip(), kIp) << "an access that failed does not advance the vCPU";
     ASSERT_TRUE(s.vcpu->last_error());
     EXPECT_EQ(s.vcpu->last_error()->access.addr, 0x1004u);
@@ -374,6 +372,19 @@ TEST_F(DispatchTest, DispatchReportsOutcomesDirectly) {
     ASSERT_TRUE(s.vcpu->last_error());
     EXPECT_EQ(s.vcpu->last_error()->access.addr, 0x9000u);
     EXPECT_TRUE(s.vcpu->last_error()->access.is_write);
+}
+
+TEST_F(DispatchTest, AReadYieldsOnlyWhatTheHandlerDecidedWhateverTheBackendPassedIn) {
+    // Backends hand Vm::dispatch an Access whose data a read has not filled:
+    // it must not leak into the result.
+    ASSERT_TRUE(s.vm->reserve_at(0x1000, 0x10, returns(FaultResult::ignore)));
+    ASSERT_TRUE(s.vm->reserve_at(0x2000, 0x10, returns(FaultResult::handled)));
+    Access ignored{0x1000, 4, false, 0xdead'beef};
+    EXPECT_EQ(s.vm->dispatch(*s.vcpu, ignored), AccessOutcome::completed);
+    EXPECT_EQ(ignored.data, 0u);
+    Access handled{0x2000, 4, false, 0xdead'beef};
+    EXPECT_EQ(s.vm->dispatch(*s.vcpu, handled), AccessOutcome::completed);
+    EXPECT_EQ(handled.data, 0u) << "handled without set_data reads as 0";
 }
 
 TEST(DispatchScale, ManyReservationsEachReachTheirOwnHandler) {

@@ -15,10 +15,7 @@ using test::peek;
 using test::poke;
 using test::ScriptedIterator;
 using test::SimVm;
-
-FaultHandler returns(FaultResult result) {
-    return [result](Fault&) { return result; };
-}
+using test::returns;
 
 /// A device-like handler that records what faulted and answers reads with a marker.
 struct Recorder {

@@ -11,10 +11,7 @@ namespace {
 using test::CountingHandler;
 using test::LogCapture;
 using test::SimVm;
-
-FaultHandler returns(FaultResult result) {
-    return [result](Fault&) { return result; };
-}
+using test::returns;
 
 /// Everything observable about an address space, to prove a rejected call changed nothing.
 struct Fingerprint {

@@ -140,6 +140,11 @@ struct CountingHandler {
     }
 };
 
+/// A handler that always gives `result`.
+inline FaultHandler returns(FaultResult result) {
+    return [result](Fault&) { return result; };
+}
+
 /// One iterator answer per frame, from a list, recording the addresses asked.
 struct ScriptedIterator {
     std::vector<FrameRequest> frames;
