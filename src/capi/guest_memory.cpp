@@ -24,10 +24,7 @@ vm_memory_reservation_t* vm_reserve_memory_at(vm_t* vm, uintptr_t addr, size_t s
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return nullptr;
-    if (!fault_callback) {
-        (void)fail(Errc::invalid_argument, "fault callback is NULL");
-        return nullptr;
-    }
+    if (!capi::present(fault_callback, "fault callback")) return nullptr;
     auto id = core->reserve_at(addr, size, capi::wrap_callback(fault_callback, cookie));
     return id ? capi::to_handle(vm, *id) : nullptr;
 }
@@ -38,14 +35,8 @@ vm_memory_reservation_t* vm_reserve_anon_memory(vm_t* vm, size_t size, size_t al
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return nullptr;
-    if (!fault_callback) {
-        (void)fail(Errc::invalid_argument, "fault callback is NULL");
-        return nullptr;
-    }
-    if (!addr) {
-        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
-        return nullptr;
-    }
+    if (!capi::present(fault_callback, "fault callback")) return nullptr;
+    if (!capi::present(addr, "addr (where to store the address)")) return nullptr;
     auto reservation = core->reserve_anon(size, align, capi::wrap_callback(fault_callback, cookie));
     if (!reservation) return nullptr;
     *addr = static_cast<uintptr_t>(reservation->addr);
@@ -57,10 +48,7 @@ vm_memory_reservation_t* vm_reserve_doorbell_memory(vm_t* vm, uintptr_t addr, si
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return nullptr;
-    if (!callback) {
-        (void)fail(Errc::invalid_argument, "doorbell callback is NULL");
-        return nullptr;
-    }
+    if (!capi::present(callback, "doorbell callback")) return nullptr;
     const GuestAddr at = addr;
     auto id = core->reserve_doorbell(
         addr, size, [vm, at, callback, cookie](std::uint64_t count) { callback(vm, static_cast<uintptr_t>(at), count, cookie); },
@@ -73,10 +61,7 @@ vm_memory_reservation_t* vm_reserve_write_posting_memory(vm_t* vm, uintptr_t add
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return nullptr;
-    if (!fault_callback) {
-        (void)fail(Errc::invalid_argument, "fault callback is NULL");
-        return nullptr;
-    }
+    if (!capi::present(fault_callback, "fault callback")) return nullptr;
     auto id = core->reserve_write_posting(addr, size, capi::wrap_callback(fault_callback, cookie));
     return id ? capi::to_handle(vm, *id) : nullptr;
 }
@@ -106,10 +91,7 @@ int vm_map_reservation(vm_t* vm, vm_memory_reservation_t* reservation, memory_ma
     if (!core) return -1;
     auto id = capi::resolve(vm, reservation);
     if (!id) return -1;
-    if (!map_iterator) {
-        (void)fail(Errc::invalid_argument, "map iterator is NULL");
-        return -1;
-    }
+    if (!capi::present(map_iterator, "map iterator")) return -1;
     const MapIterator iterator = capi::wrap_iterator(map_iterator, cookie);
     return core->map(*id, iterator) ? 0 : -1;
 }

@@ -16,14 +16,8 @@ namespace {
 /// Shared by the two copy callbacks: checks the pointers and logs under the
 /// callback's own name.
 bool copy_args_ok(const void* vaddr, const void* buf) {
-    if (!vaddr) {
-        (void)fail(Errc::invalid_argument, "vaddr is NULL");
-        return false;
-    }
-    if (!buf) {
-        (void)fail(Errc::invalid_argument, "buf is NULL");
-        return false;
-    }
+    if (!capi::present(vaddr, "vaddr")) return false;
+    if (!capi::present(buf, "buf")) return false;
     return true;
 }
 
@@ -53,10 +47,7 @@ int vm_ram_touch(vm_t* vm, uintptr_t addr, size_t size, ram_touch_callback_fn to
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
-    if (!touch_callback) {
-        (void)fail(Errc::invalid_argument, "touch callback is NULL");
-        return -1;
-    }
+    if (!capi::present(touch_callback, "touch callback")) return -1;
     // Rights::read: the VMM's view, which includes frames the guest may only
     // read (the callback decides whether it writes).
     auto done = core->visit_memory(addr, size, Rights::read, [&](const GuestChunk& chunk) -> Result<void> {
@@ -98,10 +89,7 @@ int vm_ram_register_checked(vm_t* vm, size_t bytes, uintptr_t* addr) {
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
-    if (!addr) {
-        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
-        return -1;
-    }
+    if (!capi::present(addr, "addr (where to store the address)")) return -1;
     auto base = core->ram().register_anon(bytes);
     if (!base) return -1;
     *addr = static_cast<uintptr_t>(*base);
@@ -126,10 +114,7 @@ int vm_ram_register_at_custom_iterator(vm_t* vm, uintptr_t start, size_t bytes, 
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
-    if (!map_iterator) {
-        (void)fail(Errc::invalid_argument, "map iterator is NULL");
-        return -1;
-    }
+    if (!capi::present(map_iterator, "map iterator")) return -1;
     const MapIterator iterator = capi::wrap_iterator(map_iterator, cookie);
     return core->ram().register_at(start, bytes, iterator) ? 0 : -1;
 }
@@ -143,10 +128,7 @@ int vm_ram_allocate_checked(vm_t* vm, size_t bytes, size_t align, uintptr_t* add
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
-    if (!addr) {
-        (void)fail(Errc::invalid_argument, "addr (where to store the address) is NULL");
-        return -1;
-    }
+    if (!capi::present(addr, "addr (where to store the address)")) return -1;
     auto base = core->ram().allocate(bytes, align);
     if (!base) return -1;
     *addr = static_cast<uintptr_t>(*base);

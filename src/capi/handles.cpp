@@ -44,10 +44,7 @@ void forget_vm(vm_t* vm) {
 }
 
 Vm* live_vm(vm_t* vm) {
-    if (!vm) {
-        (void)fail(Errc::invalid_argument, "vm is NULL");
-        return nullptr;
-    }
+    if (!capi::present(vm, "vm")) return nullptr;
     std::lock_guard lock(tables().mutex);
     if (!tables().vms.count(vm)) {
         (void)fail(Errc::invalid_argument, "vm is not a live VM handle");

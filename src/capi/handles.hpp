@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -49,6 +50,15 @@ Rights rights_of(seL4_CapRights_t rights);
 
 /// Wraps a C map iterator (not NULL) as a MapIterator.
 MapIterator wrap_iterator(memory_map_iterator_fn iterator, void* cookie);
+
+/// False, with a log line "<current call>: <what> is NULL", when `pointer` is
+/// NULL (data or function pointer alike).
+template <class T>
+bool present(T* pointer, const char* what) {
+    if (pointer) return true;
+    (void)fail(Errc::invalid_argument, std::string(what) + " is NULL");
+    return false;
+}
 
 /// Wraps a C fault callback as a FaultHandler (empty if `callback` is NULL).
 FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie);

@@ -55,10 +55,7 @@ int vm_register_unhandled_mem_fault_callback(vm_t* vm, memory_fault_callback_fn 
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
-    if (!cb) {
-        (void)fail(Errc::invalid_argument, "callback is NULL");
-        return -1;
-    }
+    if (!capi::present(cb, "callback")) return -1;
     core->set_unhandled_fault_handler(capi::wrap_callback(cb, cookie));
     return 0;
 }
@@ -102,10 +99,7 @@ int vm_sim_access(vm_vcpu_t* vcpu, uintptr_t addr, size_t len, bool is_write, ui
         (void)fail(Errc::invalid_argument, "vcpu is NULL");
         return -1;
     }
-    if (!data) {
-        (void)fail(Errc::invalid_argument, "data is NULL");
-        return -1;
-    }
+    if (!capi::present(data, "data")) return -1;
     if (len != 1 && len != 2 && len != 4 && len != 8) {
         (void)fail(Errc::invalid_argument, "len " + std::to_string(len) + " is not 1, 2, 4 or 8");
         return -1;
