@@ -9,16 +9,18 @@
 ///
 /// Memory shared with a running guest: guest memory may change at any moment
 /// (another vCPU, a device, another VM sharing the frame). These functions copy
-/// with relaxed atomic loads and stores of naturally aligned 8-byte words (and
-/// single bytes at unaligned ends), so
+/// with single loads and stores the compiler cannot split or repeat: aligned
+/// 16-byte vector moves in the middle of large copies on x86-64 CPUs with AVX
+/// (which perform them atomically), relaxed atomic 8-byte words elsewhere, and
+/// single bytes at unaligned ends. So
 ///  - each byte of guest memory is read exactly once: a value read into the
 ///    caller's buffer does not change after the copy, so validate the copy,
 ///    never the guest memory (no double fetch);
 ///  - a word that is aligned in guest memory is never torn, but an object
 ///    larger than 8 bytes may mix old and new words if the guest writes it
 ///    meanwhile (hardware DMA has the same property);
-///  - there is no data race in the C++ sense on the VMM side (ThreadSanitizer
-///    clean against the library's own guest accesses).
+///  - they are ThreadSanitizer clean against the library's own guest accesses
+///    (TSan builds use only the atomic word loop).
 ///
 /// Thread safety: every function may be called from any thread, while guests
 /// run and while other threads reserve, map and free. The reservations a copy

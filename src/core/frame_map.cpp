@@ -30,4 +30,9 @@ const MappedRun* FrameMap::find(GuestAddr addr) const {
     return addr - it->gpa < it->size ? &*it : nullptr;
 }
 
+const MappedRun* FrameMap::adjacent(const MappedRun& run) const {
+    const MappedRun* next = &run + 1;
+    return next != runs_.data() + runs_.size() && next->gpa == run.end() ? next : nullptr;
+}
+
 }  // namespace guestmem

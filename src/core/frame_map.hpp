@@ -21,6 +21,9 @@ public:
 
     /// The run holding `addr`, or nullptr.
     const MappedRun* find(GuestAddr addr) const;
+    /// The run that starts where `run` (one of runs()) ends, or nullptr if
+    /// memory is unmapped there: walking a range run by run without searching.
+    const MappedRun* adjacent(const MappedRun& run) const;
     const std::vector<MappedRun>& runs() const { return runs_; }
     std::size_t frame_count() const { return frames_.size(); }
 

@@ -1,9 +1,8 @@
 // VMM-side access to guest memory: Vm::visit_memory and the checked copies of
-// guestmem/guest_memory.hpp.
+// guestmem/guest_memory.hpp (their copy loops are in guest_copy.cpp).
 #include "guestmem/guest_memory.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -14,33 +13,6 @@
 namespace guestmem {
 
 namespace {
-
-constexpr std::size_t kWord = sizeof(std::uint64_t);
-
-std::size_t misalignment(const std::byte* p) { return reinterpret_cast<std::uintptr_t>(p) & (kWord - 1); }
-
-/// Bytes before `p` reaches word alignment, at most n.
-std::size_t head_bytes(const std::byte* p, std::size_t n) {
-    const std::size_t off = misalignment(p);
-    return std::min(n, off == 0 ? std::size_t{0} : kWord - off);
-}
-
-// Guest memory is touched only through relaxed atomics on naturally aligned
-// bytes and words: the compiler can neither split nor repeat an access, so
-// every guest byte is read once, aligned words are not torn, and concurrent
-// guest accesses (which the sim backend performs atomically too) are not
-// data races. Relaxed atomics compile to plain moves on x86.
-
-std::uint8_t load_byte(const std::byte* p) {
-    return __atomic_load_n(reinterpret_cast<const std::uint8_t*>(p), __ATOMIC_RELAXED);
-}
-void store_byte(std::byte* p, std::uint8_t v) { __atomic_store_n(reinterpret_cast<std::uint8_t*>(p), v, __ATOMIC_RELAXED); }
-std::uint64_t load_word(const std::byte* p) {
-    return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_RELAXED);
-}
-void store_word(std::byte* p, std::uint64_t v) {
-    __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), v, __ATOMIC_RELAXED);
-}
 
 /// Leaves every reservation a visit entered, on every path out of it.
 class HeldReservations {
@@ -60,44 +32,6 @@ private:
 
 }  // namespace
 
-void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest) {
-    const std::size_t n = std::min(mine.size(), guest.size());
-    const std::byte* src = guest.data();
-    std::byte* dst = mine.data();
-    std::size_t i = 0;
-    for (const std::size_t head = head_bytes(src, n); i < head; ++i) dst[i] = std::byte{load_byte(src + i)};
-    for (; n - i >= kWord; i += kWord) {
-        const std::uint64_t word = load_word(src + i);
-        std::memcpy(dst + i, &word, kWord);
-    }
-    for (; i < n; ++i) dst[i] = std::byte{load_byte(src + i)};
-}
-
-void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine) {
-    const std::size_t n = std::min(mine.size(), guest.size());
-    std::byte* dst = guest.data();
-    const std::byte* src = mine.data();
-    std::size_t i = 0;
-    for (const std::size_t head = head_bytes(dst, n); i < head; ++i) store_byte(dst + i, std::to_integer<std::uint8_t>(src[i]));
-    for (; n - i >= kWord; i += kWord) {
-        std::uint64_t word;
-        std::memcpy(&word, src + i, kWord);
-        store_word(dst + i, word);
-    }
-    for (; i < n; ++i) store_byte(dst + i, std::to_integer<std::uint8_t>(src[i]));
-}
-
-void fill_guest_memory(std::span<std::byte> guest, std::byte value) {
-    const std::size_t n = guest.size();
-    std::byte* dst = guest.data();
-    const auto byte = std::to_integer<std::uint8_t>(value);
-    const std::uint64_t word = byte * 0x0101010101010101ull;
-    std::size_t i = 0;
-    for (const std::size_t head = head_bytes(dst, n); i < head; ++i) store_byte(dst + i, byte);
-    for (; n - i >= kWord; i += kWord) store_word(dst + i, word);
-    for (; i < n; ++i) store_byte(dst + i, byte);
-}
-
 Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed, const MemoryVisitor& visitor) {
     ApiCall call("Vm::visit_memory");
     if (!space_->initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
@@ -116,6 +50,7 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     const RegionSnapshot& snapshot = space_->index().view(cache);
     HeldReservations held;
     std::vector<GuestChunk> chunks;
+    chunks.reserve(std::min<std::uint64_t>(size / kPageSize + 2, 1024));  // RAM is mostly mapped in pages
 
     // First check the whole range (holding each reservation against a
     // concurrent free), then visit: a failed call has visited nothing.
@@ -131,8 +66,8 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
         }
         const FrameMap* frames = reservation->frames();
         const GuestAddr stop = std::min(end, reservation->range().end());
+        const MappedRun* run = frames ? frames->find(at) : nullptr;
         while (at < stop) {
-            const MappedRun* run = frames ? frames->find(at) : nullptr;
             if (!run) {
                 return fail(Errc::not_mapped, hex(at) + " (in " + describe(Range{addr, size}) +
                                                   ") has no readable frame mapped in the reservation " +
@@ -148,11 +83,12 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
                                         at - addr,
                                         run->rights});
             at = piece_end;
+            if (at < stop) run = frames->adjacent(*run);
         }
     }
+    // The visitor is the caller's code: API calls it makes name themselves.
+    ApiCall::UserCode user_code;
     for (const GuestChunk& chunk : chunks) {
-        // The visitor is the caller's code: API calls it makes name themselves.
-        ApiCall::UserCode user_code;
         if (auto ok = visitor(chunk); !ok) return ok;
     }
     return {};
