@@ -164,7 +164,7 @@ void BM_WritePosting_Lib(benchmark::State& state) {
     state.counters["mmio_exits_per_op"] = static_cast<double>(exits) / (static_cast<double>(state.iterations()) * kOps);
 }
 
-#define KVM_BENCH(fn) BENCHMARK(fn)->Iterations(8)->Repetitions(3)->UseRealTime()->Unit(benchmark::kMillisecond)
+#define KVM_BENCH(fn) BENCHMARK(fn)->Iterations(8)->Repetitions(5)->UseRealTime()->Unit(benchmark::kMillisecond)
 KVM_BENCH(BM_MmioRead_Raw);
 KVM_BENCH(BM_MmioRead_Lib);
 KVM_BENCH(BM_MmioWrite_Raw);

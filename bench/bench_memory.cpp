@@ -145,9 +145,9 @@ void BM_Copy_Memcpy(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kCopy));
 }
 
-BENCHMARK(BM_Copy_ReadGuest)->MinTime(0.3)->Repetitions(3);
-BENCHMARK(BM_Copy_WriteGuest)->MinTime(0.3)->Repetitions(3);
-BENCHMARK(BM_Copy_Memcpy)->MinTime(0.3)->Repetitions(3);
+BENCHMARK(BM_Copy_ReadGuest)->MinTime(0.3)->Repetitions(5);
+BENCHMARK(BM_Copy_WriteGuest)->MinTime(0.3)->Repetitions(5);
+BENCHMARK(BM_Copy_Memcpy)->MinTime(0.3)->Repetitions(5);
 
 // ---------------------------------------------------------------- Metadata
 

@@ -15,10 +15,14 @@ run() {  # run <executable> [args...]
   echo "running $exe ..." >&2
   "$BUILD/bench/$exe" --benchmark_out="$OUT/$exe.json" --benchmark_out_format=json "$@" >/dev/null
 }
-run bench_dispatch
-run bench_memory
+# Repetitions of different benchmarks run interleaved in random order, so that
+# a figure and its baseline see the same drift in the host's speed (shared
+# hosts speed up and slow down by tens of percent within a run).
+interleave=(--benchmark_enable_random_interleaving=true)
+run bench_dispatch "${interleave[@]}" --benchmark_repetitions=3
+run bench_memory "${interleave[@]}"
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-  run bench_kvm
+  run bench_kvm "${interleave[@]}"
 else
   echo "no usable /dev/kvm: KVM figures skipped" >&2
 fi

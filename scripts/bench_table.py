@@ -60,6 +60,13 @@ if d:
             if big and mp:
                 row(f"dispatch 100k {label} {pat} vs std::map", ns(big), "ns", "std::map", ns(mp),
                     ns(mp) / ns(big), "(info) baseline/lib", None)
+    miss = find(d, "BM_Baseline_MissLatency")
+    small = find(d, "BM_Dispatch/n:10/anon:0/repeated:0")
+    big = find(d, "BM_Dispatch/n:100000/anon:0/repeated:0")
+    if miss and small and big:
+        extra = ns(big) - ns(small)
+        row("dispatch 100k random: time over n=10", extra, "ns", "one memory miss", ns(miss), extra / ns(miss),
+            "(info) misses", None)
     for n in (10, 100, 1000, 10000, 100000):
         lib = find(d, f"BM_Dispatch/n:{n}/anon:1/repeated:0")
         lin = find(d, f"BM_Baseline_LinearAnon/n:{n}/anon:1/repeated:0")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the test suites under the sanitizers:
 #   ASan+UBSan: every suite (except packaging and docs, which test the build, not the library)
-#   TSan:       the concurrency suites (core concurrency, KVM, stress)
+#   TSan:       the concurrency suites (core concurrency, KVM, guest memory copies, stress)
 # Usage: scripts/sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,13 +24,14 @@ for kind in "${which[@]}"; do
   tsan)
     echo "== TSan: building the concurrency suites"
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread >/dev/null
-    targets=(--target guestmem_tests --target guestmem_kvm_tests)
+    targets=(--target guestmem_tests --target guestmem_kvm_tests --target guestmem_ram_tests)
     [ -d tests/stress ] && targets+=(--target guestmem_stress_tests)
     cmake --build build-tsan -j"$jobs" "${targets[@]}"
     echo "== TSan: running them"
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ./build-tsan/tests/guestmem_tests --gtest_filter='*Concurren*:*Thread*:*Race*'
     ./build-tsan/tests/kvm/guestmem_kvm_tests
+    ./build-tsan/tests/ram/guestmem_ram_tests --gtest_filter='*Race*:*Tear*:*Concurren*:*Wait*'
     [ -x build-tsan/tests/stress/guestmem_stress_tests ] && ./build-tsan/tests/stress/guestmem_stress_tests
     ;;
   *) echo "sanitizers: unknown kind $kind (asan or tsan)" >&2; exit 2 ;;

@@ -139,22 +139,19 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
 }
 
 FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, const char*& failure) {
-    const RegionSnapshot& snapshot = space_.index().view(*vcpu.lookup_cache_);
-    Reservation* reservation = snapshot.find(access.addr);
+    Reservation* reservation = space_.index().lookup(*vcpu.lookup_cache_, access.addr);
     if (reservation && !reservation->range().contains(access.addr, access.size)) reservation = nullptr;
 
     FaultResult result;
     if (reservation && reservation->try_enter()) {
+        // The reservation stays alive while this vCPU's cache is pinned (by
+        // dispatch), even if the handler dispatches again and replaces it.
         struct Inside {
             Reservation* r;
-            std::shared_ptr<Reservation> hold;  // destroyed after leave()
             ~Inside() { r->leave(); }
-        } inside{reservation, nullptr};
+        } inside{reservation};
         const FrameMap* frames = reservation->frames();
         if (frames && access_mapped_memory(*frames, access)) return Step::completed;
-        // Beyond here the handler or iterator may dispatch on this vCPU again
-        // and replace its cached snapshot: hold the reservation itself.
-        inside.hold = snapshot.share(reservation);
         if (reservation->has_deferred()) {
             if (!space_.complete_deferred(*reservation)) {
                 failure = "the deferred mapping of the reservation failed";
@@ -190,6 +187,7 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
         return report(vcpu, access, "access wraps past the top of the address space");
     }
     if (access.is_write) access.data &= size_mask(access.size);
+    const SnapshotPin pin(*vcpu.lookup_cache_);
     for (int attempts = 0; attempts <= kMaxRestarts; ++attempts) {
         const char* failure = "";
         switch (attempt(vcpu, access, failure)) {

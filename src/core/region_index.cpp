@@ -1,29 +1,52 @@
 #include "region_index.hpp"
 
-#include <algorithm>
-#include <iterator>
+#include <cstdint>
 
 namespace guestmem {
 
+namespace {
+constexpr std::size_t kNodesPerLine = 4;
+constexpr std::size_t kLine = 64;
+}  // namespace
+
 RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live) {
-    bases_.reserve(live.size());
-    items_.reserve(live.size());
-    for (const auto& [base, reservation] : live) {
-        bases_.push_back(base);
-        items_.push_back(reservation);
-    }
+    owners_.reserve(live.size());
+    for (const auto& entry : live) owners_.push_back(entry.second);
+    // Room to start node 0 on a cache line boundary (the vector's memory is
+    // 16-byte aligned), then nodes 0..n; node 0 is never read.
+    storage_.resize(live.size() + kNodesPerLine);
+    const auto misalignment = reinterpret_cast<std::uintptr_t>(storage_.data()) % kLine;
+    skip_ = misalignment == 0 ? 0 : (kLine - misalignment) / sizeof(Node);
+    std::size_t next_sorted = 0;
+    place(next_sorted, 1);
+}
+
+// An in-order walk of the implicit tree visits the nodes in address order.
+void RegionSnapshot::place(std::size_t& next_sorted, std::size_t k) {
+    if (k > owners_.size()) return;
+    place(next_sorted, 2 * k);
+    Reservation* reservation = owners_[next_sorted++].get();
+    nodes()[k] = Node{reservation->range().end() - 1, reservation};
+    place(next_sorted, 2 * k + 1);
 }
 
 Reservation* RegionSnapshot::find(GuestAddr addr) const {
-    auto it = std::upper_bound(bases_.begin(), bases_.end(), addr);
-    if (it == bases_.begin()) return nullptr;
-    Reservation* candidate = items_[static_cast<std::size_t>(std::prev(it) - bases_.begin())].get();
-    return candidate->range().contains(addr) ? candidate : nullptr;
-}
-
-std::shared_ptr<Reservation> RegionSnapshot::share(const Reservation* found) const {
-    auto it = std::upper_bound(bases_.begin(), bases_.end(), found->range().base);
-    return items_[static_cast<std::size_t>(std::prev(it) - bases_.begin())];
+    // The first node (in address order) whose last address is >= addr: the
+    // only reservation that can hold addr, since they do not overlap.
+    const Node* tree = nodes();
+    const std::size_t n = owners_.size();
+    std::size_t k = 1;
+    while (k <= n) {
+        // The line of k's four grandchildren (an address past the end is harmless).
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(tree) + kLine * k));
+        k = 2 * k + (tree[k].last < addr);
+    }
+    // k went right after the node we want and left ever since: drop those
+    // trailing right turns and the last left one.
+    k >>= __builtin_ffsll(static_cast<long long>(~k));
+    if (k == 0) return nullptr;
+    Reservation* candidate = tree[k].reservation;
+    return candidate->range().base <= addr ? candidate : nullptr;
 }
 
 void RegionIndex::insert(std::shared_ptr<Reservation> reservation) {
@@ -72,10 +95,26 @@ const RegionSnapshot& RegionIndex::view(LookupCache& cache) const {
             snapshot_ = std::make_shared<const RegionSnapshot>(live_);
             snapshot_version_ = latest;
         }
+        // A pinned cache's reservations are in use by a dispatch further up
+        // this vCPU's stack: keep the snapshot holding them.
+        if (cache.pins > 0 && cache.snapshot) cache.replaced.push_back(std::move(cache.snapshot));
         cache.version = snapshot_version_;
         cache.snapshot = snapshot_;
+        cache.last_found = nullptr;
     }
     return *cache.snapshot;
+}
+
+Reservation* RegionIndex::lookup(LookupCache& cache, GuestAddr addr) const {
+    const RegionSnapshot& snapshot = view(cache);
+    if (cache.last_found && addr - cache.last_found_base <= cache.last_found_span) return cache.last_found;
+    Reservation* found = snapshot.find(addr);
+    if (found) {
+        cache.last_found = found;
+        cache.last_found_base = found->range().base;
+        cache.last_found_span = found->range().size - 1;
+    }
+    return found;
 }
 
 }  // namespace guestmem

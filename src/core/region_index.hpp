@@ -12,25 +12,65 @@
 
 namespace guestmem {
 
-/// An immutable, sorted copy of the reservations: searched in O(log n).
+/// An immutable copy of the reservations, searched in O(log n) with few cache
+/// misses: the search keys (each reservation's last address) are stored in
+/// Eytzinger order (the implicit binary tree of a heap: node k's children are
+/// 2k and 2k + 1) next to the reservation, four nodes to a cache line, so a
+/// search reads one line per two levels and prefetches the lines two levels
+/// ahead of where it is.
 class RegionSnapshot {
 public:
     explicit RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live);
     /// The reservation whose range holds `addr`, or nullptr.
     Reservation* find(GuestAddr addr) const;
-    /// Shared ownership of a reservation find() returned.
-    std::shared_ptr<Reservation> share(const Reservation* found) const;
-    std::size_t size() const { return items_.size(); }
+    std::size_t size() const { return owners_.size(); }
 
 private:
-    std::vector<GuestAddr> bases_;  // kept apart from items_ so the search touches few cache lines
-    std::vector<std::shared_ptr<Reservation>> items_;
+    struct Node {
+        GuestAddr last;            // the reservation's last address (end - 1)
+        Reservation* reservation;  // owned through owners_
+    };
+    static_assert(sizeof(Node) == 16, "four nodes to a cache line");
+    void place(std::size_t& next_sorted, std::size_t k);
+    const Node* nodes() const { return storage_.data() + skip_; }
+    Node* nodes() { return storage_.data() + skip_; }
+
+    std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every node's reservation alive
+    std::vector<Node> storage_;  // node k (1-based) at nodes()[k]
+    std::size_t skip_ = 0;       // storage_ elements before nodes()[0], so that nodes()[4k] starts a cache line
 };
 
 /// A vCPU's view of the index: reused until the index changes.
+///
+/// Used by one thread at a time (its vCPU's). While a dispatch pins it, a
+/// snapshot replaced by a nested dispatch (a handler that faults again on the
+/// same vCPU) is kept alive until the outermost dispatch unpins: reservations
+/// found in it stay valid without taking a reference on each lookup.
 struct LookupCache {
     std::uint64_t version = UINT64_MAX;
     std::shared_ptr<const RegionSnapshot> snapshot;
+    unsigned pins = 0;
+    std::vector<std::shared_ptr<const RegionSnapshot>> replaced;
+    // The reservation the last lookup found, in `snapshot`: guests tend to
+    // touch one device many times in a row, and checking it first costs no
+    // cache miss.
+    Reservation* last_found = nullptr;
+    GuestAddr last_found_base = 0;
+    std::uint64_t last_found_span = 0;  // size - 1
+};
+
+/// Pins a LookupCache for the lifetime of a dispatch (see LookupCache).
+class SnapshotPin {
+public:
+    explicit SnapshotPin(LookupCache& cache) : cache_(cache) { ++cache_.pins; }
+    ~SnapshotPin() {
+        if (--cache_.pins == 0 && !cache_.replaced.empty()) cache_.replaced.clear();
+    }
+    SnapshotPin(const SnapshotPin&) = delete;
+    SnapshotPin& operator=(const SnapshotPin&) = delete;
+
+private:
+    LookupCache& cache_;
 };
 
 /// The live set of reservations, keyed by base address.
@@ -55,6 +95,9 @@ public:
 
     /// The snapshot to search for a lookup, refreshing `cache` if the index changed.
     const RegionSnapshot& view(LookupCache& cache) const;
+    /// The reservation holding `addr` in the snapshot view(cache) returns, or
+    /// nullptr; remembers it in `cache` to answer a repeat without searching.
+    Reservation* lookup(LookupCache& cache, GuestAddr addr) const;
 
 private:
     mutable std::mutex mutex_;

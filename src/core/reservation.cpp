@@ -38,7 +38,10 @@ void Reservation::leave() {
     auto it = std::find(t_inside.rbegin(), t_inside.rend(), this);
     if (it != t_inside.rend()) t_inside.erase(std::next(it).base());
     inside_.fetch_sub(1, std::memory_order_seq_cst);
-    inside_.notify_all();
+    // Only a free waits, and it retires first; the two seq_cst pairs (our
+    // decrement then its flag, its flag then its wait's load) mean that if we
+    // miss the flag, the waiter's load already sees our decrement.
+    if (retired_.load(std::memory_order_seq_cst)) inside_.notify_all();
 }
 
 std::uint32_t Reservation::entries_on_this_thread() const {
