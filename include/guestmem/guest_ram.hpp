@@ -31,8 +31,7 @@ namespace guestmem {
 /// registrations too: two adjacent registrations form one free region.
 /// Allocation is bookkeeping only: it never changes mappings or contents.
 /// RAM stays registered for the Vm's lifetime; its reservations appear in
-/// Vm::reservations() and must not be freed with Vm::free (the RAM would stay
-/// registered but unmapped, and accesses to it would fail).
+/// Vm::reservations(), and Vm::free refuses them (Errc::invalid_argument).
 ///
 /// Every function fails with a typed error, a log line naming it and the
 /// reason, and no change of state on invalid input, and with
@@ -105,6 +104,8 @@ public:
     std::uint64_t free_bytes() const;
     /// True when all of [addr, addr + size) is registered RAM (size > 0).
     bool contains(GuestAddr addr, std::uint64_t size) const;
+    /// True when `id` is one of the reservations holding registered RAM.
+    bool owns(ReservationId id) const;
 
 private:
     struct State;

@@ -167,7 +167,8 @@ public:
     /// caller's) and returns anonymous space to its pool. Waits for handlers
     /// of the reservation running on other threads (and VMM-side accesses
     /// holding it) to finish. Errors: Errc::not_initialized,
-    /// Errc::unknown_reservation (unknown or already freed), Errc::reentrant_call.
+    /// Errc::unknown_reservation (unknown or already freed), Errc::reentrant_call,
+    /// Errc::invalid_argument (the reservation holds RAM registered with ram()).
     Result<void> free(ReservationId id);
 
     /// Maps frames from `iterator` over the whole reservation, all or nothing.

@@ -253,4 +253,9 @@ bool GuestRam::contains(GuestAddr addr, std::uint64_t size) const {
     return state_->registered.is_free(addr, size);
 }
 
+bool GuestRam::owns(ReservationId id) const {
+    std::lock_guard lock(mutex_);
+    return std::find(state_->reservations.begin(), state_->reservations.end(), id) != state_->reservations.end();
+}
+
 }  // namespace guestmem

@@ -10,15 +10,11 @@ namespace {
 thread_local std::vector<const Reservation*> t_inside;
 }  // namespace
 
-Reservation::~Reservation() { delete frames_view_.load(std::memory_order_acquire); }
+Reservation::~Reservation() = default;
 
-void Reservation::publish(std::unique_ptr<FrameMap> frames) {
-    delete frames_view_.exchange(frames.release(), std::memory_order_acq_rel);
-}
+void Reservation::publish(std::unique_ptr<FrameMap> frames) { (void)frames_.exchange(std::move(frames)); }
 
-std::unique_ptr<FrameMap> Reservation::withdraw() {
-    return std::unique_ptr<FrameMap>(const_cast<FrameMap*>(frames_view_.exchange(nullptr, std::memory_order_acq_rel)));
-}
+std::unique_ptr<FrameMap> Reservation::withdraw() { return frames_.exchange(nullptr); }
 
 // try_enter and retire form a Dekker pair: each side writes its flag and then
 // reads the other's, both sequentially consistent, so either the dispatcher

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "atomic_unique_ptr.hpp"
 #include "frame_map.hpp"
 #include "guestmem/fault.hpp"
 #include "guestmem/vm.hpp"
@@ -41,7 +42,7 @@ public:
     std::unique_ptr<FastPath>& fast_path() { return fast_path_; }
 
     /// The frames mapped here, or nullptr while unmapped.
-    const FrameMap* frames() const { return frames_view_.load(std::memory_order_acquire); }
+    const FrameMap* frames() const { return frames_.get(); }
     /// Publishes the frames (change mutex held; only while unmapped).
     void publish(std::unique_ptr<FrameMap> frames);
     /// Withdraws the frames after retire + wait_until_idle.
@@ -70,7 +71,7 @@ private:
     // the allocation allows (metadata per reservation is measured by
     // bench_memory): range, frames, entry count and flags, handler.
     const Range range_;
-    std::atomic<const FrameMap*> frames_view_{nullptr};  // owned: published by publish(), deleted by withdraw() or the destructor
+    AtomicUniquePtr<FrameMap> frames_;  // read by faults without a lock
     std::atomic<std::uint32_t> inside_{0};
     std::atomic<bool> has_deferred_{false};
     std::atomic<bool> retired_{false};

@@ -118,6 +118,10 @@ Result<Vm::AnonReservation> Vm::reserve_anon(std::uint64_t size, std::uint64_t a
 
 Result<void> Vm::free(ReservationId id) {
     ApiCall call("Vm::free");
+    if (ram_->owns(id)) {
+        return fail(Errc::invalid_argument, "reservation " + std::to_string(static_cast<std::uint64_t>(id)) +
+                                                " holds guest RAM, which stays registered for the VM's lifetime");
+    }
     return space_->free(id);
 }
 

@@ -338,3 +338,25 @@ TEST(GuestRam, ConcurrentAllocateAndFree) {
     EXPECT_EQ(vm->ram().free_bytes(), 16 * MiB);
     EXPECT_EQ(vm->ram().free_regions().size(), 1u);
 }
+
+TEST(GuestRam, VmFreeRefusesAReservationHoldingRam) {
+    SimVm vm;
+    ASSERT_TRUE(vm->ram().register_at(0x100000, 0x10000));
+    auto other = vm->reserve_at(0x200000, 0x1000, ramtest::error_handler());
+    ASSERT_TRUE(other);
+    const auto infos = vm->reservations();
+    ASSERT_EQ(infos.size(), 2u);
+    const ReservationId ram_id = infos[0].id == *other ? infos[1].id : infos[0].id;
+
+    LogCapture log;
+    auto freed = vm->free(ram_id);
+    EXPECT_EQ(freed.code(), Errc::invalid_argument);
+    EXPECT_NE(log.last().find("Vm::free"), std::string::npos) << log.last();
+    EXPECT_NE(log.last().find("guest RAM"), std::string::npos) << log.last();
+    // Nothing changed: the RAM is still mapped and registered.
+    EXPECT_EQ(vm->reservations().size(), 2u);
+    EXPECT_TRUE(vm->ram().contains(0x100000, 0x10000));
+    EXPECT_TRUE(write_guest_value<std::uint32_t>(*vm, 0x10fff0, 7));
+    // Other reservations are freed as before.
+    EXPECT_TRUE(vm->free(*other));
+}
