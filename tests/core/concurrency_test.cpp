@@ -162,6 +162,35 @@ TEST(Concurrency, AHandlerMayFreeItsOwnReservation) {
     EXPECT_TRUE(s.vm->reservations().empty());
 }
 
+TEST(Concurrency, AHandlerMayFreeItselfAndFaultAgainOnTheSameVcpu) {
+    // The handler frees its own reservation, changes the map, and faults again
+    // on its own vCPU, which replaces that vCPU's lookup snapshot. The outer
+    // dispatch still uses its reservation after the handler returns: the
+    // snapshot it was found in must outlive the nested dispatch (ASan checks).
+    SimVm s;
+    ReservationId self{};
+    std::uint64_t nested_value = 0;
+    auto other = s.vm->reserve_at(0x20000, 0x1000, answer(0x5151));
+    ASSERT_TRUE(other);
+    auto id = s.vm->reserve_at(0x8000, 0x1000, [&](Fault& f) {
+        if (!s.vm->free(self)) return FaultResult::error;
+        if (!s.vm->reserve_at(0x40000, 0x1000, answer(1))) return FaultResult::error;
+        auto nested = sim::read(*s.vcpu, 0x20000, 4);
+        if (!nested) return FaultResult::error;
+        nested_value = *nested;
+        f.set_data(0x7777);
+        return FaultResult::handled;
+    });
+    ASSERT_TRUE(id);
+    self = *id;
+    auto outer = sim::read(*s.vcpu, 0x8010, 4);
+    ASSERT_TRUE(outer);
+    EXPECT_EQ(*outer, 0x7777u);
+    EXPECT_EQ(nested_value, 0x5151u);
+    EXPECT_EQ(s.vm->reservations().size(), 2u);  // other and the new one
+    EXPECT_FALSE(sim::read(*s.vcpu, 0x8010, 4));  // freed: no unhandled-fault callback, an error
+}
+
 TEST(Concurrency, AHandlerMayFreeItsOwnMappedReservationWhileAnotherVcpuUsesIt) {
     SimVm s;
     Vcpu* other = *s.vm->create_vcpu();
