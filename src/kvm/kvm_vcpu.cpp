@@ -141,7 +141,9 @@ void KvmVcpu::request_stop() noexcept {
 }
 
 bool KvmVcpu::take_stop_request() noexcept {
-    if (!stop_requested_.exchange(false)) return false;
+    // Checked on every exit: a plain load first, the locked exchange only
+    // when a request is there.
+    if (!stop_requested_.load(std::memory_order_relaxed) || !stop_requested_.exchange(false)) return false;
     set_immediate_exit(false);
     // Written after the exchange: a request that came in between sets it again.
     if (stop_requested_.load()) set_immediate_exit(true);
