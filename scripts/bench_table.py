@@ -43,7 +43,7 @@ rows = []
 def row(figure, value, unit, baseline_name, baseline, ratio, target, met):
     rows.append((figure, f"{value:,.1f} {unit}" if value is not None else "n/a",
                  f"{baseline_name} {baseline:,.1f} {unit}" if baseline is not None else baseline_name,
-                 f"{ratio:.2f}x" if ratio is not None else "-", target,
+                 f"{ratio:.3g}x" if ratio is not None else "-", target,
                  ("yes" if met else "NO") if met is not None else "-"))
 
 
