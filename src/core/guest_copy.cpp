@@ -59,6 +59,22 @@ void store_vector(std::byte* p, __m128i v) { *reinterpret_cast<volatile __m128i*
 // The VMM's own buffer: any alignment, ordinary accesses.
 __m128i load_private(const std::byte* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 void store_private(std::byte* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+
+/// Moves [i, end) from `from` to `to` in vectors, four at a time (a cache
+/// line), all loads before the stores: volatile accesses are kept in program
+/// order, so this is what lets them overlap.
+template <class Load, class Store>
+void move_vectors(std::byte* to, const std::byte* from, std::size_t i, std::size_t end, Load load, Store store) {
+    for (; end - i >= 4 * kVector; i += 4 * kVector) {
+        const __m128i a = load(from + i), b = load(from + i + kVector), c = load(from + i + 2 * kVector),
+                      d = load(from + i + 3 * kVector);
+        store(to + i, a);
+        store(to + i + kVector, b);
+        store(to + i + 2 * kVector, c);
+        store(to + i + 3 * kVector, d);
+    }
+    for (; i < end; i += kVector) store(to + i, load(from + i));
+}
 #endif
 
 // Each copier moves the bytes [i, end) of its range with one access width;
@@ -77,19 +93,7 @@ struct FromGuest {
         }
     }
 #ifdef GUESTMEM_VECTOR_COPY
-    void vectors(std::size_t i, std::size_t end) const {
-        // Four at a time (a cache line), all loads before the stores: the
-        // volatile loads are kept in order, so this is what lets them overlap.
-        for (; end - i >= 4 * kVector; i += 4 * kVector) {
-            const __m128i a = load_vector(guest + i), b = load_vector(guest + i + kVector),
-                          c = load_vector(guest + i + 2 * kVector), d = load_vector(guest + i + 3 * kVector);
-            store_private(mine + i, a);
-            store_private(mine + i + kVector, b);
-            store_private(mine + i + 2 * kVector, c);
-            store_private(mine + i + 3 * kVector, d);
-        }
-        for (; i < end; i += kVector) store_private(mine + i, load_vector(guest + i));
-    }
+    void vectors(std::size_t i, std::size_t end) const { move_vectors(mine, guest, i, end, load_vector, store_private); }
 #endif
 };
 
@@ -107,17 +111,7 @@ struct ToGuest {
         }
     }
 #ifdef GUESTMEM_VECTOR_COPY
-    void vectors(std::size_t i, std::size_t end) const {
-        for (; end - i >= 4 * kVector; i += 4 * kVector) {  // as FromGuest::vectors
-            const __m128i a = load_private(mine + i), b = load_private(mine + i + kVector),
-                          c = load_private(mine + i + 2 * kVector), d = load_private(mine + i + 3 * kVector);
-            store_vector(guest + i, a);
-            store_vector(guest + i + kVector, b);
-            store_vector(guest + i + 2 * kVector, c);
-            store_vector(guest + i + 3 * kVector, d);
-        }
-        for (; i < end; i += kVector) store_vector(guest + i, load_private(mine + i));
-    }
+    void vectors(std::size_t i, std::size_t end) const { move_vectors(guest, mine, i, end, load_private, store_vector); }
 #endif
 };
 
