@@ -29,6 +29,7 @@ enum class Errc {
     fault_error,          ///< a guest access ended in an error (see the message)
     not_mapped,           ///< a guest range is not wholly backed by mapped frames (or not RAM)
     permission_denied,    ///< a frame lacks the right the access needs (e.g. a write to read-only memory)
+    would_deadlock,       ///< a free from a handler would wait for a handler that waits for this one
 };
 
 /// Short stable name of an error code, e.g. "overlap".

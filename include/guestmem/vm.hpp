@@ -94,7 +94,9 @@ enum class AccessOutcome {
 /// does not slow down with the number of reservations. A free waits for
 /// handlers already running on the freed reservation (on other threads) to
 /// return, so once it returns the reservation's handler is not running and
-/// will not be called again. Map iterators must not call back into the same
+/// will not be called again; a free that would wait for a handler that is
+/// itself waiting to free a reservation this thread's handler is in fails with
+/// Errc::would_deadlock instead. Map iterators must not call back into the same
 /// Vm's address-space functions (they get Errc::reentrant_call).
 class Vm {
 public:
@@ -168,7 +170,9 @@ public:
     /// of the reservation running on other threads (and VMM-side accesses
     /// holding it) to finish. Errors: Errc::not_initialized,
     /// Errc::unknown_reservation (unknown or already freed), Errc::reentrant_call,
-    /// Errc::invalid_argument (the reservation holds RAM registered with ram()).
+    /// Errc::invalid_argument (the reservation holds RAM registered with ram()),
+    /// Errc::would_deadlock (called from a handler, it would wait for a handler
+    /// that waits, in its own free, for this one; nothing is changed).
     Result<void> free(ReservationId id);
 
     /// Maps frames from `iterator` over the whole reservation, all or nothing.

@@ -116,10 +116,14 @@ int vm_memory_make_anon(vm_t *vm, uintptr_t addr, size_t size);
  * Frees a reservation (regular or anonymous): unmaps every frame of any size
  * (the caller's capabilities are not deleted), drops a pending deferred
  * mapping, and returns anonymous space to its pool. Handlers of the
- * reservation running on other threads finish before this returns.
+ * reservation running on other threads finish before this returns. Called
+ * from a fault callback, it fails instead of waiting forever when a callback
+ * it would wait for is itself waiting to free a reservation this callback is
+ * in (the handle stays valid and nothing changes).
  * @param vm          the VM the reservation belongs to
- * @param reservation the reservation; invalid afterwards
- * @return 0 on success; -1 for NULL, unknown, already-freed or another VM's handles.
+ * @param reservation the reservation; invalid afterwards (unless -1 is returned)
+ * @return 0 on success; -1 for NULL, unknown, already-freed or another VM's
+ *         handles, or a free that would deadlock.
  */
 int vm_free_reserved_memory(vm_t *vm, vm_memory_reservation_t *reservation);
 

@@ -1,6 +1,7 @@
 #include "address_space.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <exception>
 #include <string>
 
@@ -169,6 +170,7 @@ void AddressSpace::unmap(Reservation& reservation) {
 Result<void> AddressSpace::free(ReservationId id) {
     std::shared_ptr<Reservation> reservation;
     std::unique_ptr<FastPath> fast_path;  // destroyed (its delivery joined) outside the lock
+    std::optional<FreeWaits::Registration> waiting;  // while this free waits for other threads
     {
         ChangeLock lock(*this);
         if (auto ok = lock.check(); !ok) return ok;
@@ -176,6 +178,12 @@ Result<void> AddressSpace::free(ReservationId id) {
         if (!found) return found.error();
         if (id == doorbell_running_on_this_thread()) {
             return fail(Errc::reentrant_call, id_name(id) + ": a doorbell handler cannot free its own reservation");
+        }
+        const auto inside = Reservation::inside_on_this_thread();
+        if (free_waits_.would_deadlock(found->get(), inside)) {
+            return fail(Errc::would_deadlock,
+                        id_name(id) + " has a handler running on another thread that is itself waiting, in a free, "
+                                      "for a handler on this thread to return: the two frees would wait forever");
         }
         reservation = std::move(*found);
         // The hypervisor stops taking the fast path before the reservation
@@ -192,10 +200,14 @@ Result<void> AddressSpace::free(ReservationId id) {
             auto pool = pools_.upper_bound(reservation->range().base);
             if (pool != pools_.begin()) std::prev(pool)->second.release(reservation->range());
         }
+        // Registered before the lock is released, so a free that would close
+        // a cycle with this one sees it.
+        if (!inside.empty()) waiting.emplace(free_waits_.add(reservation.get(), {inside.begin(), inside.end()}));
     }
     // Outside the lock: a handler still running on another thread may itself
     // be changing the address space.
     reservation->wait_until_idle(reservation->entries_on_this_thread());
+    waiting.reset();
     if (reservation->entries_on_this_thread() == 0) reservation->withdraw();
     fast_path.reset();
     return {};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "anon_pool.hpp"
+#include "free_waits.hpp"
 #include "guestmem/backend.hpp"
 #include "guestmem/capability_space.hpp"
 #include "guestmem/vm.hpp"
@@ -78,6 +79,7 @@ private:
     mutable std::mutex change_mutex_;
     std::atomic<std::thread::id> changing_thread_{};
     RegionIndex index_;
+    FreeWaits free_waits_;
     std::map<ReservationId, std::shared_ptr<Reservation>> by_id_;  // change_mutex_
     std::map<GuestAddr, AnonPool> pools_;                          // change_mutex_, keyed by base
 };

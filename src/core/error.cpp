@@ -22,6 +22,7 @@ std::string_view to_string(Errc code) {
     case Errc::out_of_memory: return "out_of_memory";
     case Errc::backend_error: return "backend_error";
     case Errc::reentrant_call: return "reentrant_call";
+    case Errc::would_deadlock: return "would_deadlock";
     case Errc::unsupported: return "unsupported";
     case Errc::fault_error: return "fault_error";
     case Errc::not_mapped: return "not_mapped";

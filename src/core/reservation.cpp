@@ -40,6 +40,8 @@ void Reservation::leave() {
     if (retired_.load(std::memory_order_seq_cst)) inside_.notify_all();
 }
 
+std::span<const Reservation* const> Reservation::inside_on_this_thread() { return t_inside; }
+
 std::uint32_t Reservation::entries_on_this_thread() const {
     return static_cast<std::uint32_t>(std::count(t_inside.begin(), t_inside.end(), this));
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "atomic_unique_ptr.hpp"
 #include "frame_map.hpp"
@@ -60,6 +61,9 @@ public:
     /// How many dispatches this thread has inside (a handler may free its own
     /// reservation, or one an outer dispatch on this thread is inside).
     std::uint32_t entries_on_this_thread() const;
+    /// The reservations this thread's dispatches and visits are inside,
+    /// innermost last (valid until this thread enters or leaves one).
+    static std::span<const Reservation* const> inside_on_this_thread();
     /// No dispatch can enter after this returns.
     void retire();
     bool retired() const { return retired_.load(std::memory_order_seq_cst); }
