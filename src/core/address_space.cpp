@@ -194,8 +194,11 @@ Result<void> AddressSpace::free(ReservationId id) {
         // the retirement below and is waited for; later ones never see it.
         index_.erase(reservation->range().base);
         by_id_.erase(id);
-        reservation->retire();
+        // Unmapped before it is retired: the last dispatch to leave a retired
+        // reservation releases its frames (Reservation::leave), which must
+        // not happen while unmap still reads them.
         unmap(*reservation);
+        reservation->retire();
         if (reservation->anonymous()) {
             auto pool = pools_.upper_bound(reservation->range().base);
             if (pool != pools_.begin()) std::prev(pool)->second.release(reservation->range());

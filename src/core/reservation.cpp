@@ -33,11 +33,16 @@ bool Reservation::try_enter() {
 void Reservation::leave() {
     auto it = std::find(t_inside.rbegin(), t_inside.rend(), this);
     if (it != t_inside.rend()) t_inside.erase(std::next(it).base());
-    inside_.fetch_sub(1, std::memory_order_seq_cst);
+    const std::uint32_t before = inside_.fetch_sub(1, std::memory_order_seq_cst);
     // Only a free waits, and it retires first; the two seq_cst pairs (our
     // decrement then its flag, its flag then its wait's load) mean that if we
     // miss the flag, the waiter's load already sees our decrement.
-    if (retired_.load(std::memory_order_seq_cst)) inside_.notify_all();
+    if (!retired_.load(std::memory_order_seq_cst)) return;
+    inside_.notify_all();
+    // The last one out of a freed reservation lets its frames go: a handler
+    // that freed its own reservation could not (it was still inside), and
+    // lookup snapshots on idle vCPUs may keep this object for a long time.
+    if (before == 1) (void)withdraw();
 }
 
 std::span<const Reservation* const> Reservation::inside_on_this_thread() { return t_inside; }

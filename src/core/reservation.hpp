@@ -46,7 +46,8 @@ public:
     const FrameMap* frames() const { return frames_.get(); }
     /// Publishes the frames (change mutex held; only while unmapped).
     void publish(std::unique_ptr<FrameMap> frames);
-    /// Withdraws the frames after retire + wait_until_idle.
+    /// Withdraws the frames after retire + wait_until_idle (leave() does it
+    /// too when the last dispatch leaves a retired reservation).
     std::unique_ptr<FrameMap> withdraw();
 
     /// The iterator of a deferred mapping (change mutex held to touch it).

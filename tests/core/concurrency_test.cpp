@@ -361,6 +361,32 @@ TEST(Concurrency, AHandlerMayFreeItsOwnMappedReservationWhileAnotherVcpuUsesIt) 
     EXPECT_EQ(sim::read(*other, 0x10000, 4).value(), 0x0fu);
 }
 
+TEST(Concurrency, FramesOfAReservationThatFreedItselfAreReleasedWhenItsHandlerReturns) {
+    // Only the mapping holds the frame (its capabilities are deleted). The
+    // handler frees its own reservation, so the free cannot let the frames go
+    // while the handler runs; an idle vCPU still holds the old lookup
+    // snapshot. The frame must still be released once the handler returns.
+    SimVm s;
+    Vcpu* idle = *s.vm->create_vcpu();
+    s.vm->set_unhandled_fault_handler(answer(0));
+    const Cap frame = s.frame();
+    const Cap read_only = *s.caps->copy(frame, Rights::read);
+    ReservationId self{};
+    auto id = s.vm->reserve_at(0x10000, 0x1000, [&](Fault&) {
+        return s.vm->free(self) ? FaultResult::ignore : FaultResult::error;
+    });
+    ASSERT_TRUE(id);
+    self = *id;
+    ASSERT_TRUE(s.vm->map_frames(*id, std::span(&read_only, 1), 12));
+    ASSERT_TRUE(s.caps->remove(read_only));
+    ASSERT_TRUE(s.caps->remove(frame));
+    EXPECT_EQ(s.caps->frame_bytes_in_use(), kPageSize);  // held by the mapping
+    ASSERT_TRUE(sim::read(*idle, 0x10000, 4));            // the idle vCPU caches the snapshot
+    ASSERT_TRUE(sim::write(*s.vcpu, 0x10000, 4, 1));      // read-only: the handler frees
+    EXPECT_TRUE(s.vm->reservations().empty());
+    EXPECT_EQ(s.caps->frame_bytes_in_use(), 0u);
+}
+
 TEST(Concurrency, FreeWaitsForAHandlerRunningOnAnotherThread) {
     SimVm s;
     s.vm->set_unhandled_fault_handler(answer(0));
