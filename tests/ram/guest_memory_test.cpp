@@ -13,10 +13,10 @@
 
 #include "guestmem/guest_memory.hpp"
 #include "guestmem/sim.hpp"
-#include "test_support.hpp"
+#include "ram_test_support.hpp"
 
 using namespace guestmem;
-using ramtest::LogCapture;
+using guestmem::test::LogCapture;
 using ramtest::SimVm;
 
 namespace {
@@ -36,7 +36,7 @@ Cap frame(SimVm& vm, FrameSize size = FrameSize::k4KiB) {
 /// Reserves [base, base + n pages) and maps n fresh 4 KiB frames in reverse
 /// allocation order, so that no two neighbours are contiguous in host memory.
 ReservationId scattered_ram(SimVm& vm, GuestAddr base, std::size_t pages) {
-    auto id = vm->reserve_at(base, pages * kPageSize, ramtest::error_handler());
+    auto id = vm->reserve_at(base, pages * kPageSize, guestmem::test::returns(guestmem::FaultResult::error));
     EXPECT_TRUE(id);
     std::vector<Cap> caps(pages);
     for (auto& cap : caps) cap = frame(vm);
@@ -88,7 +88,7 @@ TEST(GuestMemory, CrossesFramesOfDifferentSizesAndReservations) {
     SimVm vm;
     // [2 MiB, 4 MiB): one 2 MiB frame; [4 MiB, 4 MiB + 8 KiB): two 4 KiB frames
     // in a second reservation right after it.
-    auto big = vm->reserve_at(0x200000, 0x200000, ramtest::error_handler());
+    auto big = vm->reserve_at(0x200000, 0x200000, guestmem::test::returns(guestmem::FaultResult::error));
     ASSERT_TRUE(big);
     Cap large[] = {frame(vm, FrameSize::k2MiB)};
     ASSERT_TRUE(vm->map_frames(*big, large, 21));
@@ -127,7 +127,7 @@ TEST(GuestMemory, UnmappedByteFailsBeforeAnythingIsCopied) {
     auto written = write_guest(*vm, 0x10000, data);
     ASSERT_FALSE(written);
     EXPECT_EQ(written.code(), Errc::not_mapped);
-    EXPECT_TRUE(log.has({"write_guest", "0x12000", "not in any reservation"}));
+    EXPECT_TRUE(log.has_error_with({"write_guest", "0x12000", "not in any reservation"}));
     std::vector<std::byte> back(0x2000);
     ASSERT_TRUE(read_guest(*vm, 0x10000, back));
     EXPECT_EQ(back, std::vector<std::byte>(0x2000)) << "nothing may be written on failure";
@@ -141,17 +141,17 @@ TEST(GuestMemory, UnmappedByteFailsBeforeAnythingIsCopied) {
 
 TEST(GuestMemory, ReservationWithoutFramesIsNotMapped) {
     SimVm vm;
-    ASSERT_TRUE(vm->reserve_at(0x5000, 0x1000, ramtest::error_handler()));
+    ASSERT_TRUE(vm->reserve_at(0x5000, 0x1000, guestmem::test::returns(guestmem::FaultResult::error)));
     LogCapture log;
     auto r = read_guest_value<std::uint32_t>(*vm, 0x5000);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.code(), Errc::not_mapped);
-    EXPECT_TRUE(log.has({"read_guest", "no readable frame"}));
+    EXPECT_TRUE(log.has_error_with({"read_guest", "no readable frame"}));
 }
 
 TEST(GuestMemory, ReadOnlyFramesRefuseGuestRightsWrites) {
     SimVm vm;
-    auto id = vm->reserve_at(0x8000, 0x2000, ramtest::error_handler());
+    auto id = vm->reserve_at(0x8000, 0x2000, guestmem::test::returns(guestmem::FaultResult::error));
     ASSERT_TRUE(id);
     Cap rw = frame(vm);
     Cap ro = frame(vm);
@@ -164,7 +164,7 @@ TEST(GuestMemory, ReadOnlyFramesRefuseGuestRightsWrites) {
     auto refused = write_guest(*vm, 0x9000 - 0x80, data);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.code(), Errc::permission_denied);
-    EXPECT_TRUE(log.has({"write_guest", "0x9000", "read-only"}));
+    EXPECT_TRUE(log.has_error_with({"write_guest", "0x9000", "read-only"}));
     auto first = read_guest_value<std::uint8_t>(*vm, 0x9000 - 0x80);
     ASSERT_TRUE(first);
     EXPECT_EQ(*first, 0u);
@@ -180,7 +180,7 @@ TEST(GuestMemory, ReadOnlyFramesRefuseGuestRightsWrites) {
 
 TEST(GuestMemory, FrameWithoutReadRightIsNotMapped) {
     SimVm vm;
-    auto id = vm->reserve_at(0x8000, 0x1000, ramtest::error_handler());
+    auto id = vm->reserve_at(0x8000, 0x1000, guestmem::test::returns(guestmem::FaultResult::error));
     ASSERT_TRUE(id);
     Cap f = frame(vm);
     ASSERT_TRUE(vm->map(*id, [&](GuestAddr addr) { return FrameRequest{f, Rights::write, addr, 12}; }));
@@ -194,12 +194,12 @@ TEST(GuestMemory, InvalidArguments) {
     SimVm uninitialised(false);
     std::byte b[4]{};
     EXPECT_EQ(read_guest(*uninitialised, 0, b).code(), Errc::not_initialized);
-    EXPECT_TRUE(log.has({"read_guest", "not initialised"}));
+    EXPECT_TRUE(log.has_error_with({"read_guest", "not initialised"}));
 
     SimVm vm;
     scattered_ram(vm, 0x1000, 1);
     EXPECT_EQ(read_guest(*vm, UINT64_MAX - 1, b).code(), Errc::invalid_argument);
-    EXPECT_TRUE(log.has({"read_guest", "wraps"}));
+    EXPECT_TRUE(log.has_error_with({"read_guest", "wraps"}));
     EXPECT_EQ(vm->visit_memory(0x1000, 1, Rights::read, nullptr).code(), Errc::invalid_argument);
     // Zero bytes: nothing to check, nothing to copy.
     EXPECT_TRUE(read_guest(*vm, 0xdead0000, std::span<std::byte>()));
@@ -244,7 +244,7 @@ TEST(GuestMemory, ValuesAndSpansAtAnyAlignment) {
 TEST(GuestMemory, CompletesDeferredMappings) {
     SimVm vm;
     vm->set_deferred_mapping(true);
-    auto id = vm->reserve_at(0x3000, 0x1000, ramtest::error_handler());
+    auto id = vm->reserve_at(0x3000, 0x1000, guestmem::test::returns(guestmem::FaultResult::error));
     ASSERT_TRUE(id);
     Cap frames[] = {frame(vm)};
     ASSERT_TRUE(vm->map_frames(*id, frames, 12));

@@ -6,10 +6,10 @@
 #include "guestmem/guest_memory.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/sim.hpp"
-#include "test_support.hpp"
+#include "ram_test_support.hpp"
 
 using namespace guestmem;
-using ramtest::LogCapture;
+using guestmem::test::LogCapture;
 using ramtest::SimVm;
 
 namespace {
@@ -44,7 +44,7 @@ TEST(GuestRam, RegisterAtMapsFreshFramesOfTheLargestFittingSize) {
 
 TEST(GuestRam, RegisterAtRejectsBadRangesAndLeavesNothingBehind) {
     SimVm vm;
-    ASSERT_TRUE(vm->reserve_at(0x10000, 0x1000, ramtest::error_handler()));
+    ASSERT_TRUE(vm->reserve_at(0x10000, 0x1000, guestmem::test::returns(guestmem::FaultResult::error)));
     ASSERT_TRUE(vm->make_anon(0x100000, 0x100000));
     const std::size_t caps_before = vm.caps->live_capabilities();
     const std::uint64_t bytes_before = vm.caps->frame_bytes_in_use();
@@ -52,13 +52,13 @@ TEST(GuestRam, RegisterAtRejectsBadRangesAndLeavesNothingBehind) {
 
     EXPECT_EQ(vm->ram().register_at(0x20000, 0).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().register_at(0x20001, 0x1000).code(), Errc::invalid_argument);
-    EXPECT_TRUE(log.has({"GuestRam::register_at", "not page aligned"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_at", "not page aligned"}));
     EXPECT_EQ(vm->ram().register_at(0x20000, 0x1800).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().register_at(UINT64_MAX - 0xfff - 0x1000, 0x3000).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().register_at(0xf000, 0x2000).code(), Errc::overlap);
-    EXPECT_TRUE(log.has({"GuestRam::register_at", "overlaps a reservation"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_at", "overlaps a reservation"}));
     EXPECT_EQ(vm->ram().register_at(0xff000, 0x2000).code(), Errc::overlap);
-    EXPECT_TRUE(log.has({"GuestRam::register_at", "anonymous pool"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_at", "anonymous pool"}));
 
     EXPECT_EQ(vm->reservations().size(), 1u);
     EXPECT_EQ(vm.caps->live_capabilities(), caps_before);
@@ -81,7 +81,7 @@ TEST(GuestRam, RegisterAtOutOfFramesLeavesNothingBehind) {
     auto r = (*vm)->ram().register_at(0, 4 * MiB);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.code(), Errc::out_of_memory);
-    EXPECT_TRUE(log.has({"GuestRam::register_at", "budget"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_at", "budget"}));
     EXPECT_TRUE((*vm)->reservations().empty());
     EXPECT_EQ(caps->live_capabilities(), 0u);
     EXPECT_EQ(caps->frame_bytes_in_use(), 0u);
@@ -94,7 +94,7 @@ TEST(GuestRam, RegisterAnonTakesSpaceFromThePools) {
     auto none = vm->ram().register_anon(0x1000);
     ASSERT_FALSE(none);
     EXPECT_EQ(none.code(), Errc::no_space);
-    EXPECT_TRUE(log.has({"GuestRam::register_anon", "no anonymous pool"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_anon", "no anonymous pool"}));
 
     ASSERT_TRUE(vm->make_anon(0x40000000, 64 * MiB));
     auto a = vm->ram().register_anon(0x1800);  // rounded up to 8 KiB
@@ -136,11 +136,11 @@ TEST(GuestRam, CustomIteratorMapsTheCallersFrames) {
     });
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.code(), Errc::bad_capability);
-    EXPECT_TRUE(log.has({"GuestRam::register_at", "capability is null"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::register_at", "capability is null"}));
     EXPECT_EQ(vm->reservations().size(), 1u);
     EXPECT_FALSE(vm->ram().contains(0x20000, 1));
     EXPECT_EQ(vm->ram().register_at(0x20000, 0x2000, nullptr).code(), Errc::invalid_argument);
-    EXPECT_TRUE(vm->reserve_at(0x20000, 0x2000, ramtest::error_handler()));
+    EXPECT_TRUE(vm->reserve_at(0x20000, 0x2000, guestmem::test::returns(guestmem::FaultResult::error)));
 
     // The caller's capabilities survive the VM.
     vm.vm.reset();
@@ -189,11 +189,11 @@ TEST(GuestRam, AllocateFirstFitAlignedAndZeroIsAnAddress) {
     LogCapture log;
     EXPECT_EQ(vm->ram().allocate(0).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().allocate(0x10, 3).code(), Errc::invalid_argument);
-    EXPECT_TRUE(log.has({"GuestRam::allocate", "not a power of two"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::allocate", "not a power of two"}));
     auto big = vm->ram().allocate(0x10000);
     ASSERT_FALSE(big);
     EXPECT_EQ(big.code(), Errc::no_space);
-    EXPECT_TRUE(log.has({"GuestRam::allocate", "largest free region: [0x1010, 0x10000)"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::allocate", "largest free region: [0x1010, 0x10000)"}));
     EXPECT_EQ(vm->ram().free_bytes(), 0x10000u - 0x190);
 }
 
@@ -201,7 +201,7 @@ TEST(GuestRam, AllocateWithoutRam) {
     SimVm vm;
     LogCapture log;
     EXPECT_EQ(vm->ram().allocate(1).code(), Errc::no_space);
-    EXPECT_TRUE(log.has({"GuestRam::allocate", "no RAM is registered"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::allocate", "no RAM is registered"}));
     EXPECT_EQ(vm->ram().largest_free_region().code(), Errc::no_space);
 }
 
@@ -236,10 +236,10 @@ TEST(GuestRam, FreeRefusesDoubleFreesAndNonRam) {
     auto twice = vm->ram().free(*a, 0x3000);  // the last 0x1000 is free
     ASSERT_FALSE(twice);
     EXPECT_EQ(twice.code(), Errc::invalid_argument);
-    EXPECT_TRUE(log.has({"GuestRam::free", "not wholly allocated"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::free", "not wholly allocated"}));
     EXPECT_EQ(vm->ram().free_bytes(), 0x2000u) << "state unchanged";
     EXPECT_EQ(vm->ram().free(0xff000, 0x2000).code(), Errc::not_mapped);
-    EXPECT_TRUE(log.has({"GuestRam::free", "not wholly registered RAM"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::free", "not wholly registered RAM"}));
     EXPECT_EQ(vm->ram().free(*a, 0).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().free(UINT64_MAX, 2).code(), Errc::invalid_argument);
     ASSERT_TRUE(vm->ram().free(*a + 0x1000, 0x1000));  // part of an allocation
@@ -263,7 +263,7 @@ TEST(GuestRam, MarkAllocatedIsIdempotentAndChecksRam) {
 
     LogCapture log;
     EXPECT_EQ(vm->ram().mark_allocated(0x103000, 0x2000).code(), Errc::not_mapped);
-    EXPECT_TRUE(log.has({"GuestRam::mark_allocated", "not wholly registered RAM"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::mark_allocated", "not wholly registered RAM"}));
     EXPECT_EQ(vm->ram().mark_allocated(0x103000, 0).code(), Errc::invalid_argument);
     EXPECT_EQ(vm->ram().free_bytes(), 0x4000u - 0x1800) << "state unchanged";
     // Allocation skips marked RAM.
@@ -302,7 +302,7 @@ TEST(GuestRam, EverythingFailsBeforeInitMemory) {
     EXPECT_EQ(vm->ram().mark_allocated(0, 1).code(), Errc::not_initialized);
     EXPECT_EQ(vm->ram().free(0, 1).code(), Errc::not_initialized);
     EXPECT_EQ(vm->ram().largest_free_region().code(), Errc::not_initialized);
-    EXPECT_TRUE(log.has({"GuestRam::allocate", "not initialised"}));
+    EXPECT_TRUE(log.has_error_with({"GuestRam::allocate", "not initialised"}));
     EXPECT_TRUE(vm->reservations().empty());
 }
 
@@ -319,7 +319,7 @@ TEST(GuestRam, RamFaultsAreErrorsWithAReason) {
     auto w = sim::write(**vcpu, 0x7000, 4, 1);
     ASSERT_FALSE(w);
     EXPECT_EQ(w.code(), Errc::fault_error);
-    EXPECT_TRUE(log.has({"guest RAM", "write of 4 bytes at 0x7000"}));
+    EXPECT_TRUE(log.has_error_with({"guest RAM", "write of 4 bytes at 0x7000"}));
 }
 
 TEST(GuestRam, ConcurrentAllocateAndFree) {
@@ -342,7 +342,7 @@ TEST(GuestRam, ConcurrentAllocateAndFree) {
 TEST(GuestRam, VmFreeRefusesAReservationHoldingRam) {
     SimVm vm;
     ASSERT_TRUE(vm->ram().register_at(0x100000, 0x10000));
-    auto other = vm->reserve_at(0x200000, 0x1000, ramtest::error_handler());
+    auto other = vm->reserve_at(0x200000, 0x1000, guestmem::test::returns(guestmem::FaultResult::error));
     ASSERT_TRUE(other);
     const auto infos = vm->reservations();
     ASSERT_EQ(infos.size(), 2u);
@@ -351,8 +351,8 @@ TEST(GuestRam, VmFreeRefusesAReservationHoldingRam) {
     LogCapture log;
     auto freed = vm->free(ram_id);
     EXPECT_EQ(freed.code(), Errc::invalid_argument);
-    EXPECT_NE(log.last().find("Vm::free"), std::string::npos) << log.last();
-    EXPECT_NE(log.last().find("guest RAM"), std::string::npos) << log.last();
+    EXPECT_NE(log.last_error().find("Vm::free"), std::string::npos) << log.last_error();
+    EXPECT_NE(log.last_error().find("guest RAM"), std::string::npos) << log.last_error();
     // Nothing changed: the RAM is still mapped and registered.
     EXPECT_EQ(vm->reservations().size(), 2u);
     EXPECT_TRUE(vm->ram().contains(0x100000, 0x10000));

@@ -9,9 +9,9 @@
 #include "sel4vm/guest_memory_helpers.h"
 #include "sel4vm/guest_ram.h"
 #include "sel4vm/guestmem.h"
-#include "test_support.hpp"
+#include "ram_test_support.hpp"
 
-using ramtest::LogCapture;
+using guestmem::test::LogCapture;
 
 namespace {
 
@@ -91,9 +91,9 @@ TEST(RamCapi, CopyCallbacksHonourOffset) {
 
     LogCapture log;
     EXPECT_EQ(vm_guest_ram_read_callback(nullptr, 0, nullptr, 1, 0, buf), -1);
-    EXPECT_TRUE(log.has({"vm_guest_ram_read_callback", "vaddr is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_guest_ram_read_callback", "vaddr is NULL"}));
     EXPECT_EQ(vm_guest_ram_write_callback(nullptr, 0, dst, 1, 0, nullptr), -1);
-    EXPECT_TRUE(log.has({"vm_guest_ram_write_callback", "buf is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_guest_ram_write_callback", "buf is NULL"}));
 }
 
 TEST(RamCapi, TouchCopiesAcrossFramesAndRegions) {
@@ -145,12 +145,12 @@ TEST(RamCapi, TouchChecksTheWholeRangeFirst) {
     // 0x12000 is not mapped: no callback at all.
     EXPECT_EQ(vm_ram_touch(c.vm, 0x11000, 0x2000, record_piece, &pieces), -1);
     EXPECT_TRUE(pieces.empty());
-    EXPECT_TRUE(log.has({"vm_ram_touch", "0x12000", "not in any reservation"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "0x12000", "not in any reservation"}));
     // An emulated reservation without frames is not RAM either.
     ASSERT_NE(vm_reserve_memory_at(c.vm, 0x12000, 0x1000, default_error_fault_callback, nullptr), nullptr);
     EXPECT_EQ(vm_ram_touch(c.vm, 0x11000, 0x2000, record_piece, &pieces), -1);
     EXPECT_TRUE(pieces.empty());
-    EXPECT_TRUE(log.has({"vm_ram_touch", "no readable frame"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "no readable frame"}));
 }
 
 TEST(RamCapi, TouchStopsWhenTheCallbackFails) {
@@ -166,23 +166,23 @@ TEST(RamCapi, TouchStopsWhenTheCallbackFails) {
                   &calls),
               -1);
     EXPECT_EQ(calls, 2);
-    EXPECT_TRUE(log.has({"vm_ram_touch", "touch callback returned -5", "0x11000"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "touch callback returned -5", "0x11000"}));
 }
 
 TEST(RamCapi, TouchInvalidArguments) {
     LogCapture log;
     std::vector<Piece> pieces;
     EXPECT_EQ(vm_ram_touch(nullptr, 0, 1, record_piece, &pieces), -1);
-    EXPECT_TRUE(log.has({"vm_ram_touch", "vm is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "vm is NULL"}));
     CVm uninit(false);
     EXPECT_EQ(vm_ram_touch(uninit.vm, 0, 1, record_piece, &pieces), -1);
-    EXPECT_TRUE(log.has({"vm_ram_touch", "not initialised"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "not initialised"}));
     CVm c;
     ASSERT_EQ(vm_ram_register_at(c.vm, 0, 0x1000, false), 0);
     EXPECT_EQ(vm_ram_touch(c.vm, 0, 1, nullptr, nullptr), -1);
-    EXPECT_TRUE(log.has({"vm_ram_touch", "touch callback is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "touch callback is NULL"}));
     EXPECT_EQ(vm_ram_touch(c.vm, UINTPTR_MAX, 2, record_piece, &pieces), -1);
-    EXPECT_TRUE(log.has({"vm_ram_touch", "wraps"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_touch", "wraps"}));
     EXPECT_EQ(vm_ram_touch(c.vm, 0x5000, 0, record_piece, &pieces), 0) << "size 0 touches nothing";
     EXPECT_TRUE(pieces.empty());
 }
@@ -213,7 +213,7 @@ TEST(RamCapi, RegisterFromTheAnonymousPools) {
     CVm c;
     LogCapture log;
     EXPECT_EQ(vm_ram_register(c.vm, 0x1000), 0u);
-    EXPECT_TRUE(log.has({"vm_ram_register", "no anonymous pool"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_register", "no anonymous pool"}));
     uintptr_t addr = 0x1234;
     EXPECT_EQ(vm_ram_register_checked(c.vm, 0x1000, &addr), -1);
     EXPECT_EQ(addr, 0x1234u) << "written only on success";
@@ -230,7 +230,7 @@ TEST(RamCapi, RegisterFromTheAnonymousPools) {
     EXPECT_EQ(addr, 0x80000000u + 3 * MiB);
     EXPECT_EQ(vm_ram_register_checked(c.vm, 10, nullptr), -1);
     EXPECT_EQ(vm_ram_register(c.vm, 0), 0u);
-    EXPECT_TRUE(log.has({"vm_ram_register", "size is 0"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_register", "size is 0"}));
     EXPECT_EQ(vm_ram_register(nullptr, 0x1000), 0u);
 }
 
@@ -247,13 +247,13 @@ TEST(RamCapi, RegisterAtErrors) {
     LogCapture log;
     EXPECT_EQ(vm_ram_register_at(nullptr, 0, 0x1000, false), -1);
     EXPECT_EQ(vm_ram_register_at(c.vm, 0x100, 0x1000, false), -1);
-    EXPECT_TRUE(log.has({"vm_ram_register_at", "not page aligned"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_register_at", "not page aligned"}));
     EXPECT_EQ(vm_ram_register_at(c.vm, 0, 0, false), -1);
     ASSERT_NE(vm_reserve_memory_at(c.vm, 0x3000, 8, default_error_fault_callback, nullptr), nullptr);
     EXPECT_EQ(vm_ram_register_at(c.vm, 0, 0x10000, false), -1);
-    EXPECT_TRUE(log.has({"vm_ram_register_at", "overlaps"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_register_at", "overlaps"}));
     EXPECT_EQ(vm_ram_register_at_custom_iterator(c.vm, 0x10000, 0x1000, nullptr, nullptr), -1);
-    EXPECT_TRUE(log.has({"vm_ram_register_at_custom_iterator", "map iterator is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_register_at_custom_iterator", "map iterator is NULL"}));
     // A failing iterator leaves the range free for another use.
     EXPECT_EQ(vm_ram_register_at_custom_iterator(
                   c.vm, 0x10000, 0x1000,
@@ -274,10 +274,10 @@ TEST(RamCapi, AllocateMarkFreeAndLargest) {
     uintptr_t at = 7;
     size_t size = 7;
     EXPECT_EQ(vm_ram_find_largest_free_region(c.vm, &at, &size), -1);
-    EXPECT_TRUE(log.has({"vm_ram_find_largest_free_region", "no RAM is registered"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_find_largest_free_region", "no RAM is registered"}));
     EXPECT_EQ(at, 7u);
     EXPECT_EQ(vm_ram_allocate(c.vm, 0x100), 0u);
-    EXPECT_TRUE(log.has({"vm_ram_allocate", "no RAM is registered"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_allocate", "no RAM is registered"}));
 
     ASSERT_EQ(vm_ram_register_at(c.vm, 0x100000, 0x10000, false), 0);
     ASSERT_EQ(vm_ram_register_at(c.vm, 0x110000, 0x10000, false), 0);
@@ -303,20 +303,20 @@ TEST(RamCapi, AllocateMarkFreeAndLargest) {
 
     log.clear();
     vm_ram_free(c.vm, 0x108000, 0x1000);  // never allocated
-    EXPECT_TRUE(log.has({"vm_ram_free", "not wholly allocated"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_free", "not wholly allocated"}));
     vm_ram_free(c.vm, 0x200000, 0x1000);
-    EXPECT_TRUE(log.has({"vm_ram_free", "not wholly registered RAM"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_free", "not wholly registered RAM"}));
     vm_ram_mark_allocated(c.vm, 0x11f000, 0x2000);
-    EXPECT_TRUE(log.has({"vm_ram_mark_allocated", "not wholly registered RAM"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_mark_allocated", "not wholly registered RAM"}));
     vm_ram_mark_allocated(nullptr, 0, 1);
-    EXPECT_TRUE(log.has({"vm_ram_mark_allocated", "vm is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_mark_allocated", "vm is NULL"}));
     vm_ram_free(nullptr, 0, 1);
-    EXPECT_TRUE(log.has({"vm_ram_free", "vm is NULL"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_free", "vm is NULL"}));
     ASSERT_EQ(vm_ram_find_largest_free_region(c.vm, &at, &size), 0);
     EXPECT_EQ(at, 0x110100u) << "failed calls change nothing";
 
     EXPECT_EQ(vm_ram_allocate(c.vm, 0x100000), 0u);
-    EXPECT_TRUE(log.has({"vm_ram_allocate", "no free RAM region"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_allocate", "no free RAM region"}));
     EXPECT_EQ(vm_ram_allocate_checked(c.vm, 0x100, 3, &aligned), -1);
     EXPECT_EQ(vm_ram_allocate_checked(c.vm, 0x100, 0, nullptr), -1);
     EXPECT_EQ(vm_ram_find_largest_free_region(c.vm, nullptr, &size), -1);
@@ -328,14 +328,14 @@ TEST(RamCapi, AllocateAtGuestAddressZero) {
     LogCapture log;
     // A success at address 0 looks like libsel4vm's failure value, but logs nothing.
     EXPECT_EQ(vm_ram_allocate(c.vm, 0x1000), 0u);
-    EXPECT_EQ(log.count(), 0u);
+    EXPECT_EQ(log.error_count(), 0u);
     uintptr_t addr = 0x1234;
     ASSERT_EQ(vm_ram_allocate_checked(c.vm, 0x1000, 0, &addr), 0);
     EXPECT_EQ(addr, 0x1000u);
     addr = 0x1234;
     EXPECT_EQ(vm_ram_allocate_checked(c.vm, 0x1000, 0, &addr), -1);
     EXPECT_EQ(addr, 0x1234u);
-    EXPECT_EQ(log.count(), 1u);
+    EXPECT_EQ(log.error_count(), 1u);
     vm_ram_free(c.vm, 0, 0x1000);
     ASSERT_EQ(vm_ram_allocate_checked(c.vm, 0x1000, 0, &addr), 0);
     EXPECT_EQ(addr, 0u);
@@ -360,7 +360,7 @@ TEST(RamCapi, EveryFunctionFailsBeforeMemoryInit) {
     for (const char* fn : {"vm_ram_register", "vm_ram_register_at", "vm_ram_register_at_custom_iterator",
                            "vm_ram_allocate", "vm_ram_find_largest_free_region", "vm_ram_mark_allocated",
                            "vm_ram_free", "vm_ram_touch"}) {
-        EXPECT_TRUE(log.has({std::string(fn) + ": ", "not initialised"})) << fn;
+        EXPECT_TRUE(log.has_error_with({std::string(fn) + ": ", "not initialised"})) << fn;
     }
     EXPECT_EQ(vm_memory_init(c.vm), 0);
     EXPECT_EQ(vm_ram_register_at(c.vm, 0, 0x1000, false), 0);
@@ -380,6 +380,6 @@ TEST(RamCapi, TouchCallbackMayCallTheLibrary) {
                   },
                   nullptr),
               0);
-    EXPECT_TRUE(log.has({"vm_ram_allocate_checked: ", "no free RAM region"}));
-    EXPECT_FALSE(log.has({"vm_ram_touch"}));
+    EXPECT_TRUE(log.has_error_with({"vm_ram_allocate_checked: ", "no free RAM region"}));
+    EXPECT_FALSE(log.has_error_with({"vm_ram_touch"}));
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -59,15 +60,22 @@ public:
     /// True when one error line starts with "<function>: " and contains every
     /// one of `parts`.
     bool has_error(std::string_view function, std::initializer_list<std::string_view> parts = {}) const {
+        return any_error(std::string(function) + ": ", parts);
+    }
+    /// True when one error line contains every one of `parts`, anywhere.
+    bool has_error_with(std::initializer_list<std::string_view> parts) const { return any_error("", parts); }
+    /// The last error line, or "" if there is none.
+    std::string last_error() const {
         std::lock_guard lock(mutex_);
-        const std::string prefix = std::string(function) + ": ";
-        for (const auto& line : lines_) {
-            if (line.level != LogLevel::error || line.text.rfind(prefix, 0) != 0) continue;
-            bool all = true;
-            for (auto part : parts) all = all && line.text.find(part) != std::string::npos;
-            if (all) return true;
+        for (auto line = lines_.rbegin(); line != lines_.rend(); ++line) {
+            if (line->level == LogLevel::error) return line->text;
         }
-        return false;
+        return {};
+    }
+    std::size_t error_count() const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(
+            std::count_if(lines_.begin(), lines_.end(), [](const Line& line) { return line.level == LogLevel::error; }));
     }
     /// Every line, one per row, for failure messages.
     std::string dump() const {
@@ -78,6 +86,15 @@ public:
     }
 
 private:
+    bool any_error(const std::string& prefix, std::initializer_list<std::string_view> parts) const {
+        std::lock_guard lock(mutex_);
+        return std::any_of(lines_.begin(), lines_.end(), [&](const Line& line) {
+            return line.level == LogLevel::error && line.text.rfind(prefix, 0) == 0 &&
+                   std::all_of(parts.begin(), parts.end(),
+                               [&](std::string_view part) { return line.text.find(part) != std::string::npos; });
+        });
+    }
+
     mutable std::mutex mutex_;
     std::vector<Line> lines_;
 };
