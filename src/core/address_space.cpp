@@ -209,9 +209,12 @@ Result<void> AddressSpace::free(ReservationId id) {
     }
     // Outside the lock: a handler still running on another thread may itself
     // be changing the address space.
-    reservation->wait_until_idle(reservation->entries_on_this_thread());
+    const std::uint32_t own = reservation->entries_on_this_thread();
+    reservation->wait_until_idle(own);
     waiting.reset();
-    if (reservation->entries_on_this_thread() == 0) reservation->withdraw();
+    // With dispatches of this thread still inside, the last of them to leave
+    // releases the frames (Reservation::leave).
+    if (own == 0) reservation->withdraw();
     fast_path.reset();
     return {};
 }
