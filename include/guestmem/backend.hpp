@@ -9,7 +9,12 @@
 #include <optional>
 #include <span>
 
+#include "guestmem/arch.hpp"
 #include "guestmem/error.hpp"
+#include "guestmem/port_io.hpp"
+#include "guestmem/registers.hpp"
+#include "guestmem/run_result.hpp"
+#include "guestmem/system_state.hpp"
 #include "guestmem/types.hpp"
 
 namespace guestmem {
@@ -30,12 +35,57 @@ struct MappedRun {
     bool writable() const { return has_rights(rights, Rights::write); }
 };
 
-/// The backend's part of a vCPU.
+/// The backend's part of a vCPU: what Vcpu forwards to. Backends that run no
+/// guest code (sim) keep a register file and refuse run() with Errc::unsupported.
+///
+/// Thread safety: one thread at a time calls run(), the register functions
+/// and set_port_io_handler(); request_stop() may be called from any thread at
+/// any time, also from a fault handler on the vCPU's own thread.
 class VcpuBackend {
 public:
     virtual ~VcpuBackend() = default;
-    /// The guest instruction pointer at the current access.
+    /// The guest instruction pointer at the current access (inside a fault
+    /// handler) or where the vCPU stands (outside one).
     virtual GuestAddr instruction_pointer() = 0;
+
+    /// Runs guest code until the guest halts, an access ends in an error, the
+    /// guest takes an exception it cannot handle, or request_stop() ends the
+    /// run. Every access the hypervisor cannot complete goes to Vm::dispatch
+    /// on this thread. Guest misbehaviour is a RunResult, not an error; the
+    /// Result fails only when the vCPU cannot run (Errc::unsupported,
+    /// Errc::invalid_argument when it already runs on another thread,
+    /// Errc::backend_error). On return the vCPU's state is consistent: a
+    /// failed access was completed as if ignored, so another run() continues
+    /// after it.
+    virtual Result<RunResult> run() { return fail(Errc::unsupported, "this backend runs no guest code"); }
+    /// Makes the current run (or, if none is in progress, the next one)
+    /// return StopReason::stopped soon.
+    virtual void request_stop() noexcept {}
+
+    /// The general registers, instruction pointer and flags.
+    virtual Result<Registers> registers() { return fail(Errc::unsupported, "this vCPU has no registers"); }
+    /// Sets them; Errc::invalid_argument when `registers` is of another architecture.
+    virtual Result<void> set_registers(const Registers& registers) {
+        (void)registers;
+        return fail(Errc::unsupported, "this vCPU has no registers");
+    }
+    /// The architecture state beyond the general registers.
+    virtual Result<SystemState> system_state() { return fail(Errc::unsupported, "this vCPU has no system state"); }
+    /// Sets it; Errc::invalid_argument when of another architecture,
+    /// Errc::unsupported when the backend cannot enter that state.
+    virtual Result<void> set_system_state(const SystemState& state) {
+        (void)state;
+        return fail(Errc::unsupported, "this vCPU has no system state");
+    }
+
+    /// x86 port I/O: sets (or with an empty handler removes) the handler of
+    /// IN and OUT. Without one, any IN or OUT stops the run with
+    /// StopReason::port_io_error. Errc::unsupported on AArch64 and on
+    /// backends without port I/O.
+    virtual Result<void> set_port_io_handler(PortIoHandler handler) {
+        (void)handler;
+        return fail(Errc::unsupported, "this vCPU has no port I/O");
+    }
 };
 
 /// A fast path a backend set up for one reservation (Backend::add_doorbell,
@@ -73,6 +123,8 @@ public:
     virtual ~Backend() = default;
     /// Which hypervisor this is.
     virtual BackendKind kind() const = 0;
+    /// The architecture of the VM's vCPUs.
+    virtual Arch arch() const { return host_arch(); }
     /// Makes the runs guest memory. All or nothing: on error nothing stays installed.
     virtual Result<void> install(std::span<const MappedRun> runs) = 0;
     /// Removes runs installed by one earlier install() call.

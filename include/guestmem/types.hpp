@@ -91,7 +91,12 @@ constexpr bool fits_address_space(GuestAddr base, std::uint64_t size) {
 /// Identifies a reservation; never reused within a process.
 enum class ReservationId : std::uint64_t { none = 0 };
 
-/// Which hypervisor a Vm runs on.
-enum class BackendKind { sim = 0, kvm = 1 };
+/// Which hypervisor a Vm runs on; the values are those of vm_backend_t.
+enum class BackendKind {
+    sim = 0,        ///< no hypervisor: accesses performed by the caller (guestmem/sim.hpp)
+    kvm = 1,        ///< Linux KVM (/dev/kvm), x86-64 guests on x86-64 hosts
+    emu = 2,        ///< a CPU emulator (Unicorn): x86-64 and AArch64 guests on any host
+    automatic = 3,  ///< "auto": kvm where /dev/kvm opens and runs the guest's architecture, else emu
+};
 
 }  // namespace guestmem
