@@ -144,7 +144,8 @@ private:
         if (in.below(16) == 0) base = UINT64_MAX - in.below(kPage);  // wrapping ranges
         const Policy p = policy(in);
         const std::uint64_t value = in.bits(64);
-        const bool ok = model_.initialized && size != 0 && size <= UINT64_MAX - base && !model_.overlaps_anything(base, size);
+        const bool ok = model_.initialized && size != 0 && size - 1 <= UINT64_MAX - base &&
+                        !model_.overlaps_anything(base, size);
         auto id = vm_->reserve_at(base, size, handler(p, value));
         expect(id.ok(), ok, "reserve_at");
         if (ok) add(static_cast<std::uint64_t>(*id), base, size, false, p, value);

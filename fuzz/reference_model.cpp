@@ -1,12 +1,26 @@
 #include "reference_model.hpp"
 
+#include <algorithm>
+
 namespace fuzzmodel {
 
 namespace {
 
 std::uint64_t mask_of(unsigned size) { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1; }
 
-bool overlap(Addr a, std::uint64_t asize, Addr b, std::uint64_t bsize) { return a < b + bsize && b < a + asize; }
+// By last addresses: a range may end exactly at 2^64.
+bool overlap(Addr a, std::uint64_t asize, Addr b, std::uint64_t bsize) {
+    return a <= b + (bsize - 1) && b <= a + (asize - 1);
+}
+
+// The piece of a part the library hands to a handler: the part itself when it
+// is 1, 2, 4 or 8 bytes, else its first naturally aligned 4-, 2- or 1-byte piece.
+unsigned piece_size(Addr addr, std::uint64_t part) {
+    if (part == 1 || part == 2 || part == 4 || part == 8) return static_cast<unsigned>(part);
+    if (part >= 4 && addr % 4 == 0) return 4;
+    if (part >= 2 && addr % 2 == 0) return 2;
+    return 1;
+}
 
 }  // namespace
 
@@ -44,7 +58,7 @@ std::optional<std::vector<Mapping>> Model::plan_mapping(const Reservation& r,
     std::vector<Mapping> plan;
     Addr addr = r.base;
     std::size_t next = 0;
-    while (addr < r.end()) {
+    while (addr - r.base < r.size) {
         if (next >= requests.size()) return std::nullopt;  // the iterator ran dry: a null capability
         const FrameRequest& f = requests[next++];
         if (f.size_bits != 12 && f.size_bits != 21 && f.size_bits != 30) return std::nullopt;
@@ -52,7 +66,7 @@ std::optional<std::vector<Mapping>> Model::plan_mapping(const Reservation& r,
         if (cap == caps.end()) return std::nullopt;
         if (frames[static_cast<std::size_t>(cap->second.frame)].size_bits != f.size_bits) return std::nullopt;
         const std::uint64_t bytes = std::uint64_t{1} << f.size_bits;
-        if (f.addr != addr || addr % bytes != 0 || bytes > r.end() - addr) return std::nullopt;
+        if (f.addr != addr || addr % bytes != 0 || bytes > r.size - (addr - r.base)) return std::nullopt;
         const unsigned rights = f.rights & cap->second.rights;
         if (rights & 2u) plan.push_back(Mapping{addr, bytes, cap->second.frame, (rights & 1u) != 0});
         addr += bytes;
@@ -60,11 +74,19 @@ std::optional<std::vector<Mapping>> Model::plan_mapping(const Reservation& r,
     return plan;
 }
 
-const Reservation* Model::holder(Addr addr, unsigned size) const {
-    for (const auto& [id, r] : reservations) {
-        if (addr >= r.base && addr < r.end()) return size <= r.end() - addr ? &r : nullptr;
+Reservation* Model::holder(Addr addr) {
+    for (auto& [id, r] : reservations) {
+        if (addr >= r.base && addr - r.base < r.size) return &r;
     }
     return nullptr;
+}
+
+std::optional<Addr> Model::next_base_above(Addr addr) const {
+    std::optional<Addr> next;
+    for (const auto& [id, r] : reservations) {
+        if (r.base > addr && (!next || r.base < *next)) next = r.base;
+    }
+    return next;
 }
 
 bool Model::memory_access(const Reservation& r, Addr addr, unsigned size, bool is_write, std::uint64_t& value) {
@@ -102,9 +124,30 @@ AccessResult Model::apply(Policy policy, std::uint64_t handled_value, unsigned s
 }
 
 AccessResult Model::access(Addr addr, unsigned size, bool is_write, std::uint64_t value) {
-    if (size > UINT64_MAX - addr) return {false, 0};  // wraps past the top: an invalid access
+    if (size - 1 > UINT64_MAX - addr) return {false, 0};  // wraps past the top: an invalid access
     if (is_write) value &= mask_of(size);
-    auto* r = const_cast<Reservation*>(holder(addr, size));
+    // One piece per owner, in ascending address order; a failed piece ends
+    // the access (earlier pieces stay done); a read is assembled little-endian.
+    std::uint64_t read = 0;
+    for (unsigned done = 0; done < size;) {
+        const Addr at = addr + done;
+        Reservation* r = holder(at);
+        std::uint64_t part = size - done;
+        if (r) {
+            part = std::min<std::uint64_t>(part, r->size - (at - r->base));
+        } else if (auto next = next_base_above(at)) {
+            part = std::min<std::uint64_t>(part, *next - at);
+        }
+        const unsigned piece = piece_size(at, part);
+        const AccessResult one = access_piece(r, at, piece, is_write, (value >> (8 * done)) & mask_of(piece));
+        if (!one.ok) return {false, 0};
+        read |= one.value << (8 * done);
+        done += piece;
+    }
+    return {true, is_write ? 0 : read};
+}
+
+AccessResult Model::access_piece(Reservation* r, Addr addr, unsigned size, bool is_write, std::uint64_t value) {
     if (r && r->deferred) {
         r->deferred = false;
         auto plan = plan_mapping(*r, r->pending);

@@ -50,7 +50,6 @@ struct Reservation {
     bool deferred = false;  // a deferred mapping waits for the first fault
     std::vector<FrameRequest> pending;
     std::vector<Mapping> mappings;
-    Addr end() const { return base + size; }
 };
 
 struct Pool {
@@ -83,7 +82,9 @@ public:
     AccessResult access(Addr addr, unsigned size, bool is_write, std::uint64_t value);
 
 private:
-    const Reservation* holder(Addr addr, unsigned size) const;
+    Reservation* holder(Addr addr);
+    std::optional<Addr> next_base_above(Addr addr) const;
+    AccessResult access_piece(Reservation* r, Addr addr, unsigned size, bool is_write, std::uint64_t value);
     bool memory_access(const Reservation& r, Addr addr, unsigned size, bool is_write, std::uint64_t& value);
     AccessResult apply(Policy policy, std::uint64_t handled_value, unsigned size, bool is_write);
 };

@@ -22,10 +22,12 @@ enum class FaultResult {
     error = 4,      ///< stop the vCPU and report the access
 };
 
-/// One guest access of 1, 2, 4 or 8 bytes.
+/// One guest access: 1, 2, 4 or 8 bytes as handlers see it; Vm::dispatch
+/// also takes the 3-, 5-, 6- and 7-byte fragments a hypervisor makes of an
+/// access that crosses a page, and splits them.
 struct Access {
     GuestAddr addr = 0;        ///< guest-physical address of the first byte
-    std::uint8_t size = 0;     ///< bytes: 1, 2, 4 or 8
+    std::uint8_t size = 0;     ///< bytes: 1, 2, 4 or 8 (1 to 8 for Vm::dispatch)
     bool is_write = false;     ///< true for a write
     /// For a write, the value written (least significant byte at addr); for a
     /// read, the value read once the access completes.

@@ -12,12 +12,16 @@
 /// with single loads and stores the compiler cannot split or repeat: aligned
 /// 16-byte vector moves in the middle of large copies on x86-64 CPUs with AVX
 /// (which perform them atomically), relaxed atomic 8-byte words elsewhere, and
-/// single bytes at unaligned ends. So
+/// at the ends the widest naturally aligned relaxed atomic access that fits
+/// (4, 2 or 1 bytes). So
 ///  - each byte of guest memory is read exactly once: a value read into the
 ///    caller's buffer does not change after the copy, so validate the copy,
 ///    never the guest memory (no double fetch);
-///  - a word that is aligned in guest memory is never torn, but an object
-///    larger than 8 bytes may mix old and new words if the guest writes it
+///  - every naturally aligned 2-, 4- and 8-byte piece of a copy is one single
+///    access: a value of that size that is aligned in guest memory is never
+///    torn (read_guest_value<std::uint16_t> of a virtio ring index at offset
+///    2 sees the old or the new index, never a mix), but an object larger
+///    than 8 bytes may mix old and new pieces if the guest writes it
 ///    meanwhile (hardware DMA has the same property);
 ///  - they are ThreadSanitizer clean against the library's own guest accesses
 ///    (TSan builds use only the atomic word loop).

@@ -69,16 +69,20 @@ struct Range {
     GuestAddr base = 0;        ///< first address
     std::uint64_t size = 0;    ///< bytes
 
-    /// One past the last address (exact when fits_address_space(base, size)).
+    /// One past the last address (exact when fits_address_space(base, size);
+    /// 0 for a range that ends exactly at 2^64).
     constexpr GuestAddr end() const { return base + size; }
+    /// The last address (size > 0): exact for every range that
+    /// ends_within_address_space(), including one ending at 2^64.
+    constexpr GuestAddr last() const { return base + (size - 1); }
     /// True when `addr` lies in the range.
     constexpr bool contains(GuestAddr addr) const { return addr >= base && addr - base < size; }
     /// True when [addr, addr + len) lies wholly inside this range (len > 0).
     constexpr bool contains(GuestAddr addr, std::uint64_t len) const {
         return contains(addr) && len <= size - (addr - base);
     }
-    /// True when the two ranges share an address.
-    constexpr bool overlaps(const Range& o) const { return base < o.end() && o.base < end(); }
+    /// True when the two ranges (both non-empty) share an address.
+    constexpr bool overlaps(const Range& o) const { return base <= o.last() && o.base <= last(); }
     /// Same base and size.
     friend constexpr bool operator==(const Range&, const Range&) = default;
 };
@@ -86,6 +90,13 @@ struct Range {
 /// True when base + size can be computed without wrapping (so Range::end() is exact).
 constexpr bool fits_address_space(GuestAddr base, std::uint64_t size) {
     return size <= UINT64_MAX - base;
+}
+
+/// True when every byte of [base, base + size) is an address: the range may
+/// end exactly at 2^64 (the last page is a legal place for a reservation)
+/// but not wrap past it. Size 0 is within.
+constexpr bool ends_within_address_space(GuestAddr base, std::uint64_t size) {
+    return size == 0 || size - 1 <= UINT64_MAX - base;
 }
 
 /// Identifies a reservation; never reused within a process.

@@ -99,7 +99,8 @@ private:
     std::unique_ptr<LookupCache> lookup_cache_;
     Fault* current_fault_ = nullptr;
     std::optional<FaultReport> last_error_;
-    std::optional<std::int64_t> exit_status_;  // set by request_exit, consumed by run
+    std::optional<std::int64_t> exit_status_;
+    unsigned dispatch_depth_ = 0;  // guest accesses in progress on this vCPU (nested through handlers)  // set by request_exit, consumed by run
     void* user_data_ = nullptr;
 };
 

@@ -42,7 +42,10 @@ using MapIterator = std::function<FrameRequest(GuestAddr addr)>;
 /// (at least 1) since the last call. On KVM it runs on the doorbell's own VMM
 /// thread and several rings may arrive as one call; on the sim backend (and
 /// when KVM lacks KVM_CAP_IOEVENTFD) it runs synchronously on the writing
-/// vCPU's thread, once per ring. Calls for one doorbell never overlap.
+/// vCPU's thread, once per ring. Calls for one doorbell never overlap. A
+/// handler that writes its own doorbell (through the sim backend) does not
+/// ring it again: that write ends in an error, logged as "rang its own
+/// doorbell", instead of waiting forever for the running call.
 using DoorbellHandler = std::function<void(std::uint64_t count)>;
 
 /// What one reservation is, for inspection (memory maps, statistics).
@@ -199,8 +202,9 @@ public:
     /// True while deferred mapping is on.
     bool deferred_mapping() const;
 
-    /// Receives accesses outside every reservation, crossing a reservation's
-    /// end, or passed on with FaultResult::unhandled. An empty handler removes it.
+    /// Receives accesses (or the parts of an access, see dispatch()) that no
+    /// reservation holds, and accesses passed on with FaultResult::unhandled.
+    /// An empty handler removes it.
     void set_unhandled_fault_handler(FaultHandler handler);
 
     /// Creates a vCPU (owned by the Vm).
@@ -210,10 +214,15 @@ public:
     /// The index-th vCPU, or nullptr.
     Vcpu* vcpu(std::size_t index) const;
 
-    /// Performs one guest access as `vcpu`: on mapped memory with the right
-    /// rights it reads or writes the frame; otherwise it dispatches the fault
-    /// and applies the handler's result. Backends call this for every access
-    /// the hypervisor could not complete; the sim backend for every access.
+    /// Performs one guest access of 1 to 8 bytes as `vcpu`: on mapped memory
+    /// with the right rights it reads or writes the frame; otherwise it
+    /// dispatches the fault and applies the handler's result. An access that
+    /// crosses owners is performed as one access per part, in ascending
+    /// address order (docs/concepts.md, "Accesses that cross owners"); handlers
+    /// see only 1, 2, 4 or 8 bytes. Backends call this for every access the
+    /// hypervisor could not complete; the sim backend for every access.
+    /// Fault handlers may perform nested accesses; nesting deeper than
+    /// FaultDispatcher's bound (16) ends the innermost access in an error.
     AccessOutcome dispatch(Vcpu& vcpu, Access& access);
 
     /// Ensures a reservation with a deferred mapping is mapped (for VMM-side access).

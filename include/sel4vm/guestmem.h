@@ -45,8 +45,9 @@ void vm_destroy(vm_t *vm);
  */
 vm_vcpu_t *vm_create_vcpu(vm_t *vm);
 /**
- * Sets the callback for accesses outside every reservation, crossing a
- * reservation's end, or passed on with FAULT_UNHANDLED. Replaces an earlier one.
+ * Sets the callback for accesses (or the parts of an access that crosses
+ * reservations) that no reservation holds, and for accesses passed on with
+ * FAULT_UNHANDLED. Replaces an earlier one.
  * May be called while vCPUs run.
  * @param vm     the VM
  * @param cb     the callback (non-NULL); FAULT_UNHANDLED from it is an error
@@ -94,7 +95,9 @@ void *vmm_frame_vaddr(seL4_CPtr cap);
 
 /**
  * The hypervisor-free backend: performs one guest-physical access of len
- * bytes (1, 2, 4 or 8) as vCPU `vcpu` would. Mapped frames are read or
+ * bytes (1, 2, 4 or 8) as vCPU `vcpu` would. An access that crosses
+ * reservations is performed part by part, in address order, each part by
+ * its owner. Mapped frames are read or
  * written directly (honouring rights); everything else goes through fault
  * dispatch. Use each vCPU from one thread at a time.
  * @param vcpu     the vCPU (of a VM_BACKEND_SIM VM)

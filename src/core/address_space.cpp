@@ -68,7 +68,7 @@ Result<void> AddressSpace::init() {
 Result<void> AddressSpace::check_new_range(GuestAddr addr, std::uint64_t size) const {
     if (!initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     if (size == 0) return fail(Errc::invalid_argument, "size is 0");
-    if (!fits_address_space(addr, size)) {
+    if (!ends_within_address_space(addr, size)) {
         return fail(Errc::invalid_argument, "range at " + hex(addr) + " of size " + hex(size) +
                                                 " wraps past the top of the address space");
     }
@@ -120,6 +120,12 @@ Result<void> AddressSpace::make_anon(GuestAddr addr, std::uint64_t size) {
     ChangeLock lock(*this);
     if (auto ok = lock.check(); !ok) return ok;
     if (auto ok = check_new_range(addr, size); !ok) return ok;
+    // Pools hand out [base, end) ranges by their end address; the last page
+    // stays available to reserve_at.
+    if (!fits_address_space(addr, size)) {
+        return fail(Errc::invalid_argument,
+                    "anonymous pool " + describe(Range{addr, size}) + " ends at 2^64; pools must end below it");
+    }
     if (!page_aligned(addr) || !page_aligned(size)) {
         return fail(Errc::invalid_argument,
                     "anonymous pool " + describe(Range{addr, size}) + " is not page aligned (4 KiB)");
@@ -232,7 +238,8 @@ Result<std::unique_ptr<FrameMap>> AddressSpace::collect_frames(const Reservation
     const Range& range = reservation.range();
     auto frames = std::make_unique<FrameMap>();
     GuestAddr addr = range.base;
-    while (addr < range.end()) {
+    // Counted by offset: a range ending at 2^64 has end() == 0.
+    while (addr - range.base < range.size) {
         FrameRequest request;
         try {
             ApiCall::UserCode user_code;

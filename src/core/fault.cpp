@@ -2,10 +2,11 @@
 
 #include "guestmem/vcpu.hpp"
 
+#include "access_split.hpp"
+
 namespace guestmem {
 
 namespace {
-std::uint64_t size_mask(std::size_t size) { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (size * 8)) - 1; }
 unsigned lane_shift(GuestAddr addr) { return static_cast<unsigned>(addr & 3) * 8; }
 }  // namespace
 

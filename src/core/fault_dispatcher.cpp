@@ -4,16 +4,13 @@
 #include <exception>
 #include <string>
 
+#include "access_split.hpp"
 #include "format.hpp"
 #include "guestmem/log.hpp"
 
 namespace guestmem {
 
 namespace {
-
-std::uint64_t size_mask(std::size_t size) { return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (size * 8)) - 1; }
-
-bool valid_size(std::size_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
 
 // Naturally aligned accesses are single atomic loads/stores, as on hardware:
 // a guest (or another vCPU) sharing the memory never sees a torn value.
@@ -127,7 +124,7 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
         // Say which way the access got here: the fix differs (register a
         // callback vs. look at the reservation's callback).
         failure = passed_on ? "the fault callback returned FAULT_UNHANDLED and there is no unhandled-fault callback"
-                            : "no reservation holds the whole access and there is no unhandled-fault callback";
+                            : "no reservation holds the address and there is no unhandled-fault callback";
         return FaultResult::error;
     }
     FaultResult result = call(*handler, vcpu, access, failure);
@@ -138,10 +135,8 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
     return result;
 }
 
-FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, const char*& failure) {
-    Reservation* reservation = space_.index().lookup(*vcpu.lookup_cache_, access.addr);
-    if (reservation && !reservation->range().contains(access.addr, access.size)) reservation = nullptr;
-
+FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, Reservation* reservation,
+                                               const char*& failure) {
     FaultResult result;
     if (reservation && reservation->try_enter()) {
         // The reservation stays alive while this vCPU's cache is pinned (by
@@ -181,22 +176,62 @@ FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, const
     }
 }
 
+FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done) {
+    const GuestAddr addr = access.addr + done;
+    const std::uint64_t left = access.size - done;
+    LookupCache& cache = *vcpu.lookup_cache_;
+    Reservation* owner = space_.index().lookup(cache, addr);
+    std::uint64_t part = left;
+    if (owner) {
+        part = bytes_held(addr, owner->range().last(), left);
+    } else if (auto next = space_.index().next_base_above(cache, addr)) {
+        part = bytes_held(addr, *next - 1, left);  // up to the next owner: the unhandled part
+    }
+    Piece piece{Access{addr, first_piece_size(addr, part), access.is_write, 0}, owner};
+    if (access.is_write) piece.access.data = (access.data >> (8 * done)) & size_mask(piece.access.size);
+    return piece;
+}
+
 AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
-    if (!valid_size(access.size)) return report(vcpu, access, "access size is not 1, 2, 4 or 8 bytes");
-    if (!fits_address_space(access.addr, access.size)) {
+    if (access.size == 0 || access.size > 8) return report(vcpu, access, "access size is not 1 to 8 bytes");
+    if (!ends_within_address_space(access.addr, access.size)) {
         return report(vcpu, access, "access wraps past the top of the address space");
     }
+    if (vcpu.dispatch_depth_ >= kMaxNesting) {
+        return report(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
+                                    "re-enters its own device or the unhandled-fault callback without end?)");
+    }
+    struct Nesting {
+        unsigned& depth;
+        explicit Nesting(unsigned& d) : depth(d) { ++depth; }
+        ~Nesting() { --depth; }
+    } nesting{vcpu.dispatch_depth_};
     if (access.is_write) access.data &= size_mask(access.size);
     const SnapshotPin pin(*vcpu.lookup_cache_);
-    for (int attempts = 0; attempts <= kMaxRestarts; ++attempts) {
+    // One piece per owner (and per aligned piece of an odd-sized part), in
+    // ascending address order, as hardware splits an access that crosses
+    // devices; a read is assembled little-endian. A failed piece ends the
+    // access: pieces already written stay written.
+    std::uint64_t done = 0;
+    std::uint64_t value = 0;
+    int restarts = 0;
+    while (done < access.size) {
+        Piece piece = next_piece(vcpu, access, done);
         const char* failure = "";
-        switch (attempt(vcpu, access, failure)) {
-        case Step::completed: return AccessOutcome::completed;
-        case Step::failed: return report(vcpu, access, failure);
-        case Step::again: break;
+        switch (attempt(vcpu, piece.access, piece.owner, failure)) {
+        case Step::completed:
+            if (!access.is_write) value |= piece.access.data << (8 * done);
+            done += piece.access.size;
+            restarts = 0;
+            break;
+        case Step::failed: return report(vcpu, piece.access, failure);
+        case Step::again:
+            if (++restarts > kMaxRestarts) return report(vcpu, piece.access, "FAULT_RESTART made no progress");
+            break;
         }
     }
-    return report(vcpu, access, "FAULT_RESTART made no progress");
+    if (!access.is_write) access.data = value;
+    return AccessOutcome::completed;
 }
 
 AccessOutcome FaultDispatcher::report(Vcpu& vcpu, const Access& access, const char* reason) {

@@ -11,9 +11,10 @@
 namespace guestmem {
 
 /// The one path every trapped guest access takes, on every backend:
-/// lookup (no lock while the map is unchanged), deferred mapping, the
-/// reservation's handler, the unhandled-fault handler, and the result's
-/// single meaning (SPEC section 2, "Faults").
+/// splitting at owner boundaries, lookup (no lock while the map is
+/// unchanged), deferred mapping, the reservation's handler, the
+/// unhandled-fault handler, and the result's single meaning
+/// (docs/concepts.md, "Faults and results").
 ///
 /// Thread safety: dispatch() runs on many vCPU threads at once;
 /// set_unhandled_handler() may run concurrently with it.
@@ -21,6 +22,10 @@ class FaultDispatcher {
 public:
     /// Restarts of one access without progress before it is an error.
     static constexpr int kMaxRestarts = 8;
+    /// Guest accesses a vCPU's fault handlers may nest (a handler performing
+    /// an access that faults into a handler, ...) before the innermost is an
+    /// error: unbounded re-entry would exhaust the stack.
+    static constexpr unsigned kMaxNesting = 16;
 
     explicit FaultDispatcher(AddressSpace& space) : space_(space) {}
 
@@ -29,8 +34,15 @@ public:
 
 private:
     enum class Step { completed, again, failed };
+    /// One piece of an access, wholly inside `owner` or wholly outside every
+    /// reservation (owner nullptr) in the snapshot it was cut from.
+    struct Piece {
+        Access access;
+        Reservation* owner;
+    };
 
-    Step attempt(Vcpu& vcpu, Access& access, const char*& failure);
+    Piece next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done);
+    Step attempt(Vcpu& vcpu, Access& access, Reservation* owner, const char*& failure);
     FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, const char*& failure);
     FaultResult unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure);
     AccessOutcome report(Vcpu& vcpu, const Access& access, const char* reason);

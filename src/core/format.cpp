@@ -10,6 +10,10 @@ std::string hex(std::uint64_t value) {
     return buffer;
 }
 
-std::string describe(const Range& range) { return "[" + hex(range.base) + ", " + hex(range.end()) + ")"; }
+std::string describe(const Range& range) {
+    // A range ending exactly at 2^64 has no representable end.
+    const bool to_top = range.size != 0 && range.end() == 0;
+    return "[" + hex(range.base) + ", " + (to_top ? std::string("2^64") : hex(range.end())) + ")";
+}
 
 }  // namespace guestmem

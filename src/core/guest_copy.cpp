@@ -4,8 +4,10 @@
 // Guest memory can change under the copy (a running vCPU, a device, another VM
 // sharing the frame), so every access to it is a single load or store the
 // compiler may neither split, merge nor repeat: each guest byte is read once
-// and a naturally aligned guest word is never torn.
-//  - The ends are copied with relaxed atomic byte and 8-byte word accesses.
+// and no naturally aligned 2-, 4- or 8-byte guest value is ever torn.
+//  - The ends are copied with relaxed atomic accesses of the widest naturally
+//    aligned size that fits (8, 4, 2 or 1 bytes), as a guest would access a
+//    virtio ring index or a device register; the middle with 8-byte words.
 //  - The 16-byte aligned middle of a large copy uses aligned 16-byte vector
 //    moves (MOVDQA) through volatile pointers. CPUs with AVX perform these as
 //    one atomic access (Intel SDM vol. 3A 9.1.1; AMD APM vol. 2 7.3.2), so an
@@ -30,14 +32,52 @@ namespace {
 
 constexpr std::size_t kWord = sizeof(std::uint64_t);
 
-std::uint8_t load_byte(const std::byte* p) {
-    return __atomic_load_n(reinterpret_cast<const std::uint8_t*>(p), __ATOMIC_RELAXED);
+template <class T>
+T load_unit(const std::byte* p) {
+    return __atomic_load_n(reinterpret_cast<const T*>(p), __ATOMIC_RELAXED);
 }
-void store_byte(std::byte* p, std::uint8_t v) { __atomic_store_n(reinterpret_cast<std::uint8_t*>(p), v, __ATOMIC_RELAXED); }
-std::uint64_t load_word(const std::byte* p) {
-    return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_RELAXED);
+template <class T>
+void store_unit(std::byte* p, T v) {
+    __atomic_store_n(reinterpret_cast<T*>(p), v, __ATOMIC_RELAXED);
 }
-void store_word(std::byte* p, std::uint64_t v) { __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), v, __ATOMIC_RELAXED); }
+std::uint64_t load_word(const std::byte* p) { return load_unit<std::uint64_t>(p); }
+void store_word(std::byte* p, std::uint64_t v) { store_unit<std::uint64_t>(p, v); }
+
+/// Calls unit(i, size) for [i, end) cut into the widest naturally aligned
+/// pieces of 4, 2 and 1 bytes (aligned by the guest address `guest + i`).
+template <class Unit>
+void for_each_narrow_unit(const std::byte* guest, std::size_t i, std::size_t end, Unit unit) {
+    while (i < end) {
+        const auto at = reinterpret_cast<std::uintptr_t>(guest + i);
+        std::size_t size = 1;
+        for (std::size_t s : {4, 2}) {
+            if (s <= end - i && (at & (s - 1)) == 0) {
+                size = s;
+                break;
+            }
+        }
+        unit(i, size);
+        i += size;
+    }
+}
+
+/// Reads `size` (1, 2 or 4) guest bytes at `from` as one access into `to`.
+void read_unit(std::byte* to, const std::byte* from, std::size_t size) {
+    switch (size) {
+    case 4: { const auto v = load_unit<std::uint32_t>(from); std::memcpy(to, &v, 4); return; }
+    case 2: { const auto v = load_unit<std::uint16_t>(from); std::memcpy(to, &v, 2); return; }
+    default: { const auto v = load_unit<std::uint8_t>(from); std::memcpy(to, &v, 1); return; }
+    }
+}
+
+/// Writes `size` (1, 2 or 4) bytes from `from` to guest memory at `to` as one access.
+void write_unit(std::byte* to, const std::byte* from, std::size_t size) {
+    switch (size) {
+    case 4: { std::uint32_t v; std::memcpy(&v, from, 4); store_unit(to, v); return; }
+    case 2: { std::uint16_t v; std::memcpy(&v, from, 2); store_unit(to, v); return; }
+    default: { std::uint8_t v; std::memcpy(&v, from, 1); store_unit(to, v); return; }
+    }
+}
 
 /// Bytes from `p` to the next multiple of `alignment`, at most n.
 std::size_t bytes_to_alignment(const std::byte* p, std::size_t alignment, std::size_t n) {
@@ -83,8 +123,8 @@ void move_vectors(std::byte* to, const std::byte* from, std::size_t i, std::size
 struct FromGuest {
     std::byte* mine;
     const std::byte* guest;
-    void bytes(std::size_t i, std::size_t end) const {
-        for (; i < end; ++i) mine[i] = std::byte{load_byte(guest + i)};
+    void narrow(std::size_t i, std::size_t end) const {
+        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { read_unit(mine + at, guest + at, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         for (; i < end; i += kWord) {
@@ -100,8 +140,8 @@ struct FromGuest {
 struct ToGuest {
     std::byte* guest;
     const std::byte* mine;
-    void bytes(std::size_t i, std::size_t end) const {
-        for (; i < end; ++i) store_byte(guest + i, std::to_integer<std::uint8_t>(mine[i]));
+    void narrow(std::size_t i, std::size_t end) const {
+        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { write_unit(guest + at, mine + at, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         for (; i < end; i += kWord) {
@@ -118,8 +158,9 @@ struct ToGuest {
 struct FillGuest {
     std::byte* guest;
     std::uint8_t value;
-    void bytes(std::size_t i, std::size_t end) const {
-        for (; i < end; ++i) store_byte(guest + i, value);
+    void narrow(std::size_t i, std::size_t end) const {
+        const std::byte pattern[4] = {std::byte{value}, std::byte{value}, std::byte{value}, std::byte{value}};
+        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { write_unit(guest + at, pattern, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         const std::uint64_t word = value * 0x0101010101010101ull;
@@ -133,13 +174,13 @@ struct FillGuest {
 #endif
 };
 
-/// Copies n bytes with the widest access each guest position allows: bytes up
-/// to word alignment, words up to vector alignment, vectors, then words and
-/// bytes for what is left.
+/// Copies n bytes with the widest access each guest position allows: narrow
+/// aligned pieces up to word alignment, words up to vector alignment,
+/// vectors, then words and narrow pieces for what is left.
 template <class Copier>
 void copy_widest(const std::byte* guest, std::size_t n, const Copier& copier) {
     std::size_t i = bytes_to_alignment(guest, kWord, n);
-    copier.bytes(0, i);
+    copier.narrow(0, i);
 #ifdef GUESTMEM_VECTOR_COPY
     if (n - i >= kVectorMin && vector_moves_are_atomic()) {
         const std::size_t vectors_start = i + bytes_to_alignment(guest + i, kVector, n - i);
@@ -150,7 +191,7 @@ void copy_widest(const std::byte* guest, std::size_t n, const Copier& copier) {
 #endif
     const std::size_t words_end = i + ((n - i) & ~(kWord - 1));
     copier.words(i, words_end);
-    copier.bytes(words_end, n);
+    copier.narrow(words_end, n);
 }
 
 }  // namespace

@@ -26,11 +26,11 @@ void RegionSnapshot::place(std::size_t& next_sorted, std::size_t k) {
     if (k > owners_.size()) return;
     place(next_sorted, 2 * k);
     Reservation* reservation = owners_[next_sorted++].get();
-    nodes()[k] = Node{reservation->range().end() - 1, reservation};
+    nodes()[k] = Node{reservation->range().last(), reservation};
     place(next_sorted, 2 * k + 1);
 }
 
-Reservation* RegionSnapshot::find(GuestAddr addr) const {
+Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
     // The first node (in address order) whose last address is >= addr: the
     // only reservation that can hold addr, since they do not overlap.
     const Node* tree = nodes();
@@ -44,9 +44,7 @@ Reservation* RegionSnapshot::find(GuestAddr addr) const {
     // k went right after the node we want and left ever since: drop those
     // trailing right turns and the last left one.
     k >>= __builtin_ffsll(static_cast<long long>(~k));
-    if (k == 0) return nullptr;
-    Reservation* candidate = tree[k].reservation;
-    return candidate->range().base <= addr ? candidate : nullptr;
+    return k == 0 ? nullptr : tree[k].reservation;
 }
 
 void RegionIndex::insert(std::shared_ptr<Reservation> reservation) {
@@ -115,6 +113,12 @@ Reservation* RegionIndex::lookup(LookupCache& cache, GuestAddr addr) const {
         cache.last_found_span = found->range().size - 1;
     }
     return found;
+}
+
+std::optional<GuestAddr> RegionIndex::next_base_above(LookupCache& cache, GuestAddr addr) const {
+    const Reservation* next = view(cache).first_ending_at_or_after(addr);
+    if (!next) return std::nullopt;
+    return next->range().base;
 }
 
 }  // namespace guestmem

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "reservation.hpp"
@@ -22,12 +23,19 @@ class RegionSnapshot {
 public:
     explicit RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live);
     /// The reservation whose range holds `addr`, or nullptr.
-    Reservation* find(GuestAddr addr) const;
+    Reservation* find(GuestAddr addr) const {
+        Reservation* candidate = first_ending_at_or_after(addr);
+        return candidate && candidate->range().base <= addr ? candidate : nullptr;
+    }
+    /// The first reservation (in address order) whose last address is at or
+    /// after `addr`: the one holding `addr` if any, else the next one above
+    /// it; nullptr when there is neither.
+    Reservation* first_ending_at_or_after(GuestAddr addr) const;
     std::size_t size() const { return owners_.size(); }
 
 private:
     struct Node {
-        GuestAddr last;            // the reservation's last address (end - 1)
+        GuestAddr last;            // the reservation's last address
         Reservation* reservation;  // owned through owners_
     };
     static_assert(sizeof(Node) == 16, "four nodes to a cache line");
@@ -98,6 +106,9 @@ public:
     /// The reservation holding `addr` in the snapshot view(cache) returns, or
     /// nullptr; remembers it in `cache` to answer a repeat without searching.
     Reservation* lookup(LookupCache& cache, GuestAddr addr) const;
+    /// The base of the first reservation above `addr` in the snapshot
+    /// view(cache) returns (for an `addr` no reservation holds), if any.
+    std::optional<GuestAddr> next_base_above(LookupCache& cache, GuestAddr addr) const;
 
 private:
     mutable std::mutex mutex_;

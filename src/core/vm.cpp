@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "guestmem/log.hpp"
 
@@ -47,9 +48,20 @@ struct Doorbell {
     DoorbellHandler handler;
     std::mutex mutex;  // calls never overlap
     std::atomic<ReservationId> id{ReservationId::none};
+    // The thread inside handler, if any: a ring from that same thread (the
+    // handler writing its own doorbell through the sim backend) would wait on
+    // `mutex` for itself forever, so it is refused instead.
+    std::atomic<std::thread::id> calling{};
 
-    void ring(std::uint64_t count) {
+    /// False (and nothing called) when the ring comes from inside the handler.
+    bool ring(std::uint64_t count) {
+        if (calling.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+            log(LogLevel::error, "doorbell handler of reservation " + id_text() +
+                                     " rang its own doorbell: the ring is refused, as the handler is already running");
+            return false;
+        }
         std::lock_guard lock(mutex);
+        calling.store(std::this_thread::get_id(), std::memory_order_relaxed);
         ReservationId& running = doorbell_running_on_this_thread();
         const ReservationId outer = running;
         running = id.load(std::memory_order_acquire);
@@ -57,14 +69,16 @@ struct Doorbell {
             ApiCall::UserCode user_code;
             handler(count);
         } catch (const std::exception& e) {
-            log(LogLevel::error, "doorbell handler of reservation " +
-                                     std::to_string(static_cast<std::uint64_t>(running)) + " threw: " + e.what());
+            log(LogLevel::error, "doorbell handler of reservation " + id_text() + " threw: " + e.what());
         } catch (...) {
-            log(LogLevel::error, "doorbell handler of reservation " +
-                                     std::to_string(static_cast<std::uint64_t>(running)) + " threw");
+            log(LogLevel::error, "doorbell handler of reservation " + id_text() + " threw");
         }
         running = outer;
+        calling.store(std::thread::id{}, std::memory_order_relaxed);
+        return true;
     }
+
+    std::string id_text() const { return std::to_string(static_cast<std::uint64_t>(id.load())); }
 };
 
 }  // namespace
@@ -87,8 +101,8 @@ Result<ReservationId> Vm::reserve_doorbell(GuestAddr addr, std::uint64_t size, D
     // rings for exactly the writes the hypervisor would have signalled.
     FaultHandler fallback = [bell, spec](Fault& fault) {
         if (fault.is_write() && fault.address() == spec.addr && fault.size() == spec.size &&
-            (!spec.match || fault.data() == *spec.match)) {
-            bell->ring(1);
+            (!spec.match || fault.data() == *spec.match) && !bell->ring(1)) {
+            return FaultResult::error;
         }
         return FaultResult::ignore;
     };

@@ -44,6 +44,11 @@ Result<SimVcpu*> sim_vcpu(const Vcpu& vcpu) {
 Result<std::uint64_t> perform(Vcpu& vcpu, Access access) {
     auto sim = sim_vcpu(vcpu);
     if (!sim) return sim.error();
+    // One instruction's access: the core also takes the odd-sized fragments
+    // a hypervisor makes, but an instruction accesses 1, 2, 4 or 8 bytes.
+    if (access.size != 1 && access.size != 2 && access.size != 4 && access.size != 8) {
+        return fail(Errc::invalid_argument, "access size is not 1, 2, 4 or 8 bytes");
+    }
     if (vcpu.vm().dispatch(vcpu, access) != AccessOutcome::completed) {
         const FaultReport& report = *vcpu.last_error();
         return Error{Errc::fault_error, std::string(ApiCall::current()) + ": " + report.reason};

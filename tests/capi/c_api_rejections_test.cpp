@@ -209,7 +209,7 @@ std::vector<Row> rows() {
     add("reserve_null_callback", "vm_reserve_memory_at", "callback is NULL", [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0x10, nullptr, f); });
     add("reserve_size_zero", "vm_reserve_memory_at", "size is 0", [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0, device, f); });
     add("reserve_wraps", "vm_reserve_memory_at", "wraps", [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x20, device, f); });
-    add("reserve_wraps_to_zero", "vm_reserve_memory_at", "wraps", [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x10, device, f); });
+    add("reserve_wraps_by_one", "vm_reserve_memory_at", "wraps", [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x11, device, f); });
     add("reserve_overlaps_reservation", "vm_reserve_memory_at", "overlaps a reservation", [=](Fx& f) { return reserve(f.c.vm, kDev + 0xff, 1, device, f); });
     add("reserve_overlaps_mapped", "vm_reserve_memory_at", "overlaps a reservation", [=](Fx& f) { return reserve(f.c.vm, kMapped - 0x10, 0x20, device, f); });
     add("reserve_overlaps_pool", "vm_reserve_memory_at", "overlaps the anonymous pool", [=](Fx& f) { return reserve(f.c.vm, kPool + 0x10'0000 - 1, 0x10, device, f); });

@@ -171,16 +171,18 @@ TEST_F(DeferredTest, EnsureMappedRunsAPendingMappingForTheVmm) {
     EXPECT_EQ(*calls, 1);
 }
 
-TEST_F(DeferredTest, AnAccessCrossingTheReservationsEndDoesNotRunTheMapping) {
+TEST_F(DeferredTest, AnAccessCrossingTheReservationsEndMapsItsPartAndPassesOnTheRest) {
     CountingHandler unhandled;
     s.vm->set_unhandled_fault_handler(unhandled.handler());
     auto id = s.vm->reserve_at(0x10000, 0x1000, CountingHandler{}.handler());
     auto calls = std::make_shared<int>(0);
-    ASSERT_TRUE(s.vm->map(*id, counting({s.frame()}, 0x10000, calls)));
-    ASSERT_TRUE(sim::read(*s.vcpu, 0x10ffe, 4));
-    EXPECT_EQ(*unhandled.calls, 1);
-    EXPECT_EQ(*calls, 0);
-    EXPECT_TRUE(s.vm->reservations().at(0).deferred);
+    const Cap frame = s.frame();
+    ASSERT_TRUE(s.vm->map(*id, counting({frame}, 0x10000, calls)));
+    ASSERT_TRUE(sim::write(*s.vcpu, 0x10ffe, 4, 0xaabbccdd));
+    EXPECT_EQ(*calls, 1) << "the part inside the reservation maps it";
+    EXPECT_EQ(*unhandled.calls, 1) << "the part past its end has no owner";
+    EXPECT_FALSE(s.vm->reservations().at(0).deferred);
+    EXPECT_EQ(peek(s.memory(frame).data() + 0xffe, 2), 0xccddu);
 }
 
 TEST_F(DeferredTest, MapFramesKeepsItsOwnCopyOfTheArray) {

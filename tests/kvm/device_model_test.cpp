@@ -185,6 +185,14 @@ TYPED_TEST(DeviceModel, FaultErrorReportsTheAccess) {
 TYPED_TEST(DeviceModel, UnhandledAndCrossingAccesses) {
     RegisterFile regs(kDevice);
     ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    // A 4-byte register whose bytes read 0x11, 0x22, 0x33, 0x44.
+    const GuestAddr tail = kDevice + 0x1800;
+    std::vector<Access> tail_seen;
+    ASSERT_TRUE(this->vm().reserve_at(tail, 4, [&](Fault& f) {
+        tail_seen.push_back(f.access());
+        f.set_data(std::uint64_t{0x44332211} >> (8 * (f.address() - tail)));
+        return FaultResult::handled;
+    }));
     std::vector<Access> unhandled;
     this->vm().set_unhandled_fault_handler([&](Fault& f) {
         unhandled.push_back(f.access());
@@ -192,15 +200,19 @@ TYPED_TEST(DeviceModel, UnhandledAndCrossingAccesses) {
         return FaultResult::handled;
     });
     std::vector<Op> ops = {Op::read(kDevice + 0x1000, 4), Op::write(kDevice + 0x2000, 1, 0x7f),
-                           Op::read(kDevice + RegisterFile::kSize - 2, 4)};
+                           Op::read(tail + 2, 4)};  // crosses the register's end: split
     const auto out = this->driver().perform(ops);
     ASSERT_TRUE(out.completed);
     EXPECT_EQ(ops[0].value, 0xabcdefu);
-    EXPECT_EQ(ops[2].value, 0xabcdefu);
+    EXPECT_EQ(ops[2].value, 0xcdef4433u) << "the register's two bytes, then the unhandled part's, little-endian";
     ASSERT_EQ(unhandled.size(), 3u);
     EXPECT_EQ(unhandled[1].addr, kDevice + 0x2000);
     EXPECT_EQ(unhandled[1].data, 0x7fu);
-    EXPECT_EQ(unhandled[2].addr, kDevice + RegisterFile::kSize - 2);
+    EXPECT_EQ(unhandled[2].addr, tail + 4);
+    EXPECT_EQ(unhandled[2].size, 2u);
+    ASSERT_EQ(tail_seen.size(), 1u);
+    EXPECT_EQ(tail_seen[0].addr, tail + 2);
+    EXPECT_EQ(tail_seen[0].size, 2u) << "the register sees only its own part";
     EXPECT_EQ(regs.accesses(), 0u);
 }
 

@@ -212,19 +212,24 @@ TEST(KvmGuest, UnhandledFaultHandlerGetsAccessesOutsideEveryReservation) {
         if (f.is_read()) f.set_data(0x77);
         return FaultResult::handled;
     });
+    // A 4-byte register at `tail`; an 8-byte read there crosses its end.
+    const GuestAddr tail = kDevice + 0x1800;
+    ASSERT_TRUE(s.g->vm().reserve_at(tail, 4, [](Fault& f) {
+        f.set_data(0x44332211);
+        return FaultResult::handled;
+    }));
     r = s.run({ScriptOp::read(0xe0000000, 4), ScriptOp::write(0xe0001000, 8, 0x0102030405060708),
-               // Crosses the device reservation's end: unhandled, not the device's.
-               ScriptOp::read(kDevice + RegisterFile::kSize - 4, 8)});
+               ScriptOp::read(tail, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     const auto back = s.results(3);
     EXPECT_EQ(back[0].value, 0x77u);
-    EXPECT_EQ(back[2].value, 0x77u);
+    EXPECT_EQ(back[2].value, 0x0000007744332211u) << "split: the register's 4 bytes, then the unhandled 4";
     ASSERT_EQ(seen.size(), 3u);
     EXPECT_EQ(seen[0].addr, 0xe0000000u);
     EXPECT_EQ(seen[1].addr, 0xe0001000u);
     EXPECT_EQ(seen[1].data, 0x0102030405060708u);
-    EXPECT_EQ(seen[2].addr, kDevice + RegisterFile::kSize - 4);
-    EXPECT_EQ(seen[2].size, 8);
+    EXPECT_EQ(seen[2].addr, tail + 4);
+    EXPECT_EQ(seen[2].size, 4);
     EXPECT_EQ(regs.accesses(), 0u);
 }
 

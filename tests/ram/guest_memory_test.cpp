@@ -422,3 +422,100 @@ TEST(GuestMemory, LargeCopiesNeverTearAlignedWordsTheGuestWrites) {
     stop = true;
     guest.join();
 }
+
+// ---------------------------------------------------------------------------
+// Narrow values: every naturally aligned 2-, 4- and 8-byte piece of a VMM-side
+// copy is one access, so a value the guest writes whole is never seen torn
+// (the bug that tore virtio ring indices at offset 2 in other VMMs).
+
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kTearRounds = 1 << 15;
+#else
+constexpr int kTearRounds = 1 << 20;
+#endif
+
+struct TearCase {
+    GuestAddr addr;
+    std::size_t size;
+};
+
+class NarrowValues : public ::testing::TestWithParam<TearCase> {};
+
+template <class T>
+int torn_vmm_reads(SimVm& vm, GuestAddr addr, Vcpu& writer) {
+    std::atomic<bool> stop{false};
+    std::thread guest([&] {
+        for (std::uint64_t i = 0; !stop; ++i) (void)sim::write(writer, addr, sizeof(T), (i & 1) ? ~std::uint64_t{0} : 0);
+    });
+    int torn = 0;
+    for (int i = 0; i < kTearRounds; ++i) {
+        const auto v = read_guest_value<T>(*vm, addr);
+        if (!v || (*v != T{0} && *v != static_cast<T>(~T{0}))) ++torn;
+    }
+    stop = true;
+    guest.join();
+    return torn;
+}
+
+template <class T>
+int torn_guest_reads(SimVm& vm, GuestAddr addr, Vcpu& reader) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> torn{0};
+    std::thread guest([&] {
+        while (!stop) {
+            const auto v = sim::read(reader, addr, sizeof(T));
+            if (!v || (*v != 0 && *v != static_cast<T>(~T{0}))) torn.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+    for (int i = 0; i < kTearRounds; ++i) {
+        if (!write_guest_value<T>(*vm, addr, (i & 1) ? static_cast<T>(~T{0}) : T{0})) torn.fetch_add(1);
+    }
+    stop = true;
+    guest.join();
+    return torn.load();
+}
+
+template <class T>
+void expect_untorn(GuestAddr addr) {
+    SimVm vm;
+    scattered_ram(vm, 0, 1);
+    auto vcpu = vm->create_vcpu();
+    ASSERT_TRUE(vcpu);
+    EXPECT_EQ(torn_vmm_reads<T>(vm, addr, **vcpu), 0) << "read_guest_value against guest writes";
+    EXPECT_EQ(torn_guest_reads<T>(vm, addr, **vcpu), 0) << "guest reads against write_guest_value";
+}
+
+TEST_P(NarrowValues, AreNeverTornBetweenTheVmmAndTheGuest) {
+    const TearCase c = GetParam();
+    switch (c.size) {
+    case 2: expect_untorn<std::uint16_t>(c.addr); break;
+    case 4: expect_untorn<std::uint32_t>(c.addr); break;
+    default: expect_untorn<std::uint64_t>(c.addr); break;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryAlignedPlace, NarrowValues,
+                         ::testing::Values(TearCase{2, 2}, TearCase{4, 2}, TearCase{6, 2}, TearCase{0x200, 4},
+                                           TearCase{0x204, 4}, TearCase{0x208, 8}),
+                         [](const auto& info) {
+                             return "Tear_u" + std::to_string(info.param.size * 8) + "_at_" +
+                                    std::to_string(info.param.addr);
+                         });
+
+TEST(GuestMemoryCopyLoops, NarrowPiecesOfALongCopyAreSingleAccessesToo) {
+    // A virtio-style used ring: flags (2 bytes) at 0, idx (2 bytes) at 2, read
+    // together in one 4-byte copy starting at offset 2 of a frame: the 2-byte
+    // piece at 2 and everything after stays whole as well. Checked
+    // functionally here; the races above check the access widths.
+    SimVm vm;
+    scattered_ram(vm, 0, 1);
+    const std::array<std::uint16_t, 3> values = {0x1234, 0x5678, 0x9abc};
+    ASSERT_TRUE(write_guest_span<std::uint16_t>(*vm, 2, values));
+    std::array<std::uint16_t, 3> back{};
+    ASSERT_TRUE(read_guest_span<std::uint16_t>(*vm, 2, back));
+    EXPECT_EQ(back, values);
+}
+
+}  // namespace

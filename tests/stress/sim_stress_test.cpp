@@ -11,6 +11,9 @@
 //   - a read served from memory returned the bytes of a live mapped frame;
 //   - nothing was lost: every access completed, and the handler call counts
 //     equal the accesses each reservation served (no double dispatch).
+// An access that crossed the edge of a reservation alive during it may have
+// been split into parts with different owners: only its completion and its
+// handler calls (in the totals) are checked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -66,6 +69,7 @@ struct Record {
     GuestAddr addr;
     std::uint64_t a, b;
     std::uint64_t served;  // generation + 1, kUnhandled, or 0 (memory)
+    std::uint64_t calls;   // handler calls during the access (pieces of a split access call several)
     std::uint64_t value;
     std::uint8_t size;
     bool is_write;
@@ -78,6 +82,7 @@ struct Shared {
     std::unique_ptr<std::atomic<std::uint64_t>[]> hits{new std::atomic<std::uint64_t>[kMaxGenerations]()};
     std::atomic<std::uint64_t> unhandled_hits{0};
     std::uint64_t served[kVcpus] = {};  // written by handlers on the vCPU's own thread
+    std::uint64_t calls[kVcpus] = {};   // handler calls, likewise
     Violations violations;
     std::atomic<bool> stop{false};
 };
@@ -92,6 +97,7 @@ protected:
         vm_->set_unhandled_fault_handler([this](Fault& f) {
             s_.unhandled_hits.fetch_add(1, std::memory_order_relaxed);
             s_.served[f.vcpu().index()] = kUnhandled;
+            ++s_.calls[f.vcpu().index()];
             if (f.is_read()) f.set_data(kUnhandledData);
             return FaultResult::handled;
         });
@@ -108,6 +114,7 @@ protected:
                 s_.violations.add("generation " + std::to_string(g) + " got an access outside its range");
             s_.hits[g].fetch_add(1, std::memory_order_relaxed);
             s_.served[f.vcpu().index()] = g + 1;
+            ++s_.calls[f.vcpu().index()];
             if (f.is_read()) f.set_data(tag(g));
             return FaultResult::handled;
         };
@@ -227,6 +234,7 @@ protected:
             r.addr = std::min<GuestAddr>(r.addr, area + span - r.size);
             r.is_write = rng() % 3 == 0;
             s_.served[index] = 0;
+            const std::uint64_t calls_before = s_.calls[index];
             r.a = s_.clock.load();
             if (r.is_write) {
                 r.ok = sim::write(vcpu, r.addr, r.size, 0x1122334455667788ull).ok();
@@ -237,6 +245,7 @@ protected:
             }
             r.b = s_.clock.load();
             r.served = s_.served[index];
+            r.calls = s_.calls[index] - calls_before;
             records.push_back(r);
         }
     }
@@ -253,6 +262,7 @@ protected:
         }
         std::vector<std::uint64_t> served_count(gens_.size(), 0);
         std::uint64_t unhandled = 0;
+        std::uint64_t split_calls = 0;  // handler calls of accesses that may have been split
         auto candidates = [&](const Record& r, auto&& visit) {
             for (GuestAddr p = r.addr / kPageSize; p <= (r.addr + r.size - 1) / kPageSize; ++p) {
                 auto it = by_page.find(p);
@@ -285,6 +295,20 @@ protected:
                 }
                 std::optional<std::uint64_t> owner;  // contained the access for its whole duration
                 bool plausible = false;
+                // An access that crossed the edge of a reservation alive at
+                // some point during it may have been split into one piece per
+                // owner (access_split_test.cpp checks the pieces): which
+                // handler served it last says nothing, so only its completion
+                // is checked here.
+                bool maybe_split = false;
+                candidates(r, [&](std::uint64_t g) {
+                    const Generation& gen = gens_[g];
+                    if (gen.exists && !contains(gen, r) && gen.res_begin <= r.b && gen.free_end >= r.a) maybe_split = true;
+                });
+                if (maybe_split) {
+                    split_calls += r.calls;
+                    continue;
+                }
                 candidates(r, [&](std::uint64_t g) {
                     const Generation& gen = gens_[g];
                     if (contains(gen, r) && gen.res_end <= r.a && gen.free_begin > r.b) owner = g;
@@ -320,14 +344,23 @@ protected:
                                                   [&] { std::ostringstream h; h << std::hex << r.value; return h.str(); }() + ")");
             }
         }
+        // Split accesses' pieces also ran handlers, which we cannot attribute
+        // to a generation: per generation at least the accesses it served,
+        // and in all exactly the calls the vCPUs saw.
+        std::uint64_t hits = s_.unhandled_hits.load(), served = unhandled;
         for (std::uint64_t g = 0; g < gens_.size(); ++g) {
-            if (s_.hits[g].load() != served_count[g])
+            hits += s_.hits[g].load();
+            served += served_count[g];
+            if (s_.hits[g].load() < served_count[g])
                 s_.violations.add("generation " + std::to_string(g) + ": handler ran " + std::to_string(s_.hits[g].load()) +
                                   " times, accesses served " + std::to_string(served_count[g]));
         }
-        if (s_.unhandled_hits.load() != unhandled)
+        if (s_.unhandled_hits.load() < unhandled)
             s_.violations.add("unhandled handler ran " + std::to_string(s_.unhandled_hits.load()) + " times for " +
                               std::to_string(unhandled) + " accesses");
+        if (hits != served + split_calls)
+            s_.violations.add("handlers ran " + std::to_string(hits) + " times for " + std::to_string(served) +
+                              " whole accesses and " + std::to_string(split_calls) + " calls of split ones");
     }
 
     std::shared_ptr<CapabilitySpace> caps_;

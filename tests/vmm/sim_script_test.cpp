@@ -100,3 +100,15 @@ TEST(SimScript, BadSizesAndNumbersAreSyntaxErrors) {
     EXPECT_NE(out.find("bad address 'zz'"), std::string::npos);
     EXPECT_NE(out.find("bad value '0xq'"), std::string::npos);
 }
+
+TEST(SimScript, EightByteAccessesAcrossDeferredRamChunksComplete) {
+    // --deferred-ram maps RAM in 64 KiB chunks on first touch; an access
+    // across a chunk boundary is split, each part mapping its own chunk.
+    SimMachine m(/*deferred=*/true);
+    auto r = m.run("write 0x10fffc 8 0x1122334455667788\n"
+                   "read 0x10fffc 8 expect 0x1122334455667788\n"
+                   "read 0x110000 4 expect 0x11223344\n");
+    EXPECT_EQ(r.failed, 0u);
+    EXPECT_EQ(r.mismatches, 0u);
+    EXPECT_EQ(r.accesses, 3u);
+}
