@@ -26,4 +26,9 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 else
   echo "no usable /dev/kvm: KVM figures skipped" >&2
 fi
+if [ -x "$BUILD/bench/bench_emu" ]; then
+  run bench_emu "${interleave[@]}"
+else
+  echo "no bench_emu (Unicorn not found): emulator figures skipped" >&2
+fi
 python3 scripts/bench_table.py "$OUT"

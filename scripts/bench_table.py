@@ -98,6 +98,14 @@ if k:
     if lp and lw:
         row("KVM posted write (coalesced)", lp, "us", "lib MMIO write", lw, lw / lp, "(info) speedup", None)
 
+e = load("bench_emu")
+if e:
+    for arch in ("x86_64", "aarch64"):
+        raw = find(e, f"BM_RawUnicorn_MmioRead/{arch}/")
+        if raw:
+            row(f"emu MMIO read ({arch}), raw Unicorn", ns(raw) / raw["ops"], "ns", "-", None, None,
+                "(info) baseline", None)
+
 m = load("bench_memory")
 if m:
     for size, label in (("4KiB", "4 KiB frames, iterator"), ("2MiB", "2 MiB frames")):
