@@ -32,6 +32,7 @@ struct X86Registers {
     std::uint64_t r15 = 0;       ///< r15
     std::uint64_t rip = 0;       ///< instruction pointer
     std::uint64_t rflags = 0x2;  ///< flags (bit 1 is always set)
+    /// Field by field.
     friend bool operator==(const X86Registers&, const X86Registers&) = default;
 };
 
@@ -42,6 +43,7 @@ struct Arm64Registers {
     std::uint64_t sp = 0;               ///< the stack pointer of the current exception level
     std::uint64_t pc = 0;               ///< program counter
     std::uint64_t pstate = 0x3c5;       ///< EL1h with D, A, I and F masked
+    /// Field by field.
     friend bool operator==(const Arm64Registers&, const Arm64Registers&) = default;
 };
 

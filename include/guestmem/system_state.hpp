@@ -19,6 +19,7 @@ struct X86Segment {
     bool s = false;             ///< S: code or data (not system)
     bool l = false;             ///< L: 64-bit code
     bool g = false;             ///< G: 4 KiB granularity
+    /// Field by field.
     friend bool operator==(const X86Segment&, const X86Segment&) = default;
 };
 
@@ -26,6 +27,7 @@ struct X86Segment {
 struct X86Table {
     std::uint64_t base = 0;   ///< linear base address
     std::uint16_t limit = 0;  ///< limit, in bytes
+    /// Field by field.
     friend bool operator==(const X86Table&, const X86Table&) = default;
 };
 
@@ -35,8 +37,17 @@ struct X86SystemState {
     std::uint64_t cr3 = 0;           ///< page-table base
     std::uint64_t cr4 = 0;           ///< CR4
     std::uint64_t efer = 0;          ///< IA32_EFER
-    X86Segment cs, ds, es, fs, gs, ss, tr, ldt;  ///< segment registers
-    X86Table gdt, idt;               ///< descriptor tables
+    X86Segment cs;   ///< code segment
+    X86Segment ds;   ///< data segment
+    X86Segment es;   ///< extra segment
+    X86Segment fs;   ///< FS
+    X86Segment gs;   ///< GS
+    X86Segment ss;   ///< stack segment
+    X86Segment tr;   ///< task register
+    X86Segment ldt;  ///< local descriptor table
+    X86Table gdt;    ///< global descriptor table register
+    X86Table idt;    ///< interrupt descriptor table register
+    /// Field by field.
     friend bool operator==(const X86SystemState&, const X86SystemState&) = default;
 };
 
@@ -45,6 +56,7 @@ struct Arm64SystemState {
     std::uint64_t sctlr_el1 = 0x30d00800;  ///< reset value: MMU and caches off
     std::uint64_t vbar_el1 = 0;            ///< exception vector base
     std::uint64_t tpidr_el1 = 0;           ///< software thread ID
+    /// Field by field.
     friend bool operator==(const Arm64SystemState&, const Arm64SystemState&) = default;
 };
 
