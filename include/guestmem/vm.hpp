@@ -25,6 +25,7 @@ namespace guestmem {
 class AddressSpace;
 class FaultDispatcher;
 class GuestRam;
+enum class WriteRights;  // guestmem/guest_memory.hpp
 
 /// One frame an iterator hands to Vm::map (the C++ twin of vm_frame_t).
 struct FrameRequest {
@@ -270,6 +271,15 @@ public:
     void set_user_data(void* data) { user_data_ = data; }
 
 private:
+    friend Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes);
+    friend Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights);
+
+    // The fast path of read_guest/write_guest: copies into `mine` (or, when
+    // it is empty, from `from_mine`) if [addr, addr + size) lies in one
+    // mapped run with `needed` rights; false (nothing copied) otherwise.
+    bool copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
+                             Rights needed);
+
     std::shared_ptr<CapabilitySpace> caps_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<AddressSpace> space_;

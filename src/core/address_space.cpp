@@ -216,11 +216,11 @@ Result<void> AddressSpace::free(ReservationId id) {
     // Outside the lock: a handler still running on another thread may itself
     // be changing the address space.
     const std::uint32_t own = reservation->entries_on_this_thread();
-    reservation->wait_until_idle(own);
+    reservation->wait_until_idle();
     waiting.reset();
     // With dispatches of this thread still inside, the last of them to leave
     // releases the frames (Reservation::leave).
-    if (own == 0) reservation->withdraw();
+    if (own == 0) reservation->release();
     fast_path.reset();
     return {};
 }

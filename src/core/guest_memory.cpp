@@ -94,8 +94,36 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     return {};
 }
 
+bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
+                             Rights needed) {
+    const std::size_t size = mine.empty() ? from_mine.size() : mine.size();
+    if (size == 0 || !fits_address_space(addr, size) || !space_->initialized()) return false;
+    const RegionIndex& index = space_->index();
+    Reservation* reservation = index.lookup(index.thread_cache(), addr);
+    if (!reservation || !reservation->try_enter()) return false;
+    bool done = false;
+    if (const FrameMap* frames = reservation->frames()) {
+        const MappedRun* run = frames->find(addr);
+        if (run && size <= run->end() - addr && has_rights(run->rights, needed)) {
+            std::byte* host = run->host + (addr - run->gpa);
+            if (mine.empty()) {
+                copy_to_guest_memory({host, size}, from_mine);
+            } else {
+                copy_from_guest_memory(mine, {host, size});
+            }
+            done = true;
+        }
+    }
+    reservation->leave();
+    return done;
+}
+
 Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
     ApiCall call("read_guest");
+    // Most copies (a descriptor, a ring index) lie in one run of frames: no
+    // allocation, no visitor, no lock. Anything else, errors included, takes
+    // the general path, which checks the whole range before copying.
+    if (vm.copy_within_one_run(addr, bytes, {}, Rights::read)) return {};
     return vm.visit_memory(addr, bytes.size(), Rights::read, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_from_guest_memory(bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()), chunk.host);
         return {};
@@ -105,6 +133,7 @@ Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
 Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights) {
     ApiCall call("write_guest");
     const Rights needed = rights == WriteRights::guest ? Rights::read_write : Rights::read;
+    if (vm.copy_within_one_run(addr, {}, bytes, needed)) return {};
     return vm.visit_memory(addr, bytes.size(), needed, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_to_guest_memory(chunk.host, bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()));
         return {};

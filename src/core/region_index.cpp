@@ -47,6 +47,25 @@ Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
     return k == 0 ? nullptr : tree[k].reservation;
 }
 
+namespace {
+std::atomic<std::uint64_t> g_next_index_id{1};
+}  // namespace
+
+RegionIndex::RegionIndex() : id_(g_next_index_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+LookupCache& RegionIndex::thread_cache() const {
+    struct ThreadCache {
+        std::uint64_t index = 0;
+        LookupCache cache;
+    };
+    thread_local ThreadCache mine;
+    if (mine.index != id_) {
+        mine.cache = LookupCache{};
+        mine.index = id_;
+    }
+    return mine.cache;
+}
+
 void RegionIndex::insert(std::shared_ptr<Reservation> reservation) {
     std::lock_guard lock(mutex_);
     const GuestAddr base = reservation->range().base;

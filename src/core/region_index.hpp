@@ -101,8 +101,16 @@ public:
     /// Every reservation, in address order.
     std::vector<std::shared_ptr<Reservation>> all() const;
 
+    RegionIndex();
+
     /// The snapshot to search for a lookup, refreshing `cache` if the index changed.
     const RegionSnapshot& view(LookupCache& cache) const;
+    /// The calling thread's cache for VMM-side lookups (guest memory copies,
+    /// Vm::find_run), which have no vCPU: one per thread, taken over by
+    /// whichever index the thread last looked up in. The snapshot it keeps
+    /// may name freed reservations, which are then inert (Reservation::release).
+    /// Not for dispatch, whose nested calls need the vCPU's pinned cache.
+    LookupCache& thread_cache() const;
     /// The reservation holding `addr` in the snapshot view(cache) returns, or
     /// nullptr; remembers it in `cache` to answer a repeat without searching.
     Reservation* lookup(LookupCache& cache, GuestAddr addr) const;
@@ -116,6 +124,7 @@ private:
     std::atomic<std::uint64_t> version_{0};
     mutable std::shared_ptr<const RegionSnapshot> snapshot_;
     mutable std::uint64_t snapshot_version_ = UINT64_MAX;
+    const std::uint64_t id_;  // never reused, so a thread cache never mistakes another index for this one
 };
 
 }  // namespace guestmem

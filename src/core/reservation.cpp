@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <vector>
 
-namespace guestmem {
+#include "thread_inside.hpp"
 
-namespace {
-// The reservations this thread's dispatches are inside, innermost last.
-thread_local std::vector<const Reservation*> t_inside;
-}  // namespace
+namespace guestmem {
 
 Reservation::~Reservation() = default;
 
@@ -16,47 +13,86 @@ void Reservation::publish(std::unique_ptr<FrameMap> frames) { (void)frames_.exch
 
 std::unique_ptr<FrameMap> Reservation::withdraw() { return frames_.exchange(nullptr); }
 
-// try_enter and retire form a Dekker pair: each side writes its flag and then
-// reads the other's, both sequentially consistent, so either the dispatcher
-// sees the retirement or the freeing thread sees the dispatcher inside.
+void Reservation::release() {
+    // Two threads may both find the reservation unused (the last two to
+    // leave, or a leave and its free): the first releases.
+    if (released_.exchange(true, std::memory_order_acq_rel)) return;
+    (void)withdraw();
+    FaultHandler gone = std::move(handler_);
+    handler_ = nullptr;
+}
+
+// try_enter and retire + wait_until_idle form a Dekker pair: the entering
+// thread publishes itself, then reads the flag; the freeing thread sets the
+// flag, then reads who is inside. reader_fence/writer_fence order both sides
+// (a compiler fence against a membarrier, or two full fences), so either the
+// dispatcher sees the retirement or the freeing thread sees the dispatcher.
 bool Reservation::try_enter() {
+    ThreadInside& mine = ThreadInside::mine();
+    if (mine.overflow.empty() && mine.push(this)) {
+        reader_fence();
+        if (!retired_.load(std::memory_order_relaxed)) return true;
+        (void)mine.remove(this);
+        reader_fence();
+        left_.fetch_add(1, std::memory_order_release);
+        left_.notify_all();
+        return false;
+    }
+    // Past the slots: count ourselves in the reservation instead.
     inside_.fetch_add(1, std::memory_order_seq_cst);
     if (retired_.load(std::memory_order_seq_cst)) {
         inside_.fetch_sub(1, std::memory_order_seq_cst);
-        inside_.notify_all();
+        left_.fetch_add(1, std::memory_order_release);
+        left_.notify_all();
         return false;
     }
-    t_inside.push_back(this);
+    mine.overflow.push_back(this);
     return true;
 }
 
 void Reservation::leave() {
-    auto it = std::find(t_inside.rbegin(), t_inside.rend(), this);
-    if (it != t_inside.rend()) t_inside.erase(std::next(it).base());
-    const std::uint32_t before = inside_.fetch_sub(1, std::memory_order_seq_cst);
-    // Only a free waits, and it retires first; the two seq_cst pairs (our
-    // decrement then its flag, its flag then its wait's load) mean that if we
-    // miss the flag, the waiter's load already sees our decrement.
-    if (!retired_.load(std::memory_order_seq_cst)) return;
-    inside_.notify_all();
+    ThreadInside& mine = ThreadInside::mine();
+    auto it = std::find(mine.overflow.rbegin(), mine.overflow.rend(), this);
+    if (it != mine.overflow.rend()) {
+        mine.overflow.erase(std::next(it).base());
+        inside_.fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+        (void)mine.remove(this);
+        reader_fence();
+    }
+    // Only a free waits, and it retires first: if we miss the flag here, the
+    // free's scan (after its fence) already sees us gone.
+    if (!retired_.load(std::memory_order_relaxed)) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // rare: a free is waiting or done
+    left_.fetch_add(1, std::memory_order_release);
+    left_.notify_all();
     // The last one out of a freed reservation lets its frames go: a handler
     // that freed its own reservation could not (it was still inside), and
     // lookup snapshots on idle vCPUs may keep this object for a long time.
-    if (before == 1) (void)withdraw();
+    if (!in_use_by_anyone()) release();
 }
 
-std::span<const Reservation* const> Reservation::inside_on_this_thread() { return t_inside; }
-
-std::uint32_t Reservation::entries_on_this_thread() const {
-    return static_cast<std::uint32_t>(std::count(t_inside.begin(), t_inside.end(), this));
+bool Reservation::in_use_by_anyone() const {
+    return inside_.load(std::memory_order_seq_cst) != 0 || ThreadInside::anyone_holding(this);
 }
 
-void Reservation::retire() { retired_.store(true, std::memory_order_seq_cst); }
+std::vector<const Reservation*> Reservation::inside_on_this_thread() { return ThreadInside::mine().entries(); }
 
-void Reservation::wait_until_idle(std::uint32_t own) const {
-    for (std::uint32_t n = inside_.load(std::memory_order_seq_cst); n > own;
-         n = inside_.load(std::memory_order_seq_cst)) {
-        inside_.wait(n, std::memory_order_seq_cst);
+std::uint32_t Reservation::entries_on_this_thread() const { return ThreadInside::mine().count(this); }
+
+void Reservation::retire() {
+    retired_.store(true, std::memory_order_seq_cst);
+    writer_fence();
+}
+
+void Reservation::wait_until_idle() const {
+    const auto& overflow = ThreadInside::mine().overflow;
+    const auto own_overflow = static_cast<std::uint32_t>(std::count(overflow.begin(), overflow.end(), this));
+    for (;;) {
+        const std::uint32_t seen = left_.load(std::memory_order_acquire);
+        const bool others = inside_.load(std::memory_order_seq_cst) > own_overflow || ThreadInside::others_holding(this) > 0;
+        if (!others) return;
+        left_.wait(seen, std::memory_order_acquire);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "atomic_unique_ptr.hpp"
 #include "frame_map.hpp"
@@ -22,7 +23,10 @@ namespace guestmem {
 /// Lifetime on the fault path: a dispatcher calls try_enter() before using the
 /// reservation and leave() after; free calls retire() and then waits until no
 /// other thread is inside (wait_until_idle), so a freed reservation's handler
-/// and frames are never used after the free returns.
+/// and frames are never used after the free returns. Entering publishes the
+/// reservation in the thread's ThreadInside slots with plain stores (no
+/// read-modify-write on the fault path); the freeing thread pays a heavy
+/// fence and scans the threads' slots.
 /// What a reservation is for (each kind is made by one Vm::reserve_* function).
 enum class ReservationKind : std::uint8_t { regular, doorbell, write_posting };
 
@@ -49,6 +53,11 @@ public:
     /// Withdraws the frames after retire + wait_until_idle (leave() does it
     /// too when the last dispatch leaves a retired reservation).
     std::unique_ptr<FrameMap> withdraw();
+    /// After retire + wait_until_idle with nobody inside: withdraws the frames
+    /// and destroys the handler (and what it captured), so that a lookup
+    /// snapshot still naming this reservation keeps only an inert shell
+    /// alive. Idempotent: the first call (of any thread) does it.
+    void release();
 
     /// The iterator of a deferred mapping (change mutex held to touch it).
     std::unique_ptr<MapIterator>& deferred() { return deferred_; }
@@ -64,12 +73,13 @@ public:
     std::uint32_t entries_on_this_thread() const;
     /// The reservations this thread's dispatches and visits are inside,
     /// innermost last (valid until this thread enters or leaves one).
-    static std::span<const Reservation* const> inside_on_this_thread();
+    static std::vector<const Reservation*> inside_on_this_thread();
     /// No dispatch can enter after this returns.
     void retire();
     bool retired() const { return retired_.load(std::memory_order_seq_cst); }
-    /// Waits until the only dispatches inside are `own` (this thread's own).
-    void wait_until_idle(std::uint32_t own) const;
+    /// Waits until no other thread is inside (this thread's own `own` entries
+    /// are left alone: a handler may free its own reservation).
+    void wait_until_idle() const;
 
 private:
     // What a fault reads comes first, so that it spans as few cache lines as
@@ -77,15 +87,21 @@ private:
     // bench_memory): range, frames, entry count and flags, handler.
     const Range range_;
     AtomicUniquePtr<FrameMap> frames_;  // read by faults without a lock
-    std::atomic<std::uint32_t> inside_{0};
+    std::atomic<std::uint32_t> inside_{0};  // entries past the threads' slots (ThreadInside::overflow)
     std::atomic<bool> has_deferred_{false};
     std::atomic<bool> retired_{false};
     const bool anonymous_;
     const ReservationKind kind_;
-    const FaultHandler handler_;
+    FaultHandler handler_;  // destroyed by release(), once nobody can be inside
     const ReservationId id_;
     std::unique_ptr<FastPath> fast_path_;
     std::unique_ptr<MapIterator> deferred_;  // rare: kept out of line
+    // Bumped by a thread leaving a retired reservation, to wake its free.
+    mutable std::atomic<std::uint32_t> left_{0};
+
+    std::atomic<bool> released_{false};
+
+    bool in_use_by_anyone() const;
 };
 
 }  // namespace guestmem

@@ -220,9 +220,7 @@ Result<void> Vm::ensure_mapped(ReservationId id) {
 }
 
 std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
-    LookupCache cache;
-    const RegionSnapshot& snapshot = space_->index().view(cache);
-    Reservation* reservation = snapshot.find(addr);
+    Reservation* reservation = space_->index().lookup(space_->index().thread_cache(), addr);
     if (!reservation || !reservation->try_enter()) return std::nullopt;
     std::optional<MappedRun> run;
     if (const FrameMap* frames = reservation->frames()) {

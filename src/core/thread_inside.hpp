@@ -1,0 +1,81 @@
+// Which reservations each thread is using, published without atomic
+// read-modify-writes on the fault path.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace guestmem {
+
+class Reservation;
+
+/// The reservations one thread's dispatches and visits are inside, innermost
+/// last: a stack of slots that only its thread writes (plain stores), and
+/// that a freeing thread scans after a heavy fence (see publish_fences()).
+/// This is the read side of an asymmetric scheme, as in userspace RCU's
+/// membarrier flavour: entering costs two stores and a compiler fence, and a
+/// free pays with one membarrier(2) system call.
+///
+/// Beyond kSlots entries (a visit of many reservations at once) the extra ones
+/// live in `overflow`, and their reservations count them with atomic
+/// read-modify-writes instead (Reservation::try_enter).
+///
+/// Thread safety: each thread touches only its own ThreadInside, except
+/// holds(), which any thread may call; the registry of all threads' records
+/// is process-wide and locked only when threads start, end, or a free scans.
+class ThreadInside {
+public:
+    static constexpr unsigned kSlots = 32;
+
+    /// The calling thread's record (registered on first use).
+    static ThreadInside& mine();
+    /// How many live threads other than the caller have `r` in a slot.
+    static unsigned others_holding(const Reservation* r);
+    /// True when any live thread, the caller included, has `r` in a slot.
+    static bool anyone_holding(const Reservation* r);
+
+    /// Pushes `r` as the innermost entry; false (nothing done) when the slots are full.
+    bool push(const Reservation* r) {
+        const unsigned d = depth_.load(std::memory_order_relaxed);
+        if (d == kSlots) return false;
+        slots_[d].store(r, std::memory_order_relaxed);
+        depth_.store(d + 1, std::memory_order_release);
+        return true;
+    }
+    /// Removes the innermost slot entry equal to `r` (the innermost one but
+    /// for a non-nested leave); false if no slot holds `r`.
+    bool remove(const Reservation* r);
+    /// True when a slot of this record holds `r` (any thread).
+    bool holds(const Reservation* r) const;
+
+    /// Every entry, slots then overflow, innermost last.
+    std::vector<const Reservation*> entries() const;
+    /// How many entries equal `r`.
+    std::uint32_t count(const Reservation* r) const;
+
+    /// Entries past the slots (this thread only).
+    std::vector<const Reservation*> overflow;
+
+    ThreadInside();
+    ~ThreadInside();
+    ThreadInside(const ThreadInside&) = delete;
+    ThreadInside& operator=(const ThreadInside&) = delete;
+
+private:
+    std::array<std::atomic<const Reservation*>, kSlots> slots_{};
+    std::atomic<unsigned> depth_{0};
+    ThreadInside* next_ = nullptr;  // registry list, under the registry mutex
+    ThreadInside* prev_ = nullptr;
+};
+
+/// The two sides of the fence pair that orders a reader's "I am inside r,
+/// then is r retired?" against a freeing thread's "r is retired, then who is
+/// inside r?". With membarrier(2) (MEMBARRIER_CMD_PRIVATE_EXPEDITED) the
+/// reader's side is only a compiler fence; without it (older kernels,
+/// ThreadSanitizer builds) both sides are full fences.
+void reader_fence();
+void writer_fence();
+
+}  // namespace guestmem
