@@ -7,7 +7,7 @@
 
 namespace guestmem::kvm {
 
-/// The run loop behind kvm::run: enters the guest, hands MMIO exits to
+/// The run loop behind KvmVcpu::run (Vcpu::run on KVM): enters the guest, hands MMIO exits to
 /// Vm::dispatch and port exits to the port handler, and turns every other
 /// exit into a RunResult. Takes no lock besides the vCPU's own.
 Result<RunResult> run_vcpu(KvmVcpu& vcpu);
