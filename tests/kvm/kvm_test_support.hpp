@@ -10,16 +10,23 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "guest_abi.h"
 #include "guest_programs.hpp"
+#include "guestmem/backend_registry.hpp"
 #include "guestmem/guest_memory.hpp"
 #include "guestmem/kvm.hpp"
 #include "guestmem/registers.hpp"
 #include "guestmem/run_result.hpp"
 #include "guestmem/vm.hpp"
+
+namespace guestmem {
+/// GoogleTest prints a backend parameter by its name ("kvm"), not its bytes.
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << to_string(kind); }
+}  // namespace guestmem
 
 namespace guestmem::test {
 
