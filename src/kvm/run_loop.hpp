@@ -2,7 +2,7 @@
 #pragma once
 
 #include "guestmem/error.hpp"
-#include "guestmem/kvm.hpp"
+#include "guestmem/run_result.hpp"
 #include "kvm_vcpu.hpp"
 
 namespace guestmem::kvm {
