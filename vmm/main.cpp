@@ -453,7 +453,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (options->command == "guests") {
-        std::cout << "Bundled guests (in " << guest_dir() << "):\n"
+        std::cout << "Bundled guests (x86_64 in " << guest_dir() << ", aarch64 in " << guest_dir(guestmem::Arch::aarch64)
+                  << "):\n"
                   << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is read-only\n"
                   << "  memtest   writes and verifies a pattern over RAM above 2 MiB (try --deferred-ram)\n"
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
