@@ -17,7 +17,8 @@
 #include <vector>
 
 #include "baselines/raw_kvm.hpp"
-#include "guestmem/kvm.hpp"
+#include "guestmem/guest_memory.hpp"
+#include "guestmem/vcpu.hpp"
 #include "guestmem/vm.hpp"
 
 using namespace guestmem;
@@ -45,14 +46,14 @@ struct LibVm {
         std::vector<Cap> frames;
         for (int i = 0; i < 128; ++i) frames.push_back(*caps->allocate_frame(FrameSize::k4KiB));
         if (!vm->map_frames(ram, frames, 12)) throw std::runtime_error("map RAM");
-        if (!kvm::load_image_file(*vm, 0x10000, image)) throw std::runtime_error("load " + image);
+        if (!load_image_file(*vm, 0x10000, image)) throw std::runtime_error("load " + image);
         vcpu = *vm->create_vcpu();
     }
     void reset(std::uint16_t di, std::uint16_t cx) {
-        (void)kvm::setup_real_mode(*vcpu, {.entry = 0x10000, .stack_pointer = 0, .args = {di, 0, kSegment, cx}});
+        (void)vcpu->boot({.entry = 0x10000, .stack = 0, .args = {di, 0, kSegment, cx}, .x86_real_mode = true});
     }
-    kvm::RunResult run() {
-        auto result = kvm::run(*vcpu);
+    RunResult run() {
+        auto result = vcpu->run();
         if (!result || !result->halted()) throw std::runtime_error("the guest did not halt");
         return std::move(*result);
     }

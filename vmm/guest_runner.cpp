@@ -6,12 +6,14 @@
 #include <mutex>
 #include <thread>
 
+#include "guestmem/boot.hpp"
+#include "guestmem/guest_memory.hpp"
+
 namespace vmm {
 
 using guestmem::Errc;
 using guestmem::fail;
 using guestmem::Result;
-namespace kvm = guestmem::kvm;
 
 Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image) {
     guestmem::Vm& vm = machine.vm();
@@ -23,21 +25,19 @@ Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image) {
         if (segment.addr > ram_end || segment.bytes.size() > ram_end - segment.addr) {
             return fail(Errc::invalid_argument, "the guest image does not fit in RAM (use a larger --ram)");
         }
-        if (auto ok = kvm::load_image(vm, segment.addr, segment.bytes); !ok) return ok.error();
+        if (auto ok = guestmem::load_image(vm, segment.addr, segment.bytes); !ok) return ok.error();
     }
-    auto tables = kvm::write_boot_tables(vm, kBootTablesAddr);
-    if (!tables) return tables.error();
-    if (tables->base + tables->bytes > kStackTop - 0x1000) {
+    guestmem::BootSpec boot;
+    boot.entry = image.entry;
+    boot.stack = kStackTop;
+    boot.args = {machine.options().vm_index, 0, 0, 0};
+    boot.x86_tables = kBootTablesAddr;
+    if (kBootTablesAddr + guestmem::x86_boot_tables_size(boot.identity_bytes) > kStackTop - 0x1000) {
         return fail(Errc::invalid_argument, "boot tables collide with the stack");
     }
     auto vcpu = vm.create_vcpu();
     if (!vcpu) return vcpu.error();
-    kvm::LongModeSetup setup;
-    setup.entry = image.entry;
-    setup.stack = kStackTop;
-    setup.tables = *tables;
-    setup.args = {machine.options().vm_index, 0, 0, 0};
-    if (auto ok = kvm::setup_long_mode(**vcpu, setup); !ok) return ok.error();
+    if (auto ok = (*vcpu)->boot(boot); !ok) return ok.error();
     return *vcpu;
 }
 
@@ -63,12 +63,12 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
             if (timeout_seconds > 0 && elapsed >= timeout_seconds) {
                 std::fprintf(stderr, "guestmem-vmm: vm%u: stopping the guest after the %.0f s timeout\n",
                              machine.options().vm_index, timeout_seconds);
-                (void)kvm::request_stop(vcpu);
+                vcpu.request_stop();
                 break;
             }
         }
     });
-    auto result = kvm::run(vcpu);
+    auto result = vcpu.run();
     {
         std::lock_guard lock(mutex);
         finished = true;
@@ -78,7 +78,9 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
     if (!result) return result.error();
     GuestRun run;
     run.result = std::move(*result);
-    run.exit_status = machine.exit_register().status();
+    run.exit_status = run.result.reason == guestmem::StopReason::exited
+                          ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(run.result.exit_status))
+                          : machine.exit_register().status();
     run.seconds = std::chrono::duration<double>(clock::now() - start).count();
     return run;
 }

@@ -1,27 +1,33 @@
-// Loads a guest into a machine and runs it on KVM.
+// Loads a guest into a machine and runs it on the machine's backend.
 #pragma once
 
 #include <optional>
 
-#include "guestmem/kvm.hpp"
+#include "guestmem/run_result.hpp"
+#include "guestmem/vcpu.hpp"
 #include "image_loader.hpp"
 #include "machine.hpp"
 
 namespace vmm {
 
-/// Where the runner puts things in guest RAM (below the image).
+/// Where the runner puts things in guest RAM (below the image). The x86-64
+/// boot tables are unused on AArch64 (its guests start with the MMU off).
 inline constexpr guestmem::GuestAddr kBootTablesAddr = 0x1000;
 inline constexpr guestmem::GuestAddr kStackTop = 0x80000;
 inline constexpr guestmem::GuestAddr kImageAddr = 0x100000;
 
 struct GuestRun {
-    guestmem::kvm::RunResult result;
-    std::optional<std::uint32_t> exit_status;  ///< what the guest wrote to the exit register
+    guestmem::RunResult result;
+    /// What the guest wrote to the exit register (RunResult::exit_status when
+    /// the write ended the run).
+    std::optional<std::uint32_t> exit_status;
     double seconds = 0;
 };
 
-/// Copies the image into guest RAM, writes long-mode boot tables, and sets
-/// the machine's first vCPU up to enter it (creating the vCPU).
+/// Copies the image into guest RAM and boots the machine's first vCPU
+/// (creating it) at the image's entry through Vcpu::boot: x86-64 long mode
+/// on boot tables at kBootTablesAddr, or AArch64 EL1 with the MMU off; the
+/// stack at kStackTop, the VM's index in the first argument register.
 guestmem::Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image);
 
 /// Runs the vCPU until the guest halts, fails, or `timeout_seconds` pass (then

@@ -15,12 +15,15 @@ namespace {
 
 constexpr std::uint64_t kMaxImage = std::uint64_t{1} << 30;
 
-guestmem::Result<GuestImage> parse_elf(const std::vector<std::byte>& file, const std::string& path) {
+guestmem::Result<GuestImage> parse_elf(const std::vector<std::byte>& file, const std::string& path,
+                                       guestmem::Arch arch) {
     Elf64_Ehdr header;
     if (file.size() < sizeof header) return fail(Errc::invalid_argument, path + ": truncated ELF header");
     std::memcpy(&header, file.data(), sizeof header);
-    if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != EM_X86_64) {
-        return fail(Errc::invalid_argument, path + ": not an x86-64 ELF64 file");
+    const Elf64_Half machine = arch == guestmem::Arch::aarch64 ? EM_AARCH64 : EM_X86_64;
+    if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != machine) {
+        return fail(Errc::invalid_argument, path + ": not an ELF64 file for " + std::string(guestmem::to_string(arch)) +
+                                                " (see --arch)");
     }
     if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > file.size() ||
         header.e_phnum > (file.size() - header.e_phoff) / sizeof(Elf64_Phdr)) {
@@ -49,7 +52,8 @@ guestmem::Result<GuestImage> parse_elf(const std::vector<std::byte>& file, const
 
 }  // namespace
 
-guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem::GuestAddr flat_load_addr) {
+guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem::GuestAddr flat_load_addr,
+                                              guestmem::Arch arch) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(Errc::invalid_argument, "cannot open guest image " + path);
     std::vector<std::byte> file;
@@ -58,7 +62,7 @@ guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem:
         if (file.size() > kMaxImage) return fail(Errc::invalid_argument, path + " is larger than 1 GiB");
     }
     if (file.empty()) return fail(Errc::invalid_argument, "guest image " + path + " is empty");
-    if (file.size() >= 4 && std::memcmp(file.data(), ELFMAG, SELFMAG) == 0) return parse_elf(file, path);
+    if (file.size() >= 4 && std::memcmp(file.data(), ELFMAG, SELFMAG) == 0) return parse_elf(file, path, arch);
     GuestImage image;
     image.entry = flat_load_addr;
     image.segments.push_back(ImageSegment{flat_load_addr, std::move(file)});

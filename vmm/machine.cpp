@@ -35,7 +35,7 @@ const RegionLabel* Machine::label(guestmem::ReservationId id) const {
 }
 
 Result<void> Machine::create_vm() {
-    auto vm = guestmem::Vm::create(options_.backend, caps_);
+    auto vm = guestmem::Vm::create(options_.backend, caps_, options_.arch);
     if (!vm) return vm.error();
     vm_ = std::move(*vm);
     if (auto ok = vm_->init_memory(); !ok) return ok;

@@ -18,7 +18,11 @@
 namespace vmm {
 
 struct MachineOptions {
-    guestmem::BackendKind backend = guestmem::BackendKind::kvm;
+    /// A backend that runs guests (kvm, emu) or the sim backend (scripts);
+    /// BackendKind::automatic picks as guestmem::choose_backend does.
+    guestmem::BackendKind backend = guestmem::BackendKind::automatic;
+    /// The architecture of the guest's vCPUs.
+    guestmem::Arch arch = guestmem::host_arch();
     std::uint64_t ram_size = layout::kDefaultRamSize;
     /// Reserve RAM in chunks mapped on first touch instead of mapping it up front.
     bool deferred_ram = false;

@@ -1,7 +1,8 @@
 // guestmem-vmm: a demo VMM built on guestmem. It builds each VM's address
 // space from library calls only (RAM, a ROM, a UART, an exit register, and for
-// pairs a doorbell and a shared frame), runs real guests on KVM, and reports
-// what happened. Read it as the reference for using the API.
+// pairs a doorbell and a shared frame), runs real guests through the vCPU
+// interface on whichever backend can run them (KVM or the CPU emulator), and
+// reports what happened. Read it as the reference for using the API.
 #include <unistd.h>
 
 #include <chrono>
@@ -16,7 +17,7 @@
 #include <vector>
 
 #include "guest_runner.hpp"
-#include "guestmem/kvm.hpp"
+#include "guestmem/backend_registry.hpp"
 #include "guestmem/sim.hpp"
 #include "machine.hpp"
 #include "report/fault_table.hpp"
@@ -41,10 +42,13 @@ Usage:
 
 Options of run:
   --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs)
-  --image FILE        your own guest: an x86-64 ELF executable (loaded by its
-                      segments' physical addresses, entered at e_entry), or a
-                      flat binary (loaded and entered at 0x100000). Guests run
-                      in 64-bit long mode with the first 4 GiB identity mapped.
+  --image FILE        your own guest: an ELF executable for --arch (loaded by
+                      its segments' physical addresses, entered at e_entry),
+                      or a flat binary (loaded and entered at 0x100000).
+                      x86-64 guests run in 64-bit long mode with the first
+                      4 GiB identity mapped; AArch64 guests at EL1 with the
+                      MMU off. Both get the stack at 0x80000 and the VM's
+                      index (0 or 1) in the first argument register.
   --ram SIZE          guest RAM, e.g. 4M, 64M, 1G (default 4M; at least 2M)
   --deferred-ram      reserve RAM in 64 KiB chunks mapped on their first touch
                       (deferred mapping) instead of mapping it all up front
@@ -52,7 +56,12 @@ Options of run:
   --map-svg FILE      write the memory map as an SVG picture
   --quiet             do not echo the guest's UART output
   --timeout SECONDS   stop a guest that runs longer (default 30; 0: never)
-  --backend kvm|sim   kvm (default) runs the guest; sim needs --script
+  --backend NAME      auto (default): kvm where /dev/kvm works, else emu;
+                      kvm: Linux KVM (x86_64 guests); emu: the CPU emulator
+                      (any host); sim: no guest code, needs --script
+  --arch ARCH         the guest's architecture: x86_64 or aarch64 (default:
+                      the host's). Bundled AArch64 guests live in the guests
+                      folder's aarch64/ subfolder.
   --script FILE       with --backend sim: replay guest accesses from FILE
                       against the same devices, without running guest code.
                       Lines: "write ADDR SIZE VALUE" or "read ADDR SIZE
@@ -66,12 +75,14 @@ Examples:
   guestmem-vmm run --guest hello --map
   guestmem-vmm run --guest memtest --ram 8M --deferred-ram
   guestmem-vmm run --guest pingpong --map-svg pingpong.svg
+  guestmem-vmm run --guest hello --arch aarch64 --backend emu
   guestmem-vmm run --image my-guest.elf --ram 64M
   guestmem-vmm run --backend sim --script accesses.txt --map
 
 Exit status: the guest's exit status (what it wrote to the exit register);
 2 for a usage error; 3 when a guest faulted, crashed, timed out or halted
-without writing its exit status; 4 when the VMM could not set the VM up.
+without writing its exit status; 4 when the VMM could not set the VM up
+(e.g. no backend can run the guest here).
 )";
 
 struct Options {
@@ -84,7 +95,8 @@ struct Options {
     std::string map_svg;
     bool quiet = false;
     double timeout = 30;
-    BackendKind backend = BackendKind::kvm;
+    BackendKind backend = BackendKind::automatic;
+    guestmem::Arch arch = guestmem::host_arch();
     std::string script;
 };
 
@@ -165,12 +177,21 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--backend") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            if (*v == "kvm") o.backend = BackendKind::kvm;
-            else if (*v == "sim") o.backend = BackendKind::sim;
-            else {
-                std::cerr << "guestmem-vmm: --backend " << *v << ": choose kvm or sim\n";
+            auto kind = guestmem::backend_from_string(*v);
+            if (!kind) {
+                std::cerr << "guestmem-vmm: --backend " << *v << ": choose auto, kvm, emu or sim\n";
                 return std::nullopt;
             }
+            o.backend = *kind;
+        } else if (a == "--arch") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            auto arch = guestmem::arch_from_string(*v);
+            if (!arch) {
+                std::cerr << "guestmem-vmm: --arch " << *v << ": choose x86_64 or aarch64\n";
+                return std::nullopt;
+            }
+            o.arch = *arch;
         } else if (a == "--script") {
             auto v = value(a);
             if (!v) return std::nullopt;
@@ -192,11 +213,16 @@ std::optional<Options> parse_args(int argc, char** argv) {
         std::cerr << "guestmem-vmm: --script needs --backend sim\n";
         return std::nullopt;
     }
+    if (o.command == "run" && o.backend != BackendKind::sim && o.image.empty() && o.guest != "hello" &&
+        o.guest != "memtest" && o.guest != "pingpong") {
+        std::cerr << "guestmem-vmm: no bundled guest named " << o.guest << " (try: guestmem-vmm guests)\n";
+        return std::nullopt;
+    }
     return o;
 }
 
-/// The folder holding the bundled guest images: beside the executable in a
-/// build tree, or ../share/guestmem/guests when installed.
+/// The folder holding the bundled x86-64 guest images: beside the executable
+/// in a build tree, or ../share/guestmem/guests when installed.
 std::string guest_dir() {
     if (const char* env = std::getenv("GUESTMEM_GUEST_DIR")) return env;
     char exe[4096];
@@ -207,6 +233,12 @@ std::string guest_dir() {
         if (std::ifstream(candidate + "/hello.bin")) return candidate;
     }
     return dir + "/guests";
+}
+
+/// The folder holding the bundled guest images for `arch`: AArch64 images are
+/// in the aarch64/ subfolder of guest_dir().
+std::string guest_dir(guestmem::Arch arch) {
+    return arch == guestmem::Arch::aarch64 ? guest_dir() + "/aarch64" : guest_dir();
 }
 
 /// Prints UART output line by line, prefixed with the VM's name when two VMs share the terminal.
@@ -266,6 +298,7 @@ int run_sim_script(const Options& o) {
     Console console(out_mutex, "uart: ", o.quiet);
     vmm::MachineOptions mo;
     mo.backend = BackendKind::sim;
+    mo.arch = o.arch;
     mo.ram_size = o.ram;
     mo.deferred_ram = o.deferred_ram;
     mo.uart_output = [&](char c) { console.put(c); };
@@ -294,33 +327,45 @@ int report_run(vmm::Machine& machine, const vmm::GuestRun& run) {
     vmm::RunTotals totals;
     totals.exits = r.exits.total;
     totals.seconds = run.seconds;
-    std::cout << "\nvm" << machine.options().vm_index << ": " << guestmem::kvm::to_string(r.reason);
+    std::cout << "\nvm" << machine.options().vm_index << ": " << guestmem::to_string(r.reason);
     if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
     if (!r.message.empty()) std::cout << " (" << r.message << ")";
     std::cout << "\nFaults by reservation:\n" << vmm::fault_table(machine.stats(), totals);
-    if (!r.halted() || !run.exit_status) return kExitGuestFailed;
+    // The exit register ends the run (exited); a guest that halts after
+    // writing it (older guests) counts the same.
+    const bool finished = r.reason == guestmem::StopReason::exited || r.halted();
+    if (!finished || !run.exit_status) return kExitGuestFailed;
     const std::uint32_t status = *run.exit_status;
     return status == 0 ? 0 : (status & 0xff) ? static_cast<int>(status & 0xff) : 1;
 }
 
-int run_kvm(const Options& o) {
-    if (!guestmem::kvm::available()) {
-        std::cerr << "guestmem-vmm: /dev/kvm is absent, so guests cannot run on this host.\n"
-                     "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
-                     "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+int run_guests(const Options& o) {
+    const bool pair = o.image.empty() && o.guest == "pingpong";
+    const std::string arch_name(guestmem::to_string(o.arch));
+    const std::string path = o.image.empty() ? guest_dir(o.arch) + "/" + o.guest + ".bin" : o.image;
+    if (o.image.empty() && !std::ifstream(path)) {
+        std::cerr << "guestmem-vmm: the bundled " << arch_name << " guest " << o.guest << " is missing (looked for "
+                  << path << ")" << (o.arch == guestmem::Arch::aarch64
+                                         ? "; AArch64 guests are built when binutils-aarch64-linux-gnu is installed"
+                                         : "")
+                  << "\n";
         return kExitVmmError;
     }
-    const bool pair = o.image.empty() && o.guest == "pingpong";
-    const std::string path = o.image.empty() ? guest_dir() + "/" + o.guest + ".bin" : o.image;
-    if (o.image.empty() && o.guest != "hello" && o.guest != "memtest" && o.guest != "pingpong") {
-        std::cerr << "guestmem-vmm: no bundled guest named " << o.guest << " (try: guestmem-vmm guests)\n";
-        return kExitUsage;
-    }
-    auto image = vmm::read_guest_image(path, vmm::kImageAddr);
+    auto image = vmm::read_guest_image(path, vmm::kImageAddr, o.arch);
     if (!image) {
         std::cerr << "guestmem-vmm: " << image.error().message << "\n";
         return kExitUsage;
     }
+    // Only now, with every argument checked, does the VMM look at the host.
+    auto choice = guestmem::choose_backend(o.backend, o.arch);
+    if (!choice) {
+        std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n"
+                  << "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
+                     "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+        return kExitVmmError;
+    }
+    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name
+              << " guests (" << choice->why << ")\n";
 
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
@@ -337,7 +382,8 @@ int run_kvm(const Options& o) {
     for (unsigned i = 0; i < count; ++i) {
         consoles.push_back(std::make_unique<Console>(out_mutex, pair ? "[vm" + std::to_string(i) + "] " : "", o.quiet));
         vmm::MachineOptions mo;
-        mo.backend = BackendKind::kvm;
+        mo.backend = choice->kind;
+        mo.arch = o.arch;
         mo.ram_size = o.ram;
         mo.deferred_ram = o.deferred_ram;
         Console* console = consoles.back().get();
@@ -407,12 +453,13 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (options->command == "guests") {
-        std::cout << "Bundled guests (in " << guest_dir() << "):\n"
+        std::cout << "Bundled guests (x86_64 in " << guest_dir() << ", aarch64 in " << guest_dir(guestmem::Arch::aarch64)
+                  << "):\n"
                   << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is read-only\n"
                   << "  memtest   writes and verifies a pattern over RAM above 2 MiB (try --deferred-ram)\n"
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
         return 0;
     }
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
-    return run_kvm(*options);
+    return run_guests(*options);
 }

@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <type_traits>
 
 #include "guestmem/error.hpp"
@@ -104,6 +105,17 @@ Result<void> write_guest_span(Vm& vm, GuestAddr addr, std::span<const T> objects
                               WriteRights rights = WriteRights::guest) {
     return write_guest(vm, addr, std::as_bytes(objects), rights);
 }
+
+/// Loads a flat image (e.g. made with objcopy -O binary) at `addr`: a write
+/// with WriteRights::vmm, so that a ROM (read-only frames) can be loaded too.
+/// The range must be mapped RAM (pending deferred mappings are completed
+/// first). Errors: as write_guest (Errc::not_mapped, ...); nothing is written
+/// on error.
+Result<void> load_image(Vm& vm, GuestAddr addr, std::span<const std::byte> image);
+/// Loads the flat image file at `path` at `addr`; returns its size in bytes.
+/// Errc::invalid_argument when the file cannot be opened or read; otherwise
+/// errors as load_image.
+Result<std::uint64_t> load_image_file(Vm& vm, GuestAddr addr, const std::string& path);
 
 /// The copy loops the functions above use, for callers of Vm::visit_memory:
 /// copy between guest memory (`guest`, shared with running guests) and private

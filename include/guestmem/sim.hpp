@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "guestmem/arch.hpp"
 #include "guestmem/backend.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/vcpu.hpp"
@@ -19,8 +20,10 @@ namespace guestmem::sim {
 inline constexpr GuestAddr kInstructionBytes = 4;
 
 /// A backend with no hypervisor (like QEMU's qtest accelerator): device
-/// models and VMM logic are driven by read()/write() below.
-std::unique_ptr<Backend> create_backend();
+/// models and VMM logic are driven by read()/write() below. Its vCPUs keep a
+/// register file and system state of `arch` (Vcpu::registers, Vcpu::boot
+/// work; Vcpu::run fails with Errc::unsupported). Never fails.
+std::unique_ptr<Backend> create_backend(Arch arch = host_arch());
 
 /// Performs a guest read of `size` bytes (1, 2, 4, 8) at `addr` as `vcpu`.
 /// Errc::fault_error (message: address, size, direction, ip, reason) if the
@@ -29,7 +32,8 @@ Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size);
 /// Performs a guest write of the low `size` bytes of `value`.
 Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value);
 
-/// The sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
+/// The sim vCPU's instruction pointer, rip or pc of its register file
+/// (Errc::unsupported for other vCPUs).
 Result<GuestAddr> instruction_pointer(const Vcpu& vcpu);
 /// Sets the sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
 Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip);

@@ -104,9 +104,14 @@ enum class AccessOutcome {
 /// Vm's address-space functions (they get Errc::reentrant_call).
 class Vm {
 public:
-    /// A VM on `backend` whose frames come from `caps` (shared with other VMs
-    /// that should share frames).
-    static Result<std::unique_ptr<Vm>> create(BackendKind backend, std::shared_ptr<CapabilitySpace> caps);
+    /// A VM on `backend` whose vCPUs run `arch` guests and whose frames come
+    /// from `caps` (shared with other VMs that should share frames).
+    /// BackendKind::automatic picks a backend as choose_backend() does
+    /// (guestmem/backend_registry.hpp). Errors: Errc::invalid_argument (null
+    /// `caps`, unknown kind), Errc::unsupported (the backend is not built in
+    /// or cannot run `arch` here; the message says why), Errc::backend_error.
+    static Result<std::unique_ptr<Vm>> create(BackendKind backend, std::shared_ptr<CapabilitySpace> caps,
+                                              Arch arch = host_arch());
 
     /// A VM on a backend the caller made (custom and test backends).
     Vm(std::unique_ptr<Backend> backend, std::shared_ptr<CapabilitySpace> caps);

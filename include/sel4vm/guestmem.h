@@ -22,14 +22,17 @@ extern "C" {
 /** Which hypervisor a VM runs on. */
 typedef enum {
     VM_BACKEND_SIM = 0, /**< no hypervisor: accesses are performed with vm_sim_access */
-    VM_BACKEND_KVM = 1  /**< a real VM on /dev/kvm */
+    VM_BACKEND_KVM = 1, /**< a real VM on /dev/kvm */
+    VM_BACKEND_EMU = 2, /**< a CPU emulator: guests on any host, without /dev/kvm */
+    VM_BACKEND_AUTO = 3 /**< VM_BACKEND_KVM where /dev/kvm works, VM_BACKEND_EMU otherwise */
 } vm_backend_t;
 
 /**
- * Creates a VM. Its memory interface needs vm_memory_init before use.
- * Thread safe.
- * @param backend VM_BACKEND_SIM or VM_BACKEND_KVM
- * @return the VM; NULL, with a logged reason, on failure (unknown backend, no /dev/kvm).
+ * Creates a VM whose guests are of the host's architecture. Its memory
+ * interface needs vm_memory_init before use. Thread safe.
+ * @param backend VM_BACKEND_SIM, VM_BACKEND_KVM, VM_BACKEND_EMU or VM_BACKEND_AUTO
+ * @return the VM; NULL, with a logged reason, on failure (unknown backend, a
+ *         backend not built into the library or unusable here, e.g. no /dev/kvm).
  */
 vm_t *vm_create(vm_backend_t backend);
 /**

@@ -12,12 +12,14 @@ using guestmem::capi::live_vm;
 
 extern "C" {
 
+// vm_create passes the C value on as a BackendKind.
+static_assert(static_cast<int>(BackendKind::sim) == VM_BACKEND_SIM && static_cast<int>(BackendKind::kvm) == VM_BACKEND_KVM &&
+              static_cast<int>(BackendKind::emu) == VM_BACKEND_EMU &&
+              static_cast<int>(BackendKind::automatic) == VM_BACKEND_AUTO);
+
 vm_t* vm_create(vm_backend_t backend) {
     ApiCall call(__func__);
-    if (backend != VM_BACKEND_SIM && backend != VM_BACKEND_KVM) {
-        (void)fail(Errc::invalid_argument, "unknown backend " + std::to_string(static_cast<int>(backend)));
-        return nullptr;
-    }
+    // Vm::create checks the value and logs why a backend is unavailable.
     auto core = Vm::create(static_cast<BackendKind>(backend), capi::process_capabilities());
     if (!core) return nullptr;
     auto handle = std::make_unique<vm_t>();

@@ -22,6 +22,8 @@ public:
     static Result<std::unique_ptr<KvmBackend>> create(const BackendOptions& options);
 
     BackendKind kind() const override { return BackendKind::kvm; }
+    /// KVM on this host runs x86-64 guests only.
+    Arch arch() const override { return Arch::x86_64; }
     Result<void> install(std::span<const MappedRun> runs) override;
     void uninstall(std::span<const MappedRun> runs) noexcept override;
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) override;

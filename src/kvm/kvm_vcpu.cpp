@@ -11,6 +11,8 @@
 
 #include "guestmem/vcpu.hpp"
 #include "kick_signal.hpp"
+#include "kvm_state.hpp"
+#include "run_loop.hpp"
 
 namespace guestmem::kvm {
 
@@ -59,6 +61,39 @@ GuestAddr KvmVcpu::instruction_pointer() {
         cached_ip_ = regs->rip;
     }
     return *cached_ip_;
+}
+
+Result<RunResult> KvmVcpu::run() { return run_vcpu(*this); }
+
+Result<Registers> KvmVcpu::registers() {
+    auto regs = get_regs();
+    if (!regs) return regs.error();
+    return Registers{from_kvm(*regs)};
+}
+
+Result<void> KvmVcpu::set_registers(const Registers& registers) {
+    const auto* x86 = std::get_if<X86Registers>(&registers);
+    if (!x86) return fail(Errc::invalid_argument, "a KVM vCPU takes x86_64 registers");
+    return set_regs(to_kvm(*x86));
+}
+
+Result<SystemState> KvmVcpu::system_state() {
+    auto sregs = get_sregs();
+    if (!sregs) return sregs.error();
+    return SystemState{from_kvm(*sregs)};
+}
+
+Result<void> KvmVcpu::set_system_state(const SystemState& state) {
+    const auto* x86 = std::get_if<X86SystemState>(&state);
+    if (!x86) return fail(Errc::invalid_argument, "a KVM vCPU takes x86_64 system state");
+    auto sregs = get_sregs();  // keeps what X86SystemState does not hold (CR2, APIC base, ...)
+    if (!sregs) return sregs.error();
+    return set_sregs(to_kvm(*x86, *sregs));
+}
+
+Result<void> KvmVcpu::set_port_io_handler(PortIoHandler handler) {
+    port_handler_ = std::move(handler);
+    return {};
 }
 
 Result<kvm_regs> KvmVcpu::get_regs() const {

@@ -13,6 +13,7 @@
 #include "guestmem/backend.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/kvm.hpp"
+#include "guestmem/port_io.hpp"
 #include "kvm_vm_fd.hpp"
 #include "mapped_region.hpp"
 #include "unique_fd.hpp"
@@ -33,6 +34,14 @@ public:
     /// RIP of the current exit, read with KVM_GET_REGS once per exit and only
     /// when a fault handler or an error report asks for it.
     GuestAddr instruction_pointer() override;
+
+    // VcpuBackend: the run loop (run_loop.hpp) and the x86 register state.
+    Result<RunResult> run() override;
+    Result<Registers> registers() override;
+    Result<void> set_registers(const Registers& registers) override;
+    Result<SystemState> system_state() override;
+    Result<void> set_system_state(const SystemState& state) override;
+    Result<void> set_port_io_handler(PortIoHandler handler) override;
 
     Vcpu& core() const { return vcpu_; }
     kvm_run& run_area() const { return *static_cast<kvm_run*>(run_area_.get()); }
@@ -57,8 +66,9 @@ public:
     /// Marks the vCPU as running on this thread; false if it already runs.
     bool begin_run();
     void end_run();
-    /// See kvm::request_stop.
-    void request_stop() noexcept;
+    /// Sets immediate_exit and, if a KVM_RUN is under way, kicks its thread
+    /// with kick_signal(). Any thread, any time.
+    void request_stop() noexcept override;
     /// True (once) if a stop was requested; re-arms immediate_exit correctly.
     bool take_stop_request() noexcept;
 

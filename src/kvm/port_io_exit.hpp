@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "guestmem/kvm.hpp"
+#include "guestmem/port_io.hpp"
 
 namespace guestmem::kvm {
 

@@ -62,7 +62,7 @@ private:
             ++result_.exits.interrupted;
             return std::nullopt;  // a signal: the loop head checks for a stop request
         case KVM_EXIT_SHUTDOWN:
-            return stop(StopReason::shutdown,
+            return stop(StopReason::exception,
                         "the guest shut down (triple fault: an exception it could not handle)");
         case KVM_EXIT_INTERNAL_ERROR: return stop(StopReason::internal_error, internal_error_text());
         case KVM_EXIT_FAIL_ENTRY:
@@ -133,7 +133,7 @@ private:
             AccessOutcome::completed) {
             return std::nullopt;
         }
-        // The failed read completes as 0 when the vCPU is settled (see kvm::run).
+        // The failed read completes as 0 when the vCPU is settled (see KvmVcpu::run).
         if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
         return stop(StopReason::fault_error, failed_access_message(core));
     }

@@ -2,12 +2,12 @@
 #pragma once
 
 #include "guestmem/error.hpp"
-#include "guestmem/kvm.hpp"
+#include "guestmem/run_result.hpp"
 #include "kvm_vcpu.hpp"
 
 namespace guestmem::kvm {
 
-/// The run loop behind kvm::run: enters the guest, hands MMIO exits to
+/// The run loop behind KvmVcpu::run (Vcpu::run on KVM): enters the guest, hands MMIO exits to
 /// Vm::dispatch and port exits to the port handler, and turns every other
 /// exit into a RunResult. Takes no lock besides the vCPU's own.
 Result<RunResult> run_vcpu(KvmVcpu& vcpu);

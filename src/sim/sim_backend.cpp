@@ -7,25 +7,68 @@ namespace guestmem::sim {
 
 namespace {
 
-/// A sim vCPU holds only its instruction pointer; the core does the rest.
+Registers reset_registers(Arch arch) {
+    if (arch == Arch::aarch64) return Arm64Registers{};
+    return X86Registers{};
+}
+
+SystemState reset_system_state(Arch arch) {
+    if (arch == Arch::aarch64) return Arm64SystemState{};
+    return X86SystemState{};
+}
+
+/// A sim vCPU is a register file of its VM's architecture; the core does the
+/// rest. No guest code runs, so the registers change only when set, and the
+/// instruction pointer also when an access completes (advance()).
 class SimVcpu final : public VcpuBackend {
 public:
-    GuestAddr instruction_pointer() override { return ip_; }
-    void set(GuestAddr ip) { ip_ = ip; }
-    void advance() { ip_ += kInstructionBytes; }
+    explicit SimVcpu(Arch arch) : registers_(reset_registers(arch)), system_(reset_system_state(arch)) {}
+
+    GuestAddr instruction_pointer() override { return instruction_pointer_of(registers_); }
+    void set_instruction_pointer(GuestAddr ip) {
+        std::visit([ip](auto& r) { ip_of(r) = ip; }, registers_);
+    }
+    void advance() { set_instruction_pointer(instruction_pointer() + kInstructionBytes); }
+
+    Result<RunResult> run() override {
+        return fail(Errc::unsupported,
+                    "the sim backend runs no guest code: perform guest accesses with sim::read and sim::write");
+    }
+    Result<Registers> registers() override { return registers_; }
+    Result<void> set_registers(const Registers& registers) override {
+        if (registers.index() != registers_.index()) {
+            return fail(Errc::invalid_argument, "registers of another architecture than the vCPU's");
+        }
+        registers_ = registers;
+        return {};
+    }
+    Result<SystemState> system_state() override { return system_; }
+    Result<void> set_system_state(const SystemState& state) override {
+        if (state.index() != system_.index()) {
+            return fail(Errc::invalid_argument, "system state of another architecture than the vCPU's");
+        }
+        system_ = state;
+        return {};
+    }
 
 private:
-    GuestAddr ip_ = 0;
+    static std::uint64_t& ip_of(X86Registers& r) { return r.rip; }
+    static std::uint64_t& ip_of(Arm64Registers& r) { return r.pc; }
+
+    Registers registers_;
+    SystemState system_;
 };
 
 /// Mapped memory needs no hypervisor: the core reads and writes the frames.
 class SimBackend final : public Backend {
 public:
+    explicit SimBackend(Arch arch) : arch_(arch) {}
     BackendKind kind() const override { return BackendKind::sim; }
+    Arch arch() const override { return arch_; }
     Result<void> install(std::span<const MappedRun>) override { return {}; }
     void uninstall(std::span<const MappedRun>) noexcept override {}
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu&) override {
-        return std::unique_ptr<VcpuBackend>(std::make_unique<SimVcpu>());
+        return std::unique_ptr<VcpuBackend>(std::make_unique<SimVcpu>(arch_));
     }
     // No hypervisor to bypass: doorbell rings and posted writes are delivered
     // synchronously by the core's fault dispatch, on the accessing thread.
@@ -33,12 +76,17 @@ public:
         return std::unique_ptr<FastPath>();
     }
     Result<std::unique_ptr<FastPath>> add_write_posting(Range) override { return std::unique_ptr<FastPath>(); }
+
+private:
+    Arch arch_;
 };
 
+// Only SimBackend makes vCPUs of sim VMs, so the kind check makes the cast safe.
 Result<SimVcpu*> sim_vcpu(const Vcpu& vcpu) {
-    auto* sim = dynamic_cast<SimVcpu*>(&vcpu.backend());
-    if (!sim) return fail(Errc::unsupported, "the vCPU's VM is not on the sim backend");
-    return sim;
+    if (vcpu.vm().backend().kind() != BackendKind::sim) {
+        return fail(Errc::unsupported, "the vCPU's VM is not on the sim backend");
+    }
+    return static_cast<SimVcpu*>(&vcpu.backend());
 }
 
 Result<std::uint64_t> perform(Vcpu& vcpu, Access access) {
@@ -59,7 +107,7 @@ Result<std::uint64_t> perform(Vcpu& vcpu, Access access) {
 
 }  // namespace
 
-std::unique_ptr<Backend> create_backend() { return std::make_unique<SimBackend>(); }
+std::unique_ptr<Backend> create_backend(Arch arch) { return std::make_unique<SimBackend>(arch); }
 
 Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size) {
     ApiCall call("sim::read");
@@ -82,7 +130,7 @@ Result<GuestAddr> instruction_pointer(const Vcpu& vcpu) {
 Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip) {
     auto sim = sim_vcpu(vcpu);
     if (!sim) return sim.error();
-    (*sim)->set(ip);
+    (*sim)->set_instruction_pointer(ip);
     return {};
 }
 

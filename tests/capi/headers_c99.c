@@ -27,6 +27,8 @@ STATIC_CHECK(fault_ignore, FAULT_IGNORE == 3);
 STATIC_CHECK(fault_error, FAULT_ERROR == 4);
 STATIC_CHECK(backend_sim, VM_BACKEND_SIM == 0);
 STATIC_CHECK(backend_kvm, VM_BACKEND_KVM == 1);
+STATIC_CHECK(backend_emu, VM_BACKEND_EMU == 2);
+STATIC_CHECK(backend_auto, VM_BACKEND_AUTO == 3);
 STATIC_CHECK(page_bits, seL4_PageBits == 12);
 STATIC_CHECK(large_page_bits, seL4_LargePageBits == 21);
 STATIC_CHECK(huge_page_bits, seL4_HugePageBits == 30);

@@ -57,7 +57,7 @@ static_assert(same_type<int (*)(vm_vcpu_t*, uintptr_t, size_t, bool, uint64_t*)>
 
 static_assert(FAULT_HANDLED == 0 && FAULT_UNHANDLED == 1 && FAULT_RESTART == 2 && FAULT_IGNORE == 3 &&
               FAULT_ERROR == 4);
-static_assert(VM_BACKEND_SIM == 0 && VM_BACKEND_KVM == 1);
+static_assert(VM_BACKEND_SIM == 0 && VM_BACKEND_KVM == 1 && VM_BACKEND_EMU == 2 && VM_BACKEND_AUTO == 3);
 static_assert(seL4_PageBits == 12 && seL4_LargePageBits == 21 && seL4_HugePageBits == 30);
 static_assert(seL4_CapNull == 0);
 static_assert(std::is_same_v<decltype(vm_frame_t::cptr), seL4_CPtr>);

@@ -1,4 +1,4 @@
-// Concurrency on KVM: vCPUs faulting at once, two VMs talking through a shared
+// Concurrency on every backend that runs guests: vCPUs faulting at once, two VMs talking through a shared
 // frame, and the address space changing under running vCPUs. Run these under
 // ThreadSanitizer too (GUESTMEM_SANITIZE=thread).
 #include <gtest/gtest.h>
@@ -16,7 +16,10 @@
 namespace guestmem::test {
 namespace {
 
-using kvm::StopReason;
+/// Parametrized over the backends that run guests (see guest_backends()).
+class GuestConcurrency : public GuestBackendTest {};
+GUESTMEM_INSTANTIATE_FOR_GUEST_BACKENDS(GuestConcurrency);
+
 namespace gp = guestmem::guests;
 using namespace std::chrono_literals;
 
@@ -47,7 +50,7 @@ public:
               std::unique_lock lock(mutex_);
               if (!cv_.wait_for(lock, limit, [&] { return done_; })) {
                   fired_ = true;
-                  for (Vcpu* v : vcpus) (void)kvm::request_stop(*v);
+                  for (Vcpu* v : vcpus) v->request_stop();
               }
           }) {}
     ~Watchdog() {
@@ -71,9 +74,8 @@ private:
     std::thread thread_;
 };
 
-TEST(KvmConcurrency, TwoVcpusFaultAtOnce) {
-    GUESTMEM_REQUIRE_KVM();
-    auto g = GuestVm::create();
+TEST_P(GuestConcurrency, TwoVcpusFaultAtOnce) {
+    auto g = GuestVm::create(backend());
     ASSERT_TRUE(g);
     load_program(g->vm(), gp::access_script::image_path);
     RegisterFile regs(kDevice);
@@ -97,7 +99,7 @@ TEST(KvmConcurrency, TwoVcpusFaultAtOnce) {
                       ScriptOp::read(kDevice + RegisterFile::kCounterReg, 8)});
         vcpus[i] = &g->add_vcpu({script, kRepeat});
     }
-    kvm::RunResult results[2];
+    RunResult results[2];
     {
         Watchdog watchdog({vcpus[0], vcpus[1]}, 30s);
         std::thread t0([&] { results[0] = g->run(*vcpus[0]); });
@@ -111,7 +113,7 @@ TEST(KvmConcurrency, TwoVcpusFaultAtOnce) {
     for (unsigned i = 0; i < 2; ++i) {
         ASSERT_EQ(results[i].reason, StopReason::halted) << results[i].message;
         EXPECT_EQ(results[i].exits.mmio, 3 * kRepeat);
-        EXPECT_EQ(kvm::get_registers(*vcpus[i])->rax, 3 * kRepeat);
+        EXPECT_EQ(x86_registers(*vcpus[i]).rax, 3 * kRepeat);
         const auto back = read_script(g->vm(), kScripts + i * kPageSize, 3);
         EXPECT_EQ(back[1].value, 0x1000 + i);
         last_counter[i] = back[2].value;
@@ -121,11 +123,10 @@ TEST(KvmConcurrency, TwoVcpusFaultAtOnce) {
     EXPECT_EQ(regs.accesses(), 6 * kRepeat);
 }
 
-TEST(KvmConcurrency, TwoVmsPingPongThroughASharedFrame) {
-    GUESTMEM_REQUIRE_KVM();
+TEST_P(GuestConcurrency, TwoVmsPingPongThroughASharedFrame) {
     auto caps = std::make_shared<CapabilitySpace>();
-    auto a = GuestVm::create(caps);
-    auto b = GuestVm::create(caps);
+    auto a = GuestVm::create(backend(), caps);
+    auto b = GuestVm::create(backend(), caps);
     ASSERT_TRUE(a && b);
     auto shared = caps->allocate_frame(FrameSize::k4KiB);
     ASSERT_TRUE(shared);
@@ -142,7 +143,7 @@ TEST(KvmConcurrency, TwoVmsPingPongThroughASharedFrame) {
     constexpr std::uint64_t kRounds = 300;  // each round needs both vCPU threads on a CPU: keep it cheap on busy hosts
     Vcpu& pinger = a->add_vcpu({0x400000, 0, kRounds});
     Vcpu& ponger = b->add_vcpu({0x600000, 1, kRounds});
-    kvm::RunResult ra_result, rb_result;
+    RunResult ra_result, rb_result;
     {
         Watchdog watchdog({&pinger, &ponger}, 30s);
         std::thread ta([&] { ra_result = a->run(pinger); });
@@ -157,8 +158,8 @@ TEST(KvmConcurrency, TwoVmsPingPongThroughASharedFrame) {
     EXPECT_EQ(rb_result.exits.mmio, 0u);
     std::uint64_t squares = 0;
     for (std::uint64_t i = 1; i <= kRounds; ++i) squares += i * i;
-    EXPECT_EQ(kvm::get_registers(pinger)->rax, squares + kRounds);
-    EXPECT_EQ(kvm::get_registers(ponger)->rax, squares);
+    EXPECT_EQ(x86_registers(pinger).rax, squares + kRounds);
+    EXPECT_EQ(x86_registers(ponger).rax, squares);
     std::uint64_t words[4];
     std::memcpy(words, caps->frame_memory(*shared)->data(), sizeof words);
     EXPECT_EQ(words[0], kRounds);
@@ -167,9 +168,8 @@ TEST(KvmConcurrency, TwoVmsPingPongThroughASharedFrame) {
 
 // vCPU threads fault on their own devices (and on ranges being churned) while
 // the main thread keeps reserving, mapping and freeing other reservations.
-TEST(KvmConcurrency, FreeAndRecreateReservationsWhileVcpusFault) {
-    GUESTMEM_REQUIRE_KVM();
-    auto g = GuestVm::create();
+TEST_P(GuestConcurrency, FreeAndRecreateReservationsWhileVcpusFault) {
+    auto g = GuestVm::create(backend());
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     load_program(vm, gp::access_script::image_path);
@@ -212,13 +212,13 @@ TEST(KvmConcurrency, FreeAndRecreateReservationsWhileVcpusFault) {
                              {ScriptOp::write(device, 8, marker), ScriptOp::read(device, 8),
                               ScriptOp::read(kChurnRam + 0x10, 8), ScriptOp::read(kChurnDevice, 4)});
                 g->reset(*vcpus[i], {script, 20});
-                const kvm::RunResult r = g->run(*vcpus[i]);
+                const RunResult r = g->run(*vcpus[i]);
                 const auto back = read_script(vm, script, 4);
                 const bool ram_ok = back[2].value == kPattern || back[2].value == kFromUnhandled ||
                                     back[2].value == kFromChurnHandler;
                 const bool dev_ok = back[3].value == kFromChurnHandler || back[3].value == kFromUnhandled;
                 if (r.reason != StopReason::halted || back[1].value != marker || !ram_ok || !dev_ok) {
-                    ADD_FAILURE() << "vCPU " << i << " run " << run << ": " << kvm::to_string(r.reason) << " "
+                    ADD_FAILURE() << "vCPU " << i << " run " << run << ": " << to_string(r.reason) << " "
                                   << r.message << " read back " << back[1].value << " ram " << back[2].value
                                   << " dev " << back[3].value;
                     failed = true;
@@ -256,7 +256,9 @@ TEST(KvmConcurrency, FreeAndRecreateReservationsWhileVcpusFault) {
     EXPECT_GE(cycles, 5);  // the map really changed under the running vCPUs
     for (auto& d : devices) EXPECT_EQ(d->accesses(), 2u * 20 * kRuns);
     // The churned reservations are gone: only RAM and the two devices' (no) slots remain.
-    EXPECT_EQ(kvm::memslot_usage(vm.backend())->in_use, 1u);
+    if (backend() == BackendKind::kvm) {
+        EXPECT_EQ(kvm::memslot_usage(vm.backend())->in_use, 1u);
+    }
     std::printf("%d reserve/map/free cycles, %llu unhandled faults\n", cycles,
                 static_cast<unsigned long long>(unhandled_calls.load()));
 }

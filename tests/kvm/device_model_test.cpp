@@ -1,6 +1,7 @@
-// One device model, one set of expectations, two backends: the same callbacks
+// One device model, one set of expectations, every backend: the same callbacks
 // see the same accesses and give the guest the same values whether the
-// accesses come from Vm::dispatch on a sim vCPU or from a real guest on KVM.
+// accesses come from Vm::dispatch on a sim vCPU or from a real guest on a
+// backend that runs guests (guest_backends()).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -31,7 +32,6 @@ public:
 /// No hypervisor: each op is one Vm::dispatch on a sim vCPU.
 class SimDriver final : public AccessDriver {
 public:
-    static constexpr const char* kName = "sim";
     SimDriver() : caps_(std::make_shared<CapabilitySpace>()) {
         auto vm = Vm::create(BackendKind::sim, caps_);
         EXPECT_TRUE(vm);
@@ -39,7 +39,6 @@ public:
         EXPECT_TRUE(vm_->init_memory());
         vcpu_ = *vm_->create_vcpu();
     }
-    static bool available() { return true; }
     Vm& vm() override { return *vm_; }
     CapabilitySpace& caps() override { return *caps_; }
     Outcome perform(std::vector<ScriptOp>& ops) override {
@@ -63,27 +62,26 @@ private:
     Vcpu* vcpu_ = nullptr;
 };
 
-/// A real guest: access_script performs the ops on a KVM vCPU.
-class KvmDriver final : public AccessDriver {
+/// A real guest: access_script performs the ops on a vCPU of `backend`.
+class GuestDriver final : public AccessDriver {
 public:
-    static constexpr const char* kName = "kvm";
-    KvmDriver() : g_(GuestVm::create()) {
+    explicit GuestDriver(BackendKind backend) : g_(GuestVm::create(backend)) {
         if (!g_) return;
         load_program(g_->vm(), guests::access_script::image_path);
         vcpu_ = &g_->add_vcpu();
     }
-    static bool available() { return kvm::available(); }
+    bool ready() const { return vcpu_ != nullptr; }
     Vm& vm() override { return g_->vm(); }
     CapabilitySpace& caps() override { return g_->caps(); }
     Outcome perform(std::vector<ScriptOp>& ops) override {
         write_script(vm(), kScripts, ops);
         g_->reset(*vcpu_, {kScripts, 1});
-        const kvm::RunResult r = g_->run(*vcpu_);
+        const RunResult r = g_->run(*vcpu_);
         Outcome out;
-        out.done = kvm::get_registers(*vcpu_)->rax;
+        out.done = x86_registers(*vcpu_).rax;
         out.completed = r.halted();
-        if (r.reason == kvm::StopReason::fault_error) out.error = r.fault;
-        EXPECT_TRUE(r.halted() || r.reason == kvm::StopReason::fault_error) << r.message;
+        if (r.reason == StopReason::fault_error) out.error = r.fault;
+        EXPECT_TRUE(r.halted() || r.reason == StopReason::fault_error) << r.message;
         const auto back = read_script(vm(), kScripts, ops.size());
         for (std::size_t i = 0; i < ops.size() && i < out.done; ++i) ops[i].value = back[i].value;
         return out;
@@ -94,12 +92,18 @@ private:
     Vcpu* vcpu_ = nullptr;
 };
 
-template <class Driver>
-class DeviceModel : public ::testing::Test {
+/// Parametrized over sim and every guest backend.
+class DeviceModel : public ::testing::TestWithParam<BackendKind> {
 protected:
     void SetUp() override {
-        if (!Driver::available()) GTEST_SKIP() << "/dev/kvm is absent: the KVM half of this suite needs it";
-        driver_ = std::make_unique<Driver>();
+        if (GetParam() == BackendKind::sim) {
+            driver_ = std::make_unique<SimDriver>();
+            return;
+        }
+        GUESTMEM_REQUIRE_BACKEND(GetParam());
+        auto guest = std::make_unique<GuestDriver>(GetParam());
+        ASSERT_TRUE(guest->ready());
+        driver_ = std::move(guest);
     }
     AccessDriver& driver() { return *driver_; }
     Vm& vm() { return driver_->vm(); }
@@ -108,20 +112,18 @@ private:
     std::unique_ptr<AccessDriver> driver_;
 };
 
-struct DriverNames {
-    template <class T>
-    static std::string GetName(int) {
-        return T::kName;
-    }
-};
-using Drivers = ::testing::Types<SimDriver, KvmDriver>;
-TYPED_TEST_SUITE(DeviceModel, Drivers, DriverNames);
+std::vector<BackendKind> device_model_backends() {
+    std::vector<BackendKind> kinds{BackendKind::sim};
+    for (BackendKind kind : guest_backends()) kinds.push_back(kind);
+    return kinds;
+}
+INSTANTIATE_TEST_SUITE_P(Backends, DeviceModel, ::testing::ValuesIn(device_model_backends()), backend_param_name);
 
 using Op = ScriptOp;
 
-TYPED_TEST(DeviceModel, RegisterFileEverySizeAndEveryResult) {
+TEST_P(DeviceModel, RegisterFileEverySizeAndEveryResult) {
     RegisterFile regs(kDevice);
-    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    ASSERT_TRUE(vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
     std::vector<Op> ops = {
         Op::write(kDevice + 0, 1, 0x11),           Op::write(kDevice + 2, 2, 0x2233),
         Op::write(kDevice + 4, 4, 0x44556677),     Op::write(kDevice + 8, 8, 0x8899aabbccddeeff),
@@ -135,7 +137,7 @@ TYPED_TEST(DeviceModel, RegisterFileEverySizeAndEveryResult) {
         Op::read(kDevice + RegisterFile::kDoorbellReg, 4),  // ignored: 0
     };
     ops.back().value = 0x1234;  // must become 0
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     ASSERT_TRUE(out.completed);
     EXPECT_EQ(out.done, ops.size());
     EXPECT_EQ(ops[4].value, 0x4455667722330011u);
@@ -168,11 +170,11 @@ TYPED_TEST(DeviceModel, RegisterFileEverySizeAndEveryResult) {
     EXPECT_EQ(regs.seen(), expected);
 }
 
-TYPED_TEST(DeviceModel, FaultErrorReportsTheAccess) {
+TEST_P(DeviceModel, FaultErrorReportsTheAccess) {
     RegisterFile regs(kDevice);
-    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    ASSERT_TRUE(vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
     std::vector<Op> ops = {Op::write(kDevice, 2, 0x55), Op::read(kDevice + 0x58, 2), Op::read(kDevice, 2)};
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     EXPECT_FALSE(out.completed);
     EXPECT_EQ(out.done, 1u);
     ASSERT_TRUE(out.error);
@@ -182,26 +184,26 @@ TYPED_TEST(DeviceModel, FaultErrorReportsTheAccess) {
     EXPECT_EQ(regs.accesses(), 2u);
 }
 
-TYPED_TEST(DeviceModel, UnhandledAndCrossingAccesses) {
+TEST_P(DeviceModel, UnhandledAndCrossingAccesses) {
     RegisterFile regs(kDevice);
-    ASSERT_TRUE(this->vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
+    ASSERT_TRUE(vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
     // A 4-byte register whose bytes read 0x11, 0x22, 0x33, 0x44.
     const GuestAddr tail = kDevice + 0x1800;
     std::vector<Access> tail_seen;
-    ASSERT_TRUE(this->vm().reserve_at(tail, 4, [&](Fault& f) {
+    ASSERT_TRUE(vm().reserve_at(tail, 4, [&](Fault& f) {
         tail_seen.push_back(f.access());
         f.set_data(std::uint64_t{0x44332211} >> (8 * (f.address() - tail)));
         return FaultResult::handled;
     }));
     std::vector<Access> unhandled;
-    this->vm().set_unhandled_fault_handler([&](Fault& f) {
+    vm().set_unhandled_fault_handler([&](Fault& f) {
         unhandled.push_back(f.access());
         if (f.is_read()) f.set_data(0xabcdef);
         return FaultResult::handled;
     });
     std::vector<Op> ops = {Op::read(kDevice + 0x1000, 4), Op::write(kDevice + 0x2000, 1, 0x7f),
                            Op::read(tail + 2, 4)};  // crosses the register's end: split
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     ASSERT_TRUE(out.completed);
     EXPECT_EQ(ops[0].value, 0xabcdefu);
     EXPECT_EQ(ops[2].value, 0xcdef4433u) << "the register's two bytes, then the unhandled part's, little-endian";
@@ -216,12 +218,12 @@ TYPED_TEST(DeviceModel, UnhandledAndCrossingAccesses) {
     EXPECT_EQ(regs.accesses(), 0u);
 }
 
-TYPED_TEST(DeviceModel, HandlerThatMapsAndRestartsCompletesFromMemory) {
+TEST_P(DeviceModel, HandlerThatMapsAndRestartsCompletesFromMemory) {
     constexpr GuestAddr base = 0x400000;
-    auto frame = this->driver().caps().allocate_frame(FrameSize::k4KiB);
+    auto frame = driver().caps().allocate_frame(FrameSize::k4KiB);
     ASSERT_TRUE(frame);
     const std::uint64_t seed = 0x0badc0de0badc0de;
-    std::memcpy(this->driver().caps().frame_memory(*frame)->data() + 0x20, &seed, sizeof seed);
+    std::memcpy(driver().caps().frame_memory(*frame)->data() + 0x20, &seed, sizeof seed);
     Vm& vm = this->vm();
     int calls = 0;
     std::optional<ReservationId> id;
@@ -233,24 +235,24 @@ TYPED_TEST(DeviceModel, HandlerThatMapsAndRestartsCompletesFromMemory) {
     ASSERT_TRUE(res);
     id = *res;
     std::vector<Op> ops = {Op::read(base + 0x20, 8), Op::write(base + 0x28, 4, 0x600d), Op::read(base + 0x28, 4)};
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     ASSERT_TRUE(out.completed);
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(ops[0].value, seed);
     EXPECT_EQ(ops[2].value, 0x600du);
     std::uint32_t in_frame = 0;
-    std::memcpy(&in_frame, this->driver().caps().frame_memory(*frame)->data() + 0x28, sizeof in_frame);
+    std::memcpy(&in_frame, driver().caps().frame_memory(*frame)->data() + 0x28, sizeof in_frame);
     EXPECT_EQ(in_frame, 0x600du);
 }
 
-TYPED_TEST(DeviceModel, RestartWithoutProgressIsAnErrorNotALoop) {
+TEST_P(DeviceModel, RestartWithoutProgressIsAnErrorNotALoop) {
     int calls = 0;
-    ASSERT_TRUE(this->vm().reserve_at(kDevice, 0x100, [&](Fault&) {
+    ASSERT_TRUE(vm().reserve_at(kDevice, 0x100, [&](Fault&) {
         ++calls;
         return FaultResult::restart;  // changes nothing
     }));
     std::vector<Op> ops = {Op::write(kDevice, 4, 1)};
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     EXPECT_FALSE(out.completed);
     ASSERT_TRUE(out.error);
     EXPECT_TRUE(out.error->access.is_write);
@@ -258,12 +260,12 @@ TYPED_TEST(DeviceModel, RestartWithoutProgressIsAnErrorNotALoop) {
     EXPECT_LT(calls, 100);
 }
 
-TYPED_TEST(DeviceModel, DeferredMappingOnFirstTouch) {
+TEST_P(DeviceModel, DeferredMappingOnFirstTouch) {
     constexpr GuestAddr base = 0x400000;
     Vm& vm = this->vm();
-    const std::vector<Cap> frames = allocate_frames(this->driver().caps(), 4);
+    const std::vector<Cap> frames = allocate_frames(driver().caps(), 4);
     const std::uint32_t seed = 0x51de;
-    std::memcpy(this->driver().caps().frame_memory(frames[3])->data() + 0xffc, &seed, sizeof seed);
+    std::memcpy(driver().caps().frame_memory(frames[3])->data() + 0xffc, &seed, sizeof seed);
     int handler_calls = 0;
     auto res = vm.reserve_at(base, 4 * kPageSize, [&](Fault&) {
         ++handler_calls;
@@ -274,7 +276,7 @@ TYPED_TEST(DeviceModel, DeferredMappingOnFirstTouch) {
     ASSERT_TRUE(vm.map_frames(*res, frames, kPageBits));
     vm.set_deferred_mapping(false);
     std::vector<Op> ops = {Op::read(base + 0x3ffc, 4), Op::write(base, 8, 42), Op::read(base, 8)};
-    const auto out = this->driver().perform(ops);
+    const auto out = driver().perform(ops);
     ASSERT_TRUE(out.completed);
     EXPECT_EQ(handler_calls, 0);
     EXPECT_EQ(ops[0].value, seed);

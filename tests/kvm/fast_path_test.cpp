@@ -15,7 +15,6 @@ namespace guestmem::test {
 namespace {
 
 namespace gp = guests;
-using kvm::StopReason;
 
 struct ScriptGuest {
     std::unique_ptr<GuestVm> g;
@@ -23,13 +22,13 @@ struct ScriptGuest {
 
     static ScriptGuest create() {
         ScriptGuest s;
-        s.g = GuestVm::create();
+        s.g = GuestVm::create(BackendKind::kvm);
         if (!s.g) return s;
         load_program(s.g->vm(), gp::access_script::image_path);
         s.vcpu = &s.g->add_vcpu({kScripts, 1});
         return s;
     }
-    kvm::RunResult run(const std::vector<ScriptOp>& ops) {
+    RunResult run(const std::vector<ScriptOp>& ops) {
         write_script(g->vm(), kScripts, ops);
         g->reset(*vcpu, {kScripts, 1});
         return g->run(*vcpu);
@@ -52,7 +51,7 @@ TEST(KvmWritePosting, WritesArriveInOrderBeforeTheReadOfTheDevice) {
         }
         return FaultResult::handled;
     }));
-    const kvm::RunResult r = s.run({ScriptOp::write(kDevice, 4, 1), ScriptOp::write(kDevice + 4, 2, 2),
+    const RunResult r = s.run({ScriptOp::write(kDevice, 4, 1), ScriptOp::write(kDevice + 4, 2, 2),
                                     ScriptOp::write(kDevice, 8, 3), ScriptOp::read(kDevice, 8),
                                     ScriptOp::write(kDevice + 0x10, 1, 4)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
@@ -81,7 +80,7 @@ TEST(KvmWritePosting, ManyWritesOverflowTheRingAndStayInOrder) {
     // 100 ops fit one script page (32 bytes each); run it three times.
     std::vector<std::uint64_t> expected;
     for (int round = 0; round < 3; ++round) {
-        const kvm::RunResult r = s.run(ops);
+        const RunResult r = s.run(ops);
         ASSERT_EQ(r.reason, StopReason::halted) << r.message;
         for (std::uint64_t i = 0; i < 100; ++i) expected.push_back(i);
     }
@@ -100,7 +99,7 @@ TEST(KvmWritePosting, FreeUnregistersTheZone) {
         unhandled.push_back(f.access());
         return FaultResult::handled;
     });
-    const kvm::RunResult r = s.run({ScriptOp::write(kDevice, 4, 7)});
+    const RunResult r = s.run({ScriptOp::write(kDevice, 4, 7)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.posted_writes, 0u);
     EXPECT_EQ(r.exits.mmio, 1u);
@@ -140,7 +139,7 @@ TEST(KvmDoorbell, MatchingWritesRingWithoutExits) {
     ops.push_back(ScriptOp::write(kDevice, 2, 0x1234));  // another size: exits, ignored
     ops.push_back(ScriptOp::read(kDevice, 4));           // reads yield 0
     ops.back().value = 0xdead;
-    const kvm::RunResult r = s.run(ops);
+    const RunResult r = s.run(ops);
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 3u);  // the matching writes never exited
     EXPECT_EQ(s.results(ops.size())[7].value, 0u);
@@ -155,7 +154,7 @@ TEST(KvmDoorbell, AnyValueRingsWithoutMatch) {
     Rings rings;
     auto id = s.g->vm().reserve_doorbell(kDevice + 8, 8, rings.handler());
     ASSERT_TRUE(id);
-    const kvm::RunResult r = s.run({ScriptOp::write(kDevice + 8, 8, 1), ScriptOp::write(kDevice + 8, 8, 2),
+    const RunResult r = s.run({ScriptOp::write(kDevice + 8, 8, 1), ScriptOp::write(kDevice + 8, 8, 2),
                                     ScriptOp::write(kDevice + 8, 8, 0)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
@@ -176,7 +175,7 @@ TEST(KvmDoorbell, FreeDeregistersTheEventfd) {
         unhandled.push_back(f.access());
         return FaultResult::handled;
     });
-    const kvm::RunResult r = s.run({ScriptOp::write(kDevice, 4, 1)});
+    const RunResult r = s.run({ScriptOp::write(kDevice, 4, 1)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 1u);
     EXPECT_EQ(unhandled.size(), 1u);
@@ -199,7 +198,7 @@ TEST(KvmDoorbell, HandlerCannotFreeItsOwnDoorbell) {
     });
     ASSERT_TRUE(id);
     id_value = static_cast<std::uint64_t>(*id);
-    const kvm::RunResult r = s.run({ScriptOp::write(kDevice, 4, 1)});
+    const RunResult r = s.run({ScriptOp::write(kDevice, 4, 1)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     // The ring is delivered on the doorbell's thread: wait for it (bounded).
     for (int i = 0; i < 500 && refused.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -1,4 +1,4 @@
-// Guest isolation on KVM: a guest cannot write a frame mapped read-only,
+// Guest isolation on every backend that runs guests: a guest cannot write a frame mapped read-only,
 // cannot reach host memory outside its frames, cannot widen rights through a
 // copied capability, and a hostile guest (the top of the address space,
 // accesses straddling reservation ends, every size, in a tight loop, wild
@@ -14,8 +14,11 @@
 namespace guestmem::test {
 namespace {
 
+/// Parametrized over the backends that run guests (see guest_backends()).
+class GuestIsolation : public GuestBackendTest {};
+GUESTMEM_INSTANTIATE_FOR_GUEST_BACKENDS(GuestIsolation);
+
 namespace gp = guestmem::guests;
-using kvm::StopReason;
 
 constexpr std::uint8_t kCanary = 0xc5;
 
@@ -30,9 +33,8 @@ void fill(CapabilitySpace& caps, Cap cap, std::uint8_t value) {
     std::memset(mem->data(), value, mem->size());
 }
 
-TEST(KvmIsolation, ReadOnlyFramesAndCopiedCapabilitiesCannotBeWritten) {
-    GUESTMEM_REQUIRE_KVM();
-    auto g = GuestVm::create();
+TEST_P(GuestIsolation, ReadOnlyFramesAndCopiedCapabilitiesCannotBeWritten) {
+    auto g = GuestVm::create(backend());
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     CapabilitySpace& caps = g->caps();
@@ -76,7 +78,7 @@ TEST(KvmIsolation, ReadOnlyFramesAndCopiedCapabilitiesCannotBeWritten) {
     }
     write_script(vm, kScripts, ops);
     Vcpu& vcpu = g->add_vcpu({kScripts, 10});
-    const kvm::RunResult r = g->run(vcpu);
+    const RunResult r = g->run(vcpu);
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(writes_trapped.load(), 3 * 5 * 10) << "every write trapped";
     EXPECT_EQ(r.exits.mmio, 3u * 5 * 10) << "reads were served natively";
@@ -85,9 +87,8 @@ TEST(KvmIsolation, ReadOnlyFramesAndCopiedCapabilitiesCannotBeWritten) {
     for (std::size_t i = 5; i < back.size(); i += 6) EXPECT_EQ(back[i].value, 0xababababababababull);
 }
 
-TEST(KvmIsolation, GuestCannotReachHostMemoryOutsideItsFrames) {
-    GUESTMEM_REQUIRE_KVM();
-    auto g = GuestVm::create();
+TEST_P(GuestIsolation, GuestCannotReachHostMemoryOutsideItsFrames) {
+    auto g = GuestVm::create(backend());
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     CapabilitySpace& caps = g->caps();
@@ -120,7 +121,7 @@ TEST(KvmIsolation, GuestCannotReachHostMemoryOutsideItsFrames) {
     }
     write_script(vm, kScripts, ops);
     Vcpu& vcpu = g->add_vcpu({kScripts, 20});
-    const kvm::RunResult r = g->run(vcpu);
+    const RunResult r = g->run(vcpu);
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(unhandled.load(), static_cast<int>(ops.size() * 20)) << "every access outside the frame trapped";
     EXPECT_TRUE(all_bytes(*caps.frame_memory(frames[0]), kCanary)) << "host memory before the frame untouched";
@@ -128,9 +129,8 @@ TEST(KvmIsolation, GuestCannotReachHostMemoryOutsideItsFrames) {
     EXPECT_TRUE(all_bytes(*caps.frame_memory(frames[2]), kCanary)) << "host memory after the frame untouched";
 }
 
-TEST(KvmIsolation, HostileGuestCannotCrashTheVmm) {
-    GUESTMEM_REQUIRE_KVM();
-    auto g = GuestVm::create();
+TEST_P(GuestIsolation, HostileGuestCannotCrashTheVmm) {
+    auto g = GuestVm::create(backend());
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     load_program(vm, gp::access_script::image_path);
@@ -172,9 +172,9 @@ TEST(KvmIsolation, HostileGuestCannotCrashTheVmm) {
     write_script(vm, kScripts, ops);
     constexpr std::uint64_t kRepeat = 40;  // ~2000 hostile accesses
     Vcpu& vcpu = g->add_vcpu({kScripts, kRepeat});
-    const kvm::RunResult r = g->run(vcpu);
+    const RunResult r = g->run(vcpu);
     EXPECT_EQ(r.reason, StopReason::halted) << r.message;
-    EXPECT_EQ(kvm::get_registers(vcpu)->rax, ops.size() * kRepeat);
+    EXPECT_EQ(x86_registers(vcpu).rax, ops.size() * kRepeat);
     EXPECT_EQ(out_of_range.load(), 0) << "the device only ever saw accesses inside it";
     EXPECT_GT(unhandled.load(), 0);
     EXPECT_TRUE(all_bytes(*g->caps().frame_memory(ro_frame), 0x77)) << "the read-only frame is unchanged";
@@ -186,12 +186,12 @@ TEST(KvmIsolation, HostileGuestCannotCrashTheVmm) {
     load_program(vm, gp::crash::image_path, 0x60000);
     for (GuestAddr target : {GuestAddr{kDev}, GuestAddr{0xffff'f000}, GuestAddr{0x1'0000'0000}, GuestAddr{kRamSize}}) {
         g->reset(vcpu, {CRASH_JUMP, target}, 0x60000 - kImage);
-        auto crashed = kvm::run(vcpu);
+        auto crashed = vcpu.run();
         ASSERT_TRUE(crashed) << crashed.error().message;
         EXPECT_NE(crashed->reason, StopReason::halted) << "jump to 0x" << std::hex << target;
     }
     g->reset(vcpu, {kScripts, 1});
-    const kvm::RunResult again = g->run(vcpu);
+    const RunResult again = g->run(vcpu);
     EXPECT_EQ(again.reason, StopReason::halted) << "the VM still runs guests: " << again.message;
 }
 

@@ -3,12 +3,47 @@
 #include <cstring>
 #include <span>
 
+#include "guestmem/backend_registry.hpp"
+#include "guestmem/boot.hpp"
+
 namespace guestmem::test {
 
+std::vector<BackendKind> guest_backends() {
+    return {
+        BackendKind::kvm,
+        // The CPU emulator joins here once it is built in: BackendKind::emu,
+    };
+}
+
+std::optional<std::string> backend_unavailable(BackendKind kind) {
+    // describe_backends probes without logging: "kvm: available" or "kvm: unavailable (why)".
+    const std::string name(to_string(kind));
+    for (const std::string& line : describe_backends(Arch::x86_64)) {
+        if (line.rfind(name + ": ", 0) != 0) continue;
+        if (line == name + ": available") return std::nullopt;
+        return line;
+    }
+    return name + ": unknown to the backend registry";
+}
+
+std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info) {
+    return std::string(to_string(info.param));
+}
+
 std::uint64_t load_program(Vm& vm, const char* path, GuestAddr at) {
-    auto loaded = kvm::load_image_file(vm, at, path);
+    auto loaded = load_image_file(vm, at, path);
     EXPECT_TRUE(loaded) << (loaded ? "" : loaded.error().message);
     return loaded ? *loaded : 0;
+}
+
+X86Registers x86_registers(Vcpu& vcpu) {
+    auto regs = vcpu.registers();
+    EXPECT_TRUE(regs) << (regs ? "" : regs.error().message);
+    if (!regs || !std::holds_alternative<X86Registers>(*regs)) {
+        ADD_FAILURE() << "no x86-64 registers";
+        return {};
+    }
+    return std::get<X86Registers>(*regs);
 }
 
 std::vector<Cap> allocate_frames(CapabilitySpace& caps, std::size_t count, FrameSize size) {
@@ -22,52 +57,67 @@ std::vector<Cap> allocate_frames(CapabilitySpace& caps, std::size_t count, Frame
     return frames;
 }
 
-std::unique_ptr<GuestVm> GuestVm::create(std::shared_ptr<CapabilitySpace> caps, const kvm::BackendOptions& options,
+std::unique_ptr<GuestVm> GuestVm::create(BackendKind backend, std::shared_ptr<CapabilitySpace> caps,
                                          std::uint64_t ram_size) {
+    // Through the registry, as users create VMs.
+    auto vm = Vm::create(backend, caps ? caps : std::make_shared<CapabilitySpace>(), Arch::x86_64);
+    EXPECT_TRUE(vm) << (vm ? "" : vm.error().message);
+    if (!vm) return nullptr;
     auto self = std::make_unique<GuestVm>();
-    self->caps_ = caps ? std::move(caps) : std::make_shared<CapabilitySpace>();
+    self->caps_ = (*vm)->shared_capabilities();
+    self->vm_ = std::move(*vm);
+    return self->add_ram(ram_size) ? std::move(self) : nullptr;
+}
+
+std::unique_ptr<GuestVm> GuestVm::create_kvm(const kvm::BackendOptions& options, std::shared_ptr<CapabilitySpace> caps,
+                                             std::uint64_t ram_size) {
     auto backend = kvm::create_backend(options);
     EXPECT_TRUE(backend) << (backend ? "" : backend.error().message);
     if (!backend) return nullptr;
+    auto self = std::make_unique<GuestVm>();
+    self->caps_ = caps ? std::move(caps) : std::make_shared<CapabilitySpace>();
     self->vm_ = std::make_unique<Vm>(std::move(*backend), self->caps_);
-    Vm& vm = *self->vm_;
+    return self->add_ram(ram_size) ? std::move(self) : nullptr;
+}
+
+bool GuestVm::add_ram(std::uint64_t ram_size) {
+    Vm& vm = *vm_;
     EXPECT_TRUE(vm.init_memory());
     auto ram = vm.reserve_at(kRamBase, ram_size, [](Fault&) { return FaultResult::error; });
     EXPECT_TRUE(ram);
-    if (!ram) return nullptr;
-    self->ram_ = *ram;
-    const std::vector<Cap> frames = allocate_frames(*self->caps_, ram_size / kPageSize);
+    if (!ram) return false;
+    ram_ = *ram;
+    const std::vector<Cap> frames = allocate_frames(*caps_, ram_size / kPageSize);
     auto mapped = vm.map_frames(*ram, frames, kPageBits);
     EXPECT_TRUE(mapped) << (mapped ? "" : mapped.error().message);
-    if (!mapped) return nullptr;
-    auto tables = kvm::write_boot_tables(vm, kTables);
-    EXPECT_TRUE(tables) << (tables ? "" : tables.error().message);
-    if (!tables) return nullptr;
-    self->tables_ = *tables;
-    return self;
+    return static_cast<bool>(mapped);
 }
 
-Vcpu& GuestVm::add_vcpu(kvm::GuestArgs args, std::uint64_t entry_offset) {
+Vcpu& GuestVm::add_vcpu(GuestArgs args, std::uint64_t entry_offset) {
     auto vcpu = vm_->create_vcpu();
     EXPECT_TRUE(vcpu) << (vcpu ? "" : vcpu.error().message);
     reset(**vcpu, args, entry_offset);
     return **vcpu;
 }
 
-void GuestVm::reset(Vcpu& vcpu, kvm::GuestArgs args, std::uint64_t entry_offset) {
-    kvm::LongModeSetup setup;
-    setup.entry = kImage + entry_offset;
-    setup.stack = kStackTop - vcpu.index() * kPageSize;
-    setup.tables = tables_;
-    setup.args = args;
-    auto ok = kvm::setup_long_mode(vcpu, setup);
+void GuestVm::reset(Vcpu& vcpu, GuestArgs args, std::uint64_t entry_offset) {
+    BootSpec spec;
+    spec.entry = kImage + entry_offset;
+    spec.stack = kStackTop - vcpu.index() * kPageSize;
+    spec.args = args;
+    spec.x86_tables = kTables;
+    auto ok = vcpu.boot(spec);
     EXPECT_TRUE(ok) << (ok ? "" : ok.error().message);
 }
 
-kvm::RunResult GuestVm::run(Vcpu& vcpu) {
-    auto result = kvm::run(vcpu);
+RunResult GuestVm::run(Vcpu& vcpu) {
+    auto result = vcpu.run();
     EXPECT_TRUE(result) << (result ? "" : result.error().message);
-    return result ? std::move(*result) : kvm::RunResult{kvm::StopReason::unexpected_exit, {}, {}, 0, "run failed", {}};
+    if (result) return std::move(*result);
+    RunResult failed;
+    failed.reason = StopReason::unexpected_exit;
+    failed.message = "run failed";
+    return failed;
 }
 
 void write_script(Vm& vm, GuestAddr at, const std::vector<ScriptOp>& ops) {

@@ -1,21 +1,32 @@
-// Shared pieces of the KVM test suites: a VM with guest RAM and boot tables,
-// guest programs, access scripts and a small register-file device.
+// Shared pieces of the guest test suites: the backends that run guests, a VM
+// with guest RAM and boot tables, guest programs, access scripts and a small
+// register-file device.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "guest_abi.h"
 #include "guest_programs.hpp"
+#include "guestmem/backend_registry.hpp"
 #include "guestmem/guest_memory.hpp"
 #include "guestmem/kvm.hpp"
+#include "guestmem/registers.hpp"
+#include "guestmem/run_result.hpp"
 #include "guestmem/vm.hpp"
+
+namespace guestmem {
+/// GoogleTest prints a backend parameter by its name ("kvm"), not its bytes.
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << to_string(kind); }
+}  // namespace guestmem
 
 namespace guestmem::test {
 
@@ -28,43 +39,84 @@ inline constexpr GuestAddr kScripts = 0x20000;                     // one 4 KiB 
 inline constexpr GuestAddr kStackTop = 0x80000;                    // one 4 KiB stack per vCPU, downwards
 inline constexpr GuestAddr kDevice = 0xd0000000;                   // emulated devices live up here
 
-/// Skips the current test when /dev/kvm is absent, and only then.
-#define GUESTMEM_REQUIRE_KVM()                                                                     \
-    do {                                                                                           \
-        if (!::guestmem::kvm::available())                                                         \
-            GTEST_SKIP() << "/dev/kvm is absent: KVM guest tests need it (the sim suites run anyway)"; \
+/// Values for the first four argument registers (rdi, rsi, rdx, rcx).
+using GuestArgs = std::array<std::uint64_t, 4>;
+
+/// The backends that run guest code, for the suites parametrized over them
+/// (device model, guest run, concurrency, isolation): every backend this
+/// library can build, whether or not it can run here (an instance that
+/// cannot run skips and says why).
+std::vector<BackendKind> guest_backends();
+
+/// Why `kind` cannot run the x86-64 test guests on this host, naming the
+/// backend (e.g. "kvm: unavailable (/dev/kvm is absent)"), or nullopt when it can.
+std::optional<std::string> backend_unavailable(BackendKind kind);
+
+/// Skips the current test when `kind` cannot run guests here, and only then.
+#define GUESTMEM_REQUIRE_BACKEND(kind)                                                   \
+    do {                                                                                 \
+        if (auto why_unavailable = ::guestmem::test::backend_unavailable(kind))          \
+            GTEST_SKIP() << *why_unavailable;                                            \
     } while (0)
+
+/// Skips a KVM-only test when KVM cannot run guests here, and only then.
+#define GUESTMEM_REQUIRE_KVM() GUESTMEM_REQUIRE_BACKEND(::guestmem::BackendKind::kvm)
+
+/// Base of the suites parametrized over guest_backends(): the parameter is the
+/// backend; an instance whose backend cannot run here skips with the reason.
+class GuestBackendTest : public ::testing::TestWithParam<BackendKind> {
+protected:
+    void SetUp() override { GUESTMEM_REQUIRE_BACKEND(GetParam()); }
+    BackendKind backend() const { return GetParam(); }
+};
+
+/// Names an instance after its backend ("kvm", "emu").
+std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info);
+
+/// Instantiates a GuestBackendTest suite once per guest backend.
+#define GUESTMEM_INSTANTIATE_FOR_GUEST_BACKENDS(suite)                                                  \
+    INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(::guestmem::test::guest_backends()), \
+                             ::guestmem::test::backend_param_name)
 
 /// Opens a flat image in the VM's RAM and returns its size.
 std::uint64_t load_program(Vm& vm, const char* path, GuestAddr at = kImage);
 
-/// A KVM VM with RAM [0, ram_size) (2 MiB by default) of 4 KiB frames and boot
-/// tables, ready for guests.
+/// The x86-64 registers of `vcpu` (fails the test and returns zeros if they cannot be read).
+X86Registers x86_registers(Vcpu& vcpu);
+
+/// A VM with RAM [0, ram_size) (2 MiB by default) of 4 KiB frames and room for
+/// the boot tables at kTables, ready for x86-64 guests.
 class GuestVm {
 public:
-    /// Fails the test (and returns null) if KVM refuses; call after GUESTMEM_REQUIRE_KVM.
-    static std::unique_ptr<GuestVm> create(std::shared_ptr<CapabilitySpace> caps = nullptr,
-                                           const kvm::BackendOptions& options = {},
+    /// A VM on `backend`. Fails the test (and returns null) if the backend
+    /// refuses; call after GUESTMEM_REQUIRE_BACKEND.
+    static std::unique_ptr<GuestVm> create(BackendKind backend, std::shared_ptr<CapabilitySpace> caps = nullptr,
                                            std::uint64_t ram_size = kRamSize);
+    /// A KVM VM with `options` (memslot limits and the like).
+    static std::unique_ptr<GuestVm> create_kvm(const kvm::BackendOptions& options,
+                                               std::shared_ptr<CapabilitySpace> caps = nullptr,
+                                               std::uint64_t ram_size = kRamSize);
 
     Vm& vm() { return *vm_; }
     CapabilitySpace& caps() { return *caps_; }
     const std::shared_ptr<CapabilitySpace>& shared_caps() { return caps_; }
-    const kvm::BootTables& tables() const { return tables_; }
     ReservationId ram() const { return ram_; }
 
-    /// A new vCPU in long mode at kImage + entry_offset with `args`.
-    Vcpu& add_vcpu(kvm::GuestArgs args = {}, std::uint64_t entry_offset = 0);
-    /// Sets `vcpu` up again (long mode, at the image's entry) with new arguments.
-    void reset(Vcpu& vcpu, kvm::GuestArgs args, std::uint64_t entry_offset = 0);
+    /// A new vCPU booted in long mode at kImage + entry_offset with `args`.
+    Vcpu& add_vcpu(GuestArgs args = {}, std::uint64_t entry_offset = 0);
+    /// Boots `vcpu` again (long mode, at the image's entry) with new arguments.
+    void reset(Vcpu& vcpu, GuestArgs args, std::uint64_t entry_offset = 0);
     /// Runs and returns the result (fails the test if run() itself fails).
-    kvm::RunResult run(Vcpu& vcpu);
+    RunResult run(Vcpu& vcpu);
+
+    GuestVm() = default;
 
 private:
+    bool add_ram(std::uint64_t ram_size);
+
     std::shared_ptr<CapabilitySpace> caps_;
     std::unique_ptr<Vm> vm_;
     ReservationId ram_{};
-    kvm::BootTables tables_;
 };
 
 /// One access of an access script (guest_abi.h layout).

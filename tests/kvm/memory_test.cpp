@@ -9,7 +9,6 @@
 namespace guestmem::test {
 namespace {
 
-using kvm::StopReason;
 namespace gp = guestmem::guests;
 
 std::size_t slots(Vm& vm) { return kvm::memslot_usage(vm.backend())->in_use; }
@@ -25,7 +24,7 @@ public:
     bool ok() const { return g_ && vcpu_; }
     GuestVm& guest() { return *g_; }
     Vm& vm() { return g_->vm(); }
-    kvm::RunResult run(const std::vector<ScriptOp>& ops) {
+    RunResult run(const std::vector<ScriptOp>& ops) {
         write_script(vm(), kScripts, ops);
         g_->reset(*vcpu_, {kScripts, 1});
         return g_->run(*vcpu_);
@@ -43,14 +42,14 @@ FaultHandler refuse() {
 
 TEST(KvmMemory, ContiguousFramesShareOneSlot) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(slots(s.vm()), 1u);  // 512 frames of RAM: one run, one slot
     auto res = s.vm().reserve_at(0x400000, 32 * kPageSize, refuse());
     ASSERT_TRUE(res);
     ASSERT_TRUE(s.vm().map_frames(*res, allocate_frames(s.guest().caps(), 32), kPageBits));
     EXPECT_EQ(slots(s.vm()), 2u);
-    const kvm::RunResult r = s.run({ScriptOp::write(0x400000, 8, 1), ScriptOp::write(0x41fff8, 8, 2),
+    const RunResult r = s.run({ScriptOp::write(0x400000, 8, 1), ScriptOp::write(0x41fff8, 8, 2),
                                     ScriptOp::read(0x41fff8, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
@@ -61,7 +60,7 @@ TEST(KvmMemory, ContiguousFramesShareOneSlot) {
 
 TEST(KvmMemory, FramesApartInHostMemoryNeedASlotEach) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     // Allocated alternately, each reservation's frames are not contiguous in the host.
     std::vector<Cap> a, b;
@@ -73,7 +72,7 @@ TEST(KvmMemory, FramesApartInHostMemoryNeedASlotEach) {
     ASSERT_TRUE(ra);
     ASSERT_TRUE(s.vm().map_frames(*ra, a, kPageBits));
     EXPECT_EQ(slots(s.vm()), 1u + 4u);
-    const kvm::RunResult r = s.run({ScriptOp::write(0x400ffc, 8, 0x1122334455667788),  // spans two slots
+    const RunResult r = s.run({ScriptOp::write(0x400ffc, 8, 0x1122334455667788),  // spans two slots
                                     ScriptOp::read(0x400ffc, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(s.results(2)[1].value, 0x1122334455667788u);
@@ -86,7 +85,7 @@ TEST(KvmMemory, FramesApartInHostMemoryNeedASlotEach) {
 
 TEST(KvmMemory, RightsSplitRunsAndReadOnlyRunsFault) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     const std::vector<Cap> frames = allocate_frames(s.guest().caps(), 4);
     std::vector<Access> faults;
@@ -102,7 +101,7 @@ TEST(KvmMemory, RightsSplitRunsAndReadOnlyRunsFault) {
         return FrameRequest{frames[i], i == 1 ? Rights::read : Rights::read_write, addr, kPageBits};
     }));
     EXPECT_EQ(slots(s.vm()), 1u + 3u);
-    const kvm::RunResult r = s.run({ScriptOp::write(base, 4, 1), ScriptOp::write(base + 0x1000, 4, 2),
+    const RunResult r = s.run({ScriptOp::write(base, 4, 1), ScriptOp::write(base + 0x1000, 4, 2),
                                     ScriptOp::write(base + 0x2000, 4, 3), ScriptOp::write(base + 0x3000, 4, 4),
                                     ScriptOp::read(base + 0x1000, 4)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
@@ -116,7 +115,7 @@ TEST(KvmMemory, RightsSplitRunsAndReadOnlyRunsFault) {
 
 TEST(KvmMemory, FreeRemovesExactlyItsSlots) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     auto a = s.vm().reserve_at(0x400000, 4 * kPageSize, refuse());
     auto b = s.vm().reserve_at(0x500000, 4 * kPageSize, refuse());
@@ -132,7 +131,7 @@ TEST(KvmMemory, FreeRemovesExactlyItsSlots) {
         return FaultResult::ignore;
     });
     // b is still native memory; a's range is gone and faults to the unhandled handler.
-    const kvm::RunResult r = s.run({ScriptOp::write(0x500010, 8, 7), ScriptOp::read(0x500010, 8),
+    const RunResult r = s.run({ScriptOp::write(0x500010, 8, 7), ScriptOp::read(0x500010, 8),
                                     ScriptOp::read(0x400010, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 1u);
@@ -149,7 +148,7 @@ TEST(KvmMemory, SlotExhaustionIsACleanOutOfMemory) {
     GUESTMEM_REQUIRE_KVM();
     kvm::BackendOptions options;
     options.max_slots = 3;  // RAM takes one
-    ScriptGuest s(GuestVm::create(nullptr, options));
+    ScriptGuest s(GuestVm::create_kvm(options));
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(kvm::memslot_usage(s.vm().backend())->limit, 3u);
     std::vector<Cap> scattered;
@@ -168,7 +167,7 @@ TEST(KvmMemory, SlotExhaustionIsACleanOutOfMemory) {
     EXPECT_EQ(mapped.code(), Errc::out_of_memory) << mapped.error().message;
     EXPECT_EQ(slots(s.vm()), 1u);
     // All or nothing: the reservation is unmapped and its accesses fault.
-    const kvm::RunResult r = s.run({ScriptOp::write(0x400000, 4, 1)});
+    const RunResult r = s.run({ScriptOp::write(0x400000, 4, 1)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(faults, 1);
     // Two contiguous frames fit.
@@ -180,7 +179,7 @@ TEST(KvmMemory, SlotExhaustionIsACleanOutOfMemory) {
 
 TEST(KvmMemory, LargeFramesOf2MiB) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     constexpr GuestAddr base = 0x800000;
     const std::vector<Cap> frames = allocate_frames(s.guest().caps(), 2, FrameSize::k2MiB);
@@ -193,7 +192,7 @@ TEST(KvmMemory, LargeFramesOf2MiB) {
     std::vector<ScriptOp> ops;
     for (std::size_t i = 0; i < std::size(spots); ++i) ops.push_back(ScriptOp::write(spots[i], 8, 0xa0 + i));
     for (GuestAddr spot : spots) ops.push_back(ScriptOp::read(spot, 8));
-    const kvm::RunResult r = s.run(ops);
+    const RunResult r = s.run(ops);
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
     const auto back = s.results(ops.size());
@@ -208,7 +207,7 @@ TEST(KvmMemory, LargeFramesOf2MiB) {
 
 TEST(KvmMemory, LargeFrameOf1GiB) {
     GUESTMEM_REQUIRE_KVM();
-    ScriptGuest s(GuestVm::create());
+    ScriptGuest s(GuestVm::create(BackendKind::kvm));
     ASSERT_TRUE(s.ok());
     constexpr GuestAddr base = GuestAddr{1} << 30;
     auto frame = s.guest().caps().allocate_frame(FrameSize::k1GiB);
@@ -222,7 +221,7 @@ TEST(KvmMemory, LargeFrameOf1GiB) {
     std::vector<ScriptOp> ops;
     for (std::uint64_t o : offsets) ops.push_back(ScriptOp::write(base + o, 8, o ^ 0x5555));
     for (std::uint64_t o : offsets) ops.push_back(ScriptOp::read(base + o, 8));
-    const kvm::RunResult r = s.run(ops);
+    const RunResult r = s.run(ops);
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
     const auto back = s.results(ops.size());
@@ -239,8 +238,8 @@ TEST(KvmMemory, LargeFrameOf1GiB) {
 TEST(KvmMemory, TwoVmsShareAFrame) {
     GUESTMEM_REQUIRE_KVM();
     auto caps = std::make_shared<CapabilitySpace>();
-    ScriptGuest a(GuestVm::create(caps));
-    ScriptGuest b(GuestVm::create(caps));
+    ScriptGuest a(GuestVm::create(BackendKind::kvm, caps));
+    ScriptGuest b(GuestVm::create(BackendKind::kvm, caps));
     ASSERT_TRUE(a.ok() && b.ok());
     auto shared = caps->allocate_frame(FrameSize::k4KiB);
     ASSERT_TRUE(shared);
@@ -252,7 +251,7 @@ TEST(KvmMemory, TwoVmsShareAFrame) {
     ASSERT_TRUE(a.vm().map_frames(*ra, frames, kPageBits));
     ASSERT_TRUE(b.vm().map_frames(*rb, frames, kPageBits));
 
-    kvm::RunResult r = a.run({ScriptOp::write(0x400100, 8, 0xfeedface12345678)});
+    RunResult r = a.run({ScriptOp::write(0x400100, 8, 0xfeedface12345678)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     r = b.run({ScriptOp::read(0x700100, 8), ScriptOp::write(0x700200, 4, 0xc0ffee)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;

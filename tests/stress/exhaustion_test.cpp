@@ -16,7 +16,7 @@ TEST(Exhaustion, KvmMemorySlotsRunOutCleanlyAndComeBack) {
     GUESTMEM_REQUIRE_KVM();
     kvm::BackendOptions options;
     options.max_slots = 4;
-    auto g = test::GuestVm::create(nullptr, options);
+    auto g = test::GuestVm::create_kvm(options);
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     ASSERT_EQ(kvm::memslot_usage(vm.backend())->in_use, 1u);  // guest RAM

@@ -37,7 +37,7 @@ std::uint64_t tag(std::uint64_t g) { return 0x7a00'0000'0000'0000ull | (g << 8) 
 
 TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
     GUESTMEM_REQUIRE_KVM();
-    auto gvm = GuestVm::create();
+    auto gvm = GuestVm::create(BackendKind::kvm);
     ASSERT_TRUE(gvm);
     Vm& vm = gvm->vm();
     test::load_program(vm, gp::access_script::image_path);
@@ -106,8 +106,8 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
             while (!stop.load()) {
                 gvm->reset(vcpu, {script, kRepeat});
                 const std::uint64_t dev0 = dev_faults[v].load(), ud0 = unhandled_dev[v].load(), ur0 = unhandled_ram[v].load();
-                auto result = kvm::run(vcpu);
-                if (!result || result->reason != kvm::StopReason::halted) {
+                auto result = vcpu.run();
+                if (!result || result->reason != StopReason::halted) {
                     violations.add("vCPU " + std::to_string(v) + " run " + std::to_string(runs[v]) + ": " +
                                    (result ? result->message : result.error().message));
                     break;
@@ -123,7 +123,7 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
                 if (result->exits.mmio < dev + ud + ur || result->exits.mmio > dev + ud + ur + kSlots * kRepeat)
                     violations.add("vCPU " + std::to_string(v) + ": " + std::to_string(result->exits.mmio) + " MMIO exits but " +
                                    std::to_string(dev + ud + ur) + " faults dispatched");
-                if (kvm::get_registers(vcpu)->rax != kOps * kRepeat) violations.add("guest performed the wrong number of ops");
+                if (test::x86_registers(vcpu).rax != kOps * kRepeat) violations.add("guest performed the wrong number of ops");
                 exits[v] += result->exits.mmio;
                 const auto back = test::read_script(vm, script, kOps);
                 for (unsigned i = 0; i < kSlots; ++i) {
@@ -192,7 +192,7 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (finished.load() < kVcpus) {
         violations.add("vCPU threads did not stop in time");
-        for (Vcpu* v : vcpus) (void)kvm::request_stop(*v);
+        for (Vcpu* v : vcpus) v->request_stop();
     }
     for (auto& t : threads) t.join();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -189,8 +189,6 @@ void kvm_cycle(const std::shared_ptr<CapabilitySpace>& caps, int i) {
     std::vector<Cap> frames = test::allocate_frames(*caps, kRam / kPageSize);
     ASSERT_TRUE(vm.map_frames(*ram, frames, kPageBits));
     for (Cap c : frames) ASSERT_TRUE(caps->remove(c));
-    auto tables = kvm::write_boot_tables(vm, test::kTables);
-    ASSERT_TRUE(tables);
     test::load_program(vm, gp::access_script::image_path);
     std::uint64_t device_faults = 0, unhandled = 0;
     ASSERT_TRUE(vm.reserve_at(test::kDevice, 0x100, [&](Fault& f) {
@@ -211,13 +209,8 @@ void kvm_cycle(const std::shared_ptr<CapabilitySpace>& caps, int i) {
                        {test::ScriptOp::write(test::kDevice, 4, i), test::ScriptOp::read(test::kDevice, 4),
                         test::ScriptOp::write(0x100008, 8, i), test::ScriptOp::read(0x200000, 8)});
     Vcpu& vcpu = **vm.create_vcpu();
-    kvm::LongModeSetup setup;
-    setup.entry = test::kImage;
-    setup.stack = 0x30000;
-    setup.tables = *tables;
-    setup.args = {test::kScripts, 1};
-    ASSERT_TRUE(kvm::setup_long_mode(vcpu, setup));
-    auto result = kvm::run(vcpu);
+    ASSERT_TRUE(vcpu.boot({.entry = test::kImage, .stack = 0x30000, .args = {test::kScripts, 1}, .x86_tables = test::kTables}));
+    auto result = vcpu.run();
     ASSERT_TRUE(result);
     ASSERT_TRUE(result->halted()) << result->message;
     ASSERT_EQ(device_faults, 2u);
@@ -265,7 +258,7 @@ TEST(Leaks, KvmVmLifecycles) {
 /// Within one KVM VM: map a page (a new memory slot), fault next to it, free.
 TEST(Leaks, KvmSlotsComeBackAfterThousandsOfMapFreeCycles) {
     GUESTMEM_REQUIRE_KVM();
-    auto g = test::GuestVm::create();
+    auto g = test::GuestVm::create(BackendKind::kvm);
     ASSERT_TRUE(g);
     Vm& vm = g->vm();
     const std::size_t slots_before = kvm::memslot_usage(vm.backend())->in_use;

@@ -105,9 +105,10 @@ struct SimVm {
     std::unique_ptr<Vm> vm;
     Vcpu* vcpu = nullptr;
 
-    explicit SimVm(std::shared_ptr<CapabilitySpace> space = std::make_shared<CapabilitySpace>())
+    explicit SimVm(std::shared_ptr<CapabilitySpace> space = std::make_shared<CapabilitySpace>(),
+                   Arch arch = host_arch())
         : caps(std::move(space)) {
-        auto created = Vm::create(BackendKind::sim, caps);
+        auto created = Vm::create(BackendKind::sim, caps, arch);
         if (!created) throw std::runtime_error(created.error().message);
         vm = std::move(*created);
         if (!vm->init_memory()) throw std::runtime_error("init_memory failed");

@@ -1,11 +1,15 @@
 #include "exit_register.hpp"
 
+#include "guestmem/vcpu.hpp"
+
 namespace vmm {
 
 guestmem::FaultResult ExitRegister::on_fault(guestmem::Fault& fault) {
     if (fault.is_write()) {
-        status_.store(static_cast<std::uint32_t>(fault.emulate(status_.load())));
+        const auto status = static_cast<std::uint32_t>(fault.emulate(status_.load()));
+        status_.store(status);
         written_.store(true);
+        fault.vcpu().request_exit(status);
     } else {
         fault.set_data(status_.load());
     }

@@ -9,9 +9,10 @@
 
 namespace vmm {
 
-/// A 4-byte register. A write records the guest's exit status (the run ends
-/// when the guest halts after it); a read returns the status written so far
-/// (0 before).
+/// A 4-byte register. A write records the guest's exit status and ends the
+/// writing vCPU's run (Vcpu::request_exit: the run returns
+/// StopReason::exited with the status once the write completes); a read
+/// returns the status written so far (0 before).
 ///
 /// Thread safety: safe from any thread.
 class ExitRegister {

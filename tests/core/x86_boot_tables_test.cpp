@@ -1,11 +1,12 @@
-// The boot tables and CPU state long mode starts from. Needs no /dev/kvm.
+// The x86-64 architecture layer's pieces: the boot tables and the CPU state
+// long and real mode start from (src/arch/x86_64_boot.hpp). Pure: no VM.
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "guest_setup.hpp"
+#include "x86_64_boot.hpp"
 
-namespace guestmem::kvm {
+namespace guestmem::arch {
 namespace {
 
 std::uint64_t word(const std::vector<std::byte>& bytes, std::uint64_t offset) {
@@ -14,19 +15,19 @@ std::uint64_t word(const std::vector<std::byte>& bytes, std::uint64_t offset) {
     return v;
 }
 
-TEST(BootTables, LayoutAndSize) {
-    EXPECT_EQ(boot_tables_size(std::uint64_t{4} << 30), 7 * kPageSize);
-    EXPECT_EQ(boot_tables_size(std::uint64_t{1} << 30), 4 * kPageSize);
-    const BootTables t = boot_tables_layout(0x1000, std::uint64_t{4} << 30);
+TEST(X86BootTables, LayoutAndSize) {
+    EXPECT_EQ(x86_boot_tables_size(std::uint64_t{4} << 30), 7 * kPageSize);
+    EXPECT_EQ(x86_boot_tables_size(std::uint64_t{1} << 30), 4 * kPageSize);
+    const X86BootTables t = x86_tables_layout(0x1000, std::uint64_t{4} << 30);
     EXPECT_EQ(t.gdt, 0x1000u);
     EXPECT_EQ(t.tss, 0x1100u);
     EXPECT_EQ(t.pml4, 0x2000u);
     EXPECT_EQ(t.bytes, 7 * kPageSize);
 }
 
-TEST(BootTables, IdentityMapWith2MiBPages) {
-    const BootTables t = boot_tables_layout(0x1000, std::uint64_t{2} << 30);
-    const auto bytes = build_boot_tables(t);
+TEST(X86BootTables, IdentityMapWith2MiBPages) {
+    const X86BootTables t = x86_tables_layout(0x1000, std::uint64_t{2} << 30);
+    const auto bytes = build_x86_tables(t);
     ASSERT_EQ(bytes.size(), t.bytes);
     EXPECT_EQ(word(bytes, 0x1000), 0x3003u);           // PML4[0] -> PDPT, present + writable
     EXPECT_EQ(word(bytes, 0x1008), 0u);
@@ -38,9 +39,9 @@ TEST(BootTables, IdentityMapWith2MiBPages) {
     EXPECT_EQ(word(bytes, 0x4000 + 511 * 8), ((std::uint64_t{2} << 30) - (2u << 20)) | 0x83u);
 }
 
-TEST(BootTables, GdtAndTss) {
-    const BootTables t = boot_tables_layout(0x1000, std::uint64_t{1} << 30);
-    const auto bytes = build_boot_tables(t);
+TEST(X86BootTables, GdtAndTss) {
+    const X86BootTables t = x86_tables_layout(0x1000, std::uint64_t{1} << 30);
+    const auto bytes = build_x86_tables(t);
     EXPECT_EQ(word(bytes, 0x00), 0u);
     EXPECT_EQ(word(bytes, 0x08), 0x00af9b000000ffffu);  // 64-bit code
     EXPECT_EQ(word(bytes, 0x10), 0x00cf93000000ffffu);  // data
@@ -51,30 +52,31 @@ TEST(BootTables, GdtAndTss) {
     EXPECT_EQ(iomap, 0x68);
 }
 
-TEST(BootTables, RejectsBadArguments) {
-    EXPECT_EQ(check_boot_tables(0x1800, std::uint64_t{1} << 30).code(), Errc::invalid_argument);
-    EXPECT_EQ(check_boot_tables(0x1000, 0).code(), Errc::invalid_argument);
-    EXPECT_EQ(check_boot_tables(0x1000, std::uint64_t{3} << 29).code(), Errc::invalid_argument);
-    EXPECT_EQ(check_boot_tables(0x1000, std::uint64_t{513} << 30).code(), Errc::invalid_argument);
-    EXPECT_EQ(check_boot_tables(~std::uint64_t{0xfff}, std::uint64_t{1} << 30).code(), Errc::invalid_argument);
-    EXPECT_TRUE(check_boot_tables(0x1000, std::uint64_t{512} << 30));
+TEST(X86BootTables, RejectsBadArguments) {
+    EXPECT_EQ(check_x86_tables(0x1800, std::uint64_t{1} << 30).code(), Errc::invalid_argument);
+    EXPECT_EQ(check_x86_tables(0x1000, 0).code(), Errc::invalid_argument);
+    EXPECT_EQ(check_x86_tables(0x1000, std::uint64_t{3} << 29).code(), Errc::invalid_argument);
+    EXPECT_EQ(check_x86_tables(0x1000, std::uint64_t{513} << 30).code(), Errc::invalid_argument);
+    EXPECT_EQ(check_x86_tables(~std::uint64_t{0xfff}, std::uint64_t{1} << 30).code(), Errc::invalid_argument);
+    EXPECT_TRUE(check_x86_tables(0x1000, std::uint64_t{512} << 30));
 }
 
-TEST(CpuState, LongModeRegisters) {
-    kvm_sregs s{};
-    const BootTables t = boot_tables_layout(0x1000, std::uint64_t{4} << 30);
-    apply_long_mode(s, t);
+TEST(X86BootState, LongModeRegisters) {
+    const X86BootTables t = x86_tables_layout(0x1000, std::uint64_t{4} << 30);
+    const X86SystemState s = x86_long_mode_state(t);
     EXPECT_EQ(s.cr3, 0x2000u);
     EXPECT_EQ(s.efer & 0x500, 0x500u);  // LME | LMA
     EXPECT_TRUE(s.cr0 & 0x80000001u);   // PG | PE
     EXPECT_TRUE(s.cr4 & 0x20u);         // PAE
-    EXPECT_EQ(s.cs.l, 1);
-    EXPECT_EQ(s.cs.db, 0);
+    EXPECT_TRUE(s.cs.l);
+    EXPECT_FALSE(s.cs.db);
+    EXPECT_TRUE(s.cs.present);
+    EXPECT_FALSE(s.ldt.present);  // unusable
     EXPECT_EQ(s.cs.selector, 0x08);
     EXPECT_EQ(s.ss.selector, 0x10);
     EXPECT_EQ(s.tr.base, 0x1100u);
     EXPECT_EQ(s.gdt.limit, 0x27);
-    const kvm_regs r = initial_registers(0x10000, 0x80000, {1, 2, 3, 4});
+    const X86Registers r = x86_boot_registers(0x10000, 0x80000, {1, 2, 3, 4});
     EXPECT_EQ(r.rip, 0x10000u);
     EXPECT_EQ(r.rsp, 0x80000u);
     EXPECT_EQ(r.rdi, 1u);
@@ -84,11 +86,8 @@ TEST(CpuState, LongModeRegisters) {
     EXPECT_EQ(r.rflags, 2u);
 }
 
-TEST(CpuState, RealModeSegments) {
-    kvm_sregs s{};
-    s.cr0 = 0x80000011;
-    s.efer = 0x500;
-    apply_real_mode(s, 0x1000);
+TEST(X86BootState, RealModeSegments) {
+    const X86SystemState s = x86_real_mode_state(0x1000);
     EXPECT_EQ(s.cs.selector, 0x1000);
     EXPECT_EQ(s.cs.base, 0x10000u);
     EXPECT_EQ(s.ds.base, 0x10000u);
@@ -98,4 +97,4 @@ TEST(CpuState, RealModeSegments) {
 }
 
 }  // namespace
-}  // namespace guestmem::kvm
+}  // namespace guestmem::arch
