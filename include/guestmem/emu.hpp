@@ -17,18 +17,19 @@
 ///   mode give Errc::unsupported.
 /// - AArch64 runs at EL1 with the MMU off.
 /// - x86 `hlt` and AArch64 `wfi` end a run with StopReason::halted.
-/// - CPU exceptions (x86 `int`, `int3`, faults; AArch64 `brk`, `hvc`, `svc`,
-///   `hlt`, `smc`), invalid instructions and code fetched from memory that is
-///   not mapped RAM end a run with StopReason::exception and a message naming
-///   the exception; the instruction pointer is left after the instruction for
-///   traps the CPU reports after it (AArch64 `svc`, `hvc`), at it otherwise.
+/// - CPU exceptions (x86 `int`, `int3`, faults; AArch64 `brk`, `svc`, `hlt`,
+///   `smc`), invalid instructions and code fetched from memory that is not
+///   mapped RAM end a run with StopReason::exception and a message naming the
+///   exception. The emulated AArch64 CPU has no EL2: `hvc` is an undefined
+///   instruction, as on such hardware.
 /// - x86 `in` and `out` go to the port I/O handler (VcpuBackend::set_port_io_handler).
 ///
 /// Limits of this backend (what guest code sees differs from KVM here):
 /// - An 8-byte access to emulated memory reaches the fault handler as two
-///   4-byte accesses, low half first. An unaligned read reaches it as an
-///   aligned 4-byte read covering the bytes (an over-read); unaligned writes
-///   arrive as the emulator splits them.
+///   4-byte accesses, low half first. An unaligned read of 2 or 4 bytes
+///   reaches it as two reads of that size, each aligned to it, covering the
+///   bytes (over-reads: a device with read side effects sees bytes the guest
+///   did not ask for); an unaligned write arrives as one 1-byte write per byte.
 /// - A write to a read-only frame reaches the fault handler once, with its
 ///   address, size and value; the frame is not changed (the emulator reports
 ///   unaligned ones twice; the backend delivers the first report only).
