@@ -193,6 +193,10 @@ TEST_P(EmuDevice, FaultErrorStopsTheRunWithTheAccess) {
     EXPECT_EQ(result.fault->access.size, 4);
     ASSERT_TRUE(emu.vcpu->last_error());
     EXPECT_EQ(emu.vcpu->last_error()->access.addr, kDevice + 0x8);
+    // The failed store was completed as if ignored: the next run goes on after it.
+    auto again = emu.vcpu->run();
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->halted()) << again->message;
 }
 
 TEST_P(EmuDevice, IgnoredReadsYieldZero) {
