@@ -38,6 +38,11 @@
 /// - After an access ends in an error (FaultResult::error) the rest of its
 ///   translated block may still run before the run stops: the failed access
 ///   itself is completed as if ignored.
+/// - The emulator translates guest code and cannot see the VMM write guest
+///   RAM: code the VMM writes (an image it loads) is seen from the next
+///   run(), which drops the translations of mapped RAM (a lookup per page);
+///   code the VMM changes while a vCPU runs may not be seen by that run.
+///   Guest code that changes code is seen at once, as on hardware.
 /// - Guest atomic instructions are atomic within one engine only: two vCPUs
 ///   doing atomics on the same RAM are not atomic against each other.
 /// - Regions: the emulator aborts the process past about 4,095 regions (x86)

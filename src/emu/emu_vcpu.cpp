@@ -195,6 +195,9 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     t_running = this;
     enter(Phase::guest);
     sync_memory(true);
+    // The VMM may have written code into guest RAM since the last run
+    // (loading an image): translations of the old bytes must not run.
+    memory_->forget_translations();
     uc_err err = UC_ERR_OK;
     if (!stop_) err = uc_emu_start(uc, read_pc(uc, arch_), kNoExit, 0, 0);
     enter(Phase::idle);

@@ -28,10 +28,11 @@ void EngineMemory::write_cb(uc_engine*, std::uint64_t offset, unsigned size, std
 }
 
 Result<void> EngineMemory::unmap(GuestAddr gpa, std::uint64_t size) {
-    if (auto ok = check(uc_mem_unmap(uc_, gpa, size), "cannot unmap guest memory at " + hex(gpa)); !ok) return ok;
-    // Code translated from the old contents must not run again.
+    // Code translated from the old contents must not run again. Before the
+    // unmap: Unicorn finds the translations through the mapping (and
+    // uc_mem_unmap only flushes the TLB).
     uc_ctl_remove_cache(uc_, gpa, gpa + size);
-    return {};
+    return check(uc_mem_unmap(uc_, gpa, size), "cannot unmap guest memory at " + hex(gpa));
 }
 
 Result<void> EngineMemory::remove_stale(const MemorySnapshot& snapshot) {
@@ -83,6 +84,12 @@ Result<void> EngineMemory::map_window(const RamWindow& window) {
     }
     uc_ctl_remove_cache(uc_, window.gpa(), window.end());
     return {};
+}
+
+void EngineMemory::forget_translations() {
+    // One call per window: Unicorn translates only the range's first address
+    // to its own RAM offsets, and a window is contiguous there.
+    for (const auto& [gpa, window] : windows_) uc_ctl_remove_cache(uc_, gpa, window->end());
 }
 
 bool EngineMemory::is_ram(GuestAddr addr) const {

@@ -196,3 +196,43 @@ INSTANTIATE_TEST_SUITE_P(Arches, EmuCpu, ::testing::ValuesIn(kArches), arch_name
 
 }  // namespace
 }  // namespace guestmem::emu::test
+
+namespace guestmem::emu::test {
+namespace {
+
+TEST_P(EmuCpu, CodeTheVmmRewritesBetweenRunsIsTranslatedAgain) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "access");
+    emu.start(*emu.vcpu, kCode, {kData, 0, 4});
+    auto first = emu.vcpu->run();
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(first->halted()) << first->message;
+    // The same address now holds another program.
+    EMU_LOAD_OR_SKIP(emu, "ram_sum");
+    emu.start(*emu.vcpu, kCode, {kData, 10, 0});
+    auto second = emu.vcpu->run();
+    ASSERT_TRUE(second);
+    EXPECT_TRUE(second->halted()) << second->message;
+    EXPECT_EQ(emu.result(*emu.vcpu), 3u * 10 * 9 / 2);
+}
+
+TEST_P(EmuCpu, CodeInAnEmulatedPageIsAnException) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "access");
+    std::size_t reads = 0;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x1000, [&](Fault& fault) {
+        ++reads;
+        fault.set_data(0);
+        return FaultResult::handled;
+    }));
+    emu.start(*emu.vcpu, kCode, {kDevice, 0, 4});  // maps the device's page
+    ASSERT_TRUE(emu.vcpu->run());
+    emu.start(*emu.vcpu, kDevice, {0, 0, 0});
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->reason, StopReason::exception) << result->message;
+    EXPECT_EQ(reads, 1u);  // the fetch does not reach the device
+}
+
+}  // namespace
+}  // namespace guestmem::emu::test
