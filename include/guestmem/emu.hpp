@@ -40,7 +40,7 @@
 ///   itself is completed as if ignored.
 /// - The emulator translates guest code and cannot see the VMM write guest
 ///   RAM: code the VMM writes (an image it loads) is seen from the next
-///   run(), which drops the translations of mapped RAM (a lookup per page);
+///   run(), which drops the translations of the RAM code ran from;
 ///   code the VMM changes while a vCPU runs may not be seen by that run.
 ///   Guest code that changes code is seen at once, as on hardware.
 /// - Guest atomic instructions are atomic within one engine only: two vCPUs

@@ -1,5 +1,6 @@
 #include "emu_vcpu.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "cpu_state.hpp"
@@ -52,8 +53,8 @@ const char* arm64_exception_name(std::uint32_t number) {
 
 /// The engine's C callbacks, forwarding to the vCPU.
 struct Hooks {
-    static void block(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
-        static_cast<EmuVcpu*>(self)->on_block(uc);
+    static void block(uc_engine*, std::uint64_t address, std::uint32_t size, void* self) {
+        static_cast<EmuVcpu*>(self)->on_block(address, size);
     }
     static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
         return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
@@ -197,11 +198,15 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     sync_memory(true);
     // The VMM may have written code into guest RAM since the last run
     // (loading an image): translations of the old bytes must not run.
-    memory_->forget_translations();
+    memory_->forget_translations(code_begin_, code_end_);
+    code_begin_ = ~GuestAddr{0};
+    code_end_ = 0;
     uc_err err = UC_ERR_OK;
     if (!stop_) err = uc_emu_start(uc, read_pc(uc, arch_), kNoExit, 0, 0);
     enter(Phase::idle);
     t_running = outer;
+    // A block translated just before the run stopped never reached the block hook.
+    note_code(read_pc(uc, arch_), static_cast<std::uint32_t>(page_size(arch_)));
     return finish(uc, err);
 }
 
@@ -246,7 +251,13 @@ void EmuVcpu::request_stop() noexcept {
     stop_requested_.store(true, std::memory_order_seq_cst);
 }
 
-void EmuVcpu::on_block(uc_engine*) {
+void EmuVcpu::note_code(GuestAddr address, std::uint32_t size) {
+    code_begin_ = std::min(code_begin_, address);
+    code_end_ = std::max(code_end_, address + size);
+}
+
+void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
+    note_code(address, size);
     byte_echo_.remaining = 0;
     if (stop_requested_.load(std::memory_order_relaxed) && stop_requested_.exchange(false)) {
         ++exits_.total;

@@ -52,13 +52,15 @@ private:
     RunResult finish(uc_engine* uc, uc_err err);
 
     // Hooks (static trampolines in the .cpp call these).
-    void on_block(uc_engine* uc);
+    void on_block(GuestAddr address, std::uint32_t size);
     bool on_unmapped(uc_engine* uc, GuestAddr addr, int size);
     bool on_write_protected(GuestAddr addr, int size, std::int64_t value);
     void on_interrupt(uc_engine* uc, std::uint32_t number);
     std::uint32_t on_port(std::uint16_t port, int size, bool is_write, std::uint32_t value);
     std::uint64_t mmio_access(GuestAddr addr, unsigned size, bool is_write, std::uint64_t value) override;
 
+    /// Code was translated from [address, address + size).
+    void note_code(GuestAddr address, std::uint32_t size);
     void enter(Phase phase);
     void leave_callback();
     /// Applies the backend's current map; `full` false applies removals only.
@@ -81,6 +83,10 @@ private:
     bool missing_windows_ = false;         // windows to map at the next block
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> running_{false};
+    // Guest addresses code was translated from since translations were last
+    // dropped (vCPU thread only).
+    GuestAddr code_begin_ = ~GuestAddr{0};
+    GuestAddr code_end_ = 0;
 
     // State of the current run (vCPU thread only).
     std::optional<RunResult> stop_;

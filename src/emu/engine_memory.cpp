@@ -1,5 +1,6 @@
 #include "engine_memory.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "format.hpp"
@@ -86,10 +87,14 @@ Result<void> EngineMemory::map_window(const RamWindow& window) {
     return {};
 }
 
-void EngineMemory::forget_translations() {
+void EngineMemory::forget_translations(GuestAddr begin, GuestAddr end) {
     // One call per window: Unicorn translates only the range's first address
     // to its own RAM offsets, and a window is contiguous there.
-    for (const auto& [gpa, window] : windows_) uc_ctl_remove_cache(uc_, gpa, window->end());
+    for (const auto& [gpa, window] : windows_) {
+        const GuestAddr from = std::max(begin, gpa);
+        const GuestAddr to = std::min(end, window->end());
+        if (from < to) uc_ctl_remove_cache(uc_, from, to);
+    }
 }
 
 bool EngineMemory::is_ram(GuestAddr addr) const {

@@ -42,11 +42,12 @@ public:
     /// True when `snapshot` holds windows this engine has not mapped yet.
     bool missing_windows(const MemorySnapshot& snapshot) const;
 
-    /// Drops code translated from RAM windows: the VMM writes guest RAM
-    /// behind the emulator's back (loading images), which it cannot see.
-    /// Costs a lookup per emulator page of RAM. (uc_ctl_flush_tlb, which
-    /// flushes all translations, costs seconds in Unicorn 2.0.1.)
-    void forget_translations();
+    /// Drops code translated from RAM windows in [begin, end): the VMM
+    /// writes guest RAM behind the emulator's back (loading images), which
+    /// it cannot see. Costs a lookup per emulator page of the range.
+    /// (uc_ctl_flush_tlb, which flushes all translations, costs seconds in
+    /// Unicorn 2.0.1.)
+    void forget_translations(GuestAddr begin, GuestAddr end);
     /// True when `addr` is in a RAM window the engine maps.
     bool is_ram(GuestAddr addr) const;
     /// Maps the emulated page holding `addr` (dropping all emulated pages
