@@ -42,6 +42,52 @@ TEST_P(EmuMemory, WriteToReadOnlyFrameReachesTheHandlerOnceAndChangesNothing) {
     }
 }
 
+TEST_P(EmuMemory, ReadOnlyFrameWritesOfEverySizeArriveOnce) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "access");
+    std::vector<Access> seen;
+    ASSERT_TRUE(emu.add_ram(kReadOnly, 0x1000, Rights::read, [&](Fault& fault) {
+        seen.push_back(fault.access());
+        return FaultResult::ignore;
+    }));
+    const std::pair<Op, std::uint8_t> cases[] = {{store1, 1}, {store2, 2}, {store8, 8}};
+    for (auto [op, size] : cases) {
+        seen.clear();
+        emu.start(*emu.vcpu, kCode, {kReadOnly + 0x208, 0x1122334455667788, op});
+        auto result = emu.vcpu->run();
+        ASSERT_TRUE(result);
+        EXPECT_TRUE(result->halted()) << result->message;
+        ASSERT_EQ(seen.size(), 1u) << "size " << int(size);
+        EXPECT_EQ(seen[0].size, size);
+        EXPECT_EQ(seen[0].data, 0x1122334455667788 & (~0ull >> (64 - 8 * size)));
+        auto value = read_guest_value<std::uint64_t>(*emu.vm, kReadOnly + 0x208);
+        ASSERT_TRUE(value);
+        EXPECT_EQ(*value, 0u);
+    }
+}
+
+TEST_P(EmuMemory, UnhandledFaultHandlerCanMapMemoryOnDemand) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "ram_sum");
+    constexpr GuestAddr at = 0x700000;
+    std::size_t unhandled = 0;
+    emu.vm->set_unhandled_fault_handler([&](Fault& fault) {
+        ++unhandled;
+        const GuestAddr page = fault.address() & ~GuestAddr{0xfff};
+        if (!emu.add_ram(page, 0x1000, Rights::read_write)) return FaultResult::error;
+        return FaultResult::restart;
+    });
+    emu.start(*emu.vcpu, kCode, {at, 0x2000 / 8, 0});  // two pages
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->halted()) << result->message;
+    EXPECT_EQ(unhandled, 2u);  // once per page: then the guest runs in the new frames
+    EXPECT_EQ(emu.result(*emu.vcpu), 3ull * 1024 * 1023 / 2);
+    auto value = read_guest_value<std::uint64_t>(*emu.vm, at + 0x1000);
+    ASSERT_TRUE(value);
+    EXPECT_EQ(*value, 3u * 512);
+}
+
 TEST_P(EmuMemory, ReadOnlyFramesReadAtNativeSpeed) {
     EmuVm emu(GetParam());
     EMU_LOAD_OR_SKIP(emu, "access");
