@@ -227,6 +227,22 @@ TEST_P(EmuDevice, ManyDevicePagesRecycleTheirRegions) {
     EXPECT_EQ(calls, 40u);
 }
 
+TEST_P(EmuDevice, HandlerCanEndTheRunWithAnExitStatus) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "spin");  // never halts by itself
+    int reads = 0;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x100, [&](Fault& fault) {
+        if (++reads == 10) fault.vcpu().request_exit(7);
+        return FaultResult::ignore;
+    }));
+    emu.start(*emu.vcpu, kCode, {kDevice, kData, 0});
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->reason, StopReason::exited) << result->message;
+    EXPECT_EQ(result->exit_status, 7);
+    EXPECT_EQ(reads, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Arches, EmuDevice, ::testing::ValuesIn(kArches), arch_name);
 
 }  // namespace
