@@ -42,14 +42,15 @@
 ///   RAM: code the VMM writes (an image it loads) is seen from the next
 ///   run(), which drops the translations of the RAM code ran from;
 ///   code the VMM changes while a vCPU runs may not be seen by that run.
-///   Guest code that changes code is seen at once, as on hardware.
 /// - Guest atomic instructions are atomic within one engine only: two vCPUs
 ///   doing atomics on the same RAM are not atomic against each other.
 /// - Regions: the emulator aborts the process past about 4,095 regions (x86)
 ///   or 1,023 (AArch64). Each mapped run-set of a reservation takes one
 ///   region per stretch of equal rights, and the backend keeps
 ///   Options::mmio_pages regions for emulated pages; an install that would
-///   pass Options::max_regions fails with Errc::out_of_memory.
+///   pass Options::max_regions fails with Errc::out_of_memory. Unicorn's
+///   time to map grows with the regions it holds: about a second for the
+///   first thousand, minutes for four thousand.
 /// - Emulated memory is mapped in pages (4 KiB x86, 1 KiB AArch64) on first
 ///   access; several reservations may share a page (accesses are dispatched
 ///   by absolute address).
@@ -64,11 +65,13 @@
 ///   once a free returns no guest access reaches the freed frames.
 /// - A vCPU's engine is made on first use. run(), the register functions and
 ///   set_port_io_handler must not overlap on one vCPU (run() refuses an
-///   overlapping run with Errc::invalid_argument); request_stop() is for any
-///   thread at any time (it sets a flag the vCPU's own thread acts on).
-/// - A vCPU stuck in a fault handler delays uninstalls (a free from another
-///   thread waits until that handler returns or the handler's vCPU leaves
-///   guest code).
+///   overlapping run with Errc::invalid_argument); they may come from
+///   different threads one after another. request_stop() is for any thread at
+///   any time (it sets a flag the vCPU's own thread acts on at its next
+///   translated block; from a fault handler of the vCPU itself it stops the
+///   engine at once).
+/// - A vCPU inside a fault handler does not hold up an uninstall: it applies
+///   the removal when the handler returns, before guest code goes on.
 #pragma once
 
 #include <cstddef>
