@@ -179,6 +179,19 @@ TEST_P(EmuMemory, ManyReservationsStayUnderTheLimit) {
     auto value = read_guest_value<std::uint8_t>(*emu.vm, 0x1000000);
     ASSERT_TRUE(value);
     EXPECT_EQ(*value, 5);
+    // Device pages on top, past their budget: still no abort.
+    std::size_t device_reads = 0;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x200000, [&](Fault&) {
+        ++device_reads;
+        return FaultResult::ignore;
+    }));
+    for (GuestAddr page = 0; page < 100; ++page) {
+        emu.start(*emu.vcpu, kCode, {kDevice + page * 0x1000, 0, load1});
+        auto read = emu.vcpu->run();
+        ASSERT_TRUE(read);
+        ASSERT_TRUE(read->halted()) << read->message;
+    }
+    EXPECT_EQ(device_reads, 100u);
 }
 
 TEST_P(EmuMemory, FreedRamIsNoLongerReachable) {
