@@ -26,10 +26,17 @@ install(TARGETS guestmem guestmem_shared
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sel4vm
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
-# kvm.hpp declares the KVM backend's functions: only where the library has them.
+# kvm.hpp and emu.hpp declare backends' functions: only where the library has them.
 set(guestmem_header_excludes)
 if(NOT GUESTMEM_WITH_KVM)
-  set(guestmem_header_excludes PATTERN "kvm.hpp" EXCLUDE)
+  list(APPEND guestmem_header_excludes PATTERN "kvm.hpp" EXCLUDE)
+endif()
+if(NOT GUESTMEM_WITH_EMU)
+  list(APPEND guestmem_header_excludes PATTERN "emu.hpp" EXCLUDE)
+endif()
+set(GUESTMEM_PC_EMU_LIBS "")
+if(GUESTMEM_WITH_EMU)
+  set(GUESTMEM_PC_EMU_LIBS " -lunicorn")
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/guestmem
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

@@ -39,10 +39,9 @@ constexpr BackendEntry kBackends[] = {
 #ifdef GUESTMEM_WITH_KVM
     {"kvm", BackendKind::kvm, kvm::usable, kvm::create_backend},
 #endif
-    // The CPU emulator goes here:
-    // #ifdef GUESTMEM_WITH_EMU
-    //     {"emu", BackendKind::emu, emu::usable, emu::create_backend},
-    // #endif
+#ifdef GUESTMEM_WITH_EMU
+    {"emu", BackendKind::emu, emu::usable, emu::create_backend},
+#endif
 };
 
 // Every kind with a name, built in or not.

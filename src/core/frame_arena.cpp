@@ -6,11 +6,29 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "guestmem/frame.hpp"
 
 namespace guestmem {
+
+// Every live arena by the address of its VMM mapping, for FrameArena::locate.
+struct ArenaRegistry {
+    std::mutex mutex;
+    std::map<const std::byte*, std::weak_ptr<FrameArena>> by_base;
+};
+
+namespace {
+
+// Shared: each arena holds it, so that an arena destroyed during static
+// destruction (a static CapabilitySpace) still finds it.
+const std::shared_ptr<ArenaRegistry>& registry() {
+    static const auto instance = std::make_shared<ArenaRegistry>();
+    return instance;
+}
+
+}  // namespace
 
 Result<std::shared_ptr<FrameArena>> FrameArena::create(std::uint64_t capacity) {
     int fd = memfd_create("guestmem-frames", MFD_CLOEXEC);
@@ -29,7 +47,24 @@ Result<std::shared_ptr<FrameArena>> FrameArena::create(std::uint64_t capacity) {
         close(fd);
         return fail(Errc::out_of_memory, std::string("cannot map frame arena: ") + std::strerror(err));
     }
-    return std::make_shared<FrameArena>(Key{}, fd, static_cast<std::byte*>(base), capacity);
+    auto arena = std::make_shared<FrameArena>(Key{}, fd, static_cast<std::byte*>(base), capacity);
+    arena->registry_ = registry();
+    std::lock_guard lock(arena->registry_->mutex);
+    arena->registry_->by_base[arena->base()] = arena;
+    return arena;
+}
+
+std::optional<FrameArena::Location> FrameArena::locate(const std::byte* host) {
+    const auto& shared = registry();
+    std::lock_guard lock(shared->mutex);
+    auto& by_base = shared->by_base;
+    auto it = by_base.upper_bound(host);
+    if (it == by_base.begin()) return std::nullopt;
+    --it;
+    auto arena = it->second.lock();
+    if (!arena || host >= arena->base() + arena->capacity()) return std::nullopt;
+    const auto offset = static_cast<std::uint64_t>(host - arena->base());
+    return Location{arena, offset, arena->capacity() - offset};
 }
 
 FrameArena::FrameArena(Key, int fd, std::byte* base, std::uint64_t capacity)
@@ -38,6 +73,11 @@ FrameArena::FrameArena(Key, int fd, std::byte* base, std::uint64_t capacity)
 }
 
 FrameArena::~FrameArena() {
+    if (registry_) {
+        std::lock_guard lock(registry_->mutex);
+        auto it = registry_->by_base.find(base_);
+        if (it != registry_->by_base.end() && it->second.expired()) registry_->by_base.erase(it);
+    }
     munmap(base_, capacity_);
     close(fd_);
 }

@@ -13,6 +13,8 @@
 
 namespace guestmem {
 
+struct ArenaRegistry;
+
 /// A memfd of fixed capacity mapped into the VMM once. Frames are placed first
 /// fit at their natural alignment, so frames allocated one after another are
 /// contiguous in the VMM's address space and in the memfd: the KVM backend then
@@ -41,6 +43,20 @@ public:
     /// Bytes currently handed out as frames.
     std::uint64_t bytes_in_use();
 
+    /// Where a byte of some live arena lies: the arena (held, so its memfd
+    /// stays open), the byte's offset in the memfd, and how many bytes from
+    /// there on belong to the same arena.
+    struct Location {
+        std::shared_ptr<FrameArena> arena;
+        std::uint64_t offset = 0;
+        std::uint64_t bytes_left = 0;
+    };
+    /// The live arena whose VMM mapping holds `host`, if any. Backends that
+    /// must map frames a second time (the emulator places a reservation's
+    /// frames side by side in one host window) find the memfd this way.
+    /// Thread safe.
+    static std::optional<Location> locate(const std::byte* host);
+
 private:
     struct Key {  // only create() can make one: the constructor is public for make_shared alone
         explicit Key() = default;
@@ -55,6 +71,7 @@ private:
     std::uint64_t capacity_;
     std::mutex mutex_;
     FreeRanges free_;
+    std::shared_ptr<ArenaRegistry> registry_;  // where locate() finds this arena
 };
 
 }  // namespace guestmem

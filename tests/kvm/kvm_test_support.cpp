@@ -11,7 +11,7 @@ namespace guestmem::test {
 std::vector<BackendKind> guest_backends() {
     return {
         BackendKind::kvm,
-        // The CPU emulator joins here once it is built in: BackendKind::emu,
+        BackendKind::emu,
     };
 }
 

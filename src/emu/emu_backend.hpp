@@ -1,0 +1,70 @@
+// The emulator backend: the current guest memory map, shared by the vCPUs' engines.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "guestmem/emu.hpp"
+#include "ram_window.hpp"
+
+namespace guestmem::emu {
+
+class EmuVcpu;
+
+/// The guest RAM every engine should map, as of one generation.
+struct MemorySnapshot {
+    std::uint64_t generation = 0;
+    std::vector<std::shared_ptr<const RamWindow>> windows;  // ascending by gpa
+};
+
+/// Keeps the memory map and its generation; each vCPU applies it to its own
+/// engine on its own thread (emulator maps must not change under a running
+/// engine from another thread). install() only publishes; uninstall()
+/// publishes and then waits until every vCPU in guest code has applied it.
+///
+/// Thread safety: install/uninstall/create_vcpu are serialised by the Vm;
+/// snapshot(), generation() and the vCPU notifications are for any thread.
+class EmuBackend final : public Backend {
+public:
+    /// `options` with its defaults already filled in.
+    EmuBackend(Arch arch, Options options);
+    ~EmuBackend() override;
+
+    BackendKind kind() const override { return BackendKind::emu; }
+    Arch arch() const override { return arch_; }
+    Result<void> install(std::span<const MappedRun> runs) override;
+    void uninstall(std::span<const MappedRun> runs) noexcept override;
+    Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) override;
+
+    /// The current map.
+    MemorySnapshot snapshot() const;
+    /// Bumped by every change of the map.
+    std::uint64_t generation() const { return generation_.load(std::memory_order_seq_cst); }
+    const Options& options() const { return options_; }
+
+    /// vCPUs register while they exist, so that uninstall can wait for them.
+    void attach(EmuVcpu& vcpu);
+    void detach(EmuVcpu& vcpu);
+    /// A vCPU left guest code or applied a generation: wakes a waiting uninstall.
+    void notify_progress();
+
+private:
+    void wait_for_vcpus(std::uint64_t generation);
+
+    const Arch arch_;
+    const Options options_;
+    mutable std::mutex mutex_;
+    std::condition_variable progress_;
+    std::map<GuestAddr, std::shared_ptr<const RamWindow>> windows_;  // by gpa
+    std::size_t ram_regions_ = 0;
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<int> waiters_{0};
+    std::vector<EmuVcpu*> vcpus_;
+};
+
+}  // namespace guestmem::emu

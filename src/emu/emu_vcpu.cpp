@@ -1,0 +1,415 @@
+#include "emu_vcpu.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "cpu_state.hpp"
+#include "format.hpp"
+#include "guestmem/log.hpp"
+#include "guestmem/vm.hpp"
+
+namespace guestmem::emu {
+
+namespace {
+
+// uc_emu_start's `until`: an address no guest reaches, so that only hlt/wfi,
+// errors and uc_emu_stop end a run.
+constexpr std::uint64_t kNoExit = ~std::uint64_t{0};
+
+// The vCPU whose run() is on this thread (request_stop from its own handlers
+// stops the engine at once).
+thread_local const EmuVcpu* t_running = nullptr;
+
+std::uint64_t low_bytes(std::int64_t value, int size) {
+    const auto v = static_cast<std::uint64_t>(value);
+    return size >= 8 ? v : v & ((std::uint64_t{1} << (8 * size)) - 1);
+}
+
+RunResult stop_result(StopReason reason, std::string message) {
+    RunResult result;
+    result.reason = reason;
+    result.message = std::move(message);
+    return result;
+}
+
+// QEMU's exception numbers for AArch64 (target/arm/cpu.h), which Unicorn hands to interrupt hooks.
+const char* arm64_exception_name(std::uint32_t number) {
+    switch (number) {
+        case 1: return "undefined instruction";
+        case 2: return "svc (supervisor call)";
+        case 3: return "prefetch abort";
+        case 4: return "data abort";
+        case 5: return "IRQ";
+        case 6: return "FIQ";
+        case 7: return "brk (breakpoint)";
+        case 11: return "hvc (hypervisor call)";
+        case 13: return "smc (secure monitor call)";
+        case 16: return "hlt (semihosting)";
+        default: return "exception";
+    }
+}
+
+}  // namespace
+
+/// The engine's C callbacks, forwarding to the vCPU.
+struct Hooks {
+    static void block(uc_engine*, std::uint64_t address, std::uint32_t size, void* self) {
+        static_cast<EmuVcpu*>(self)->on_block(address, size);
+    }
+    static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
+        return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
+    }
+    static bool write_protected(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t value,
+                                void* self) {
+        return static_cast<EmuVcpu*>(self)->on_write_protected(addr, size, value);
+    }
+    static void interrupt(uc_engine* uc, std::uint32_t number, void* self) {
+        static_cast<EmuVcpu*>(self)->on_interrupt(uc, number);
+    }
+    static std::uint32_t port_in(uc_engine*, std::uint32_t port, int size, void* self) {
+        return static_cast<EmuVcpu*>(self)->on_port(static_cast<std::uint16_t>(port), size, false, 0);
+    }
+    static void port_out(uc_engine*, std::uint32_t port, int size, std::uint32_t value, void* self) {
+        static_cast<EmuVcpu*>(self)->on_port(static_cast<std::uint16_t>(port), size, true, value);
+    }
+};
+
+/// VMM code runs inside a hook: the vCPU is not in guest code meanwhile, and
+/// applies removals published meanwhile before guest code goes on.
+class EmuVcpu::CallbackScope {
+public:
+    explicit CallbackScope(EmuVcpu& vcpu) : vcpu_(vcpu), saved_(vcpu.phase_.load()) { vcpu.enter(Phase::callback); }
+    ~CallbackScope() {
+        if (saved_ == Phase::guest) {
+            vcpu_.leave_callback();
+        } else {
+            vcpu_.enter(saved_);
+        }
+    }
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+
+private:
+    EmuVcpu& vcpu_;
+    Phase saved_;
+};
+
+EmuVcpu::EmuVcpu(EmuBackend& backend, Vcpu& vcpu) : backend_(backend), vcpu_(vcpu), arch_(backend.arch()) {
+    backend_.attach(*this);
+}
+
+EmuVcpu::~EmuVcpu() {
+    backend_.detach(*this);
+    memory_.reset();  // before the engine closes
+}
+
+bool EmuVcpu::settled(std::uint64_t generation) const {
+    return phase_.load(std::memory_order_seq_cst) != Phase::guest ||
+           acked_.load(std::memory_order_seq_cst) >= generation;
+}
+
+void EmuVcpu::enter(Phase phase) {
+    phase_.store(phase, std::memory_order_seq_cst);
+    if (phase != Phase::guest) backend_.notify_progress();
+}
+
+void EmuVcpu::leave_callback() {
+    phase_.store(Phase::guest, std::memory_order_seq_cst);
+    // Still inside the hook: emulated pages must stay, RAM going away must go now.
+    if (backend_.generation() != acked_.load(std::memory_order_relaxed)) sync_memory(false);
+}
+
+void EmuVcpu::sync_memory(bool full) {
+    const MemorySnapshot snapshot = backend_.snapshot();
+    auto ok = full ? memory_->apply(snapshot) : memory_->remove_stale(snapshot);
+    missing_windows_ = ok && !full && memory_->missing_windows(snapshot);
+    if (!ok) stop_with(stop_result(StopReason::internal_error, ok.error().message));
+    acked_.store(snapshot.generation, std::memory_order_seq_cst);
+    backend_.notify_progress();
+}
+
+Result<uc_engine*> EmuVcpu::engine() {
+    if (engine_) return engine_.get();
+    auto opened = open_engine(arch_);
+    if (!opened) return opened.error();
+    if (auto ok = add_hooks(opened->get()); !ok) return ok.error();
+    MmioSink& sink = *this;
+    memory_ = std::make_unique<EngineMemory>(opened->get(), arch_, backend_.options().mmio_pages, sink);
+    engine_ = std::move(*opened);
+    return engine_.get();
+}
+
+Result<void> EmuVcpu::add_hooks(uc_engine* uc) {
+    struct Hook {
+        int type;
+        void* callback;
+        int instruction;  // for UC_HOOK_INSN
+    };
+    std::vector<Hook> hooks = {
+        {UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), 0},
+        {UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED, reinterpret_cast<void*>(&Hooks::unmapped), 0},
+        {UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&Hooks::write_protected), 0},
+        {UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt), 0},
+    };
+    if (arch_ == Arch::x86_64) {
+        hooks.push_back({UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::port_in), UC_X86_INS_IN});
+        hooks.push_back({UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::port_out), UC_X86_INS_OUT});
+    }
+    for (const Hook& hook : hooks) {
+        uc_hook handle = 0;
+        // begin 1 > end 0: every address.
+        const uc_err err = hook.type == UC_HOOK_INSN
+                               ? uc_hook_add(uc, &handle, hook.type, hook.callback, this, 1, 0, hook.instruction)
+                               : uc_hook_add(uc, &handle, hook.type, hook.callback, this, 1, 0);
+        if (err != UC_ERR_OK) return fail(Errc::backend_error, describe("cannot add an emulator hook", err));
+    }
+    return {};
+}
+
+GuestAddr EmuVcpu::instruction_pointer() {
+    auto uc = engine();
+    return uc ? read_pc(*uc, arch_) : 0;
+}
+
+Result<RunResult> EmuVcpu::run() {
+    if (running_.exchange(true)) return fail(Errc::invalid_argument, "the vCPU is already running");
+    auto uc = engine();
+    if (!uc) {
+        running_ = false;
+        return uc.error();
+    }
+    Result<RunResult> result = run_engine(*uc);
+    running_ = false;
+    return result;
+}
+
+Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
+    stop_.reset();
+    exits_ = {};
+    byte_echo_ = {};
+    if (stop_requested_.exchange(false)) {
+        RunResult result = stop_result(StopReason::stopped, "stop requested before the run");
+        result.ip = read_pc(uc, arch_);
+        return result;
+    }
+    const EmuVcpu* outer = t_running;
+    t_running = this;
+    enter(Phase::guest);
+    sync_memory(true);
+    // The VMM may have written code into guest RAM since the last run
+    // (loading an image): translations of the old bytes must not run.
+    memory_->forget_translations(code_begin_, code_end_);
+    code_begin_ = ~GuestAddr{0};
+    code_end_ = 0;
+    uc_err err = UC_ERR_OK;
+    if (!stop_) err = uc_emu_start(uc, read_pc(uc, arch_), kNoExit, 0, 0);
+    enter(Phase::idle);
+    t_running = outer;
+    // A block translated just before the run stopped never reached the block hook.
+    note_code(read_pc(uc, arch_), static_cast<std::uint32_t>(page_size(arch_)));
+    return finish(uc, err);
+}
+
+RunResult EmuVcpu::finish(uc_engine* uc, uc_err err) {
+    const GuestAddr ip = read_pc(uc, arch_);
+    RunResult result;
+    if (stop_) {
+        result = *stop_;
+    } else if (err == UC_ERR_INSN_INVALID) {
+        result = stop_result(StopReason::exception, "invalid instruction at " + hex(ip));
+    } else if (err == UC_ERR_FETCH_UNMAPPED || err == UC_ERR_FETCH_PROT) {
+        result = stop_result(StopReason::exception,
+                             "code fetched at " + hex(ip) + ", which is not mapped RAM (emulated or unmapped memory)");
+    } else if (err == UC_ERR_EXCEPTION) {
+        result = stop_result(StopReason::exception, "unhandled CPU exception at " + hex(ip));
+    } else if (err != UC_ERR_OK) {
+        result = stop_result(StopReason::internal_error, describe("the emulator stopped", err));
+    } else if (stop_requested_.exchange(false)) {
+        result = stop_result(StopReason::stopped, "stop requested");
+    } else {
+        result.reason = StopReason::halted;
+    }
+    result.ip = ip;
+    result.exits = exits_;
+    stop_.reset();
+    return result;
+}
+
+void EmuVcpu::stop_with(RunResult result) {
+    if (!stop_) stop_ = std::move(result);
+    uc_emu_stop(engine_.get());
+}
+
+void EmuVcpu::request_stop() noexcept {
+    if (t_running == this) {
+        // From a handler on the vCPU's own thread: stop now (after the
+        // current instruction), not at the next translated block.
+        ++exits_.interrupted;
+        stop_with(stop_result(StopReason::stopped, "stop requested"));
+        return;
+    }
+    stop_requested_.store(true, std::memory_order_seq_cst);
+}
+
+void EmuVcpu::note_code(GuestAddr address, std::uint32_t size) {
+    code_begin_ = std::min(code_begin_, address);
+    code_end_ = std::max(code_end_, address + size);
+}
+
+void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
+    note_code(address, size);
+    byte_echo_.remaining = 0;
+    if (stop_requested_.load(std::memory_order_relaxed) && stop_requested_.exchange(false)) {
+        ++exits_.total;
+        ++exits_.interrupted;
+        stop_with(stop_result(StopReason::stopped, "stop requested"));
+        return;
+    }
+    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
+}
+
+bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
+    byte_echo_.remaining = 0;
+    CallbackScope scope(*this);
+    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
+    if (stop_) return false;
+    if (memory_->is_ram(addr)) return true;  // mapped meanwhile (deferred mapping): retry as RAM
+    // Emulated memory: map its page so that the retried access reaches
+    // mmio_access, which can return the value a read yields.
+    if (auto ok = memory_->add_mmio_page(addr); !ok) {
+        stop_with(stop_result(StopReason::internal_error, ok.error().message));
+        return false;
+    }
+    return true;
+}
+
+bool EmuVcpu::on_write_protected(GuestAddr addr, int size, std::int64_t value) {
+    // The emulator reports an unaligned store to read-only memory whole, then
+    // byte by byte: deliver it once.
+    if (size == 1 && byte_echo_.remaining > 0 && addr == byte_echo_.next) {
+        ++byte_echo_.next;
+        --byte_echo_.remaining;
+        return true;
+    }
+    byte_echo_.remaining = 0;
+    if (size > 1 && addr % static_cast<unsigned>(size) != 0) byte_echo_ = {addr, size};
+    CallbackScope scope(*this);
+    ++exits_.total;
+    ++exits_.mmio;
+    Access access{addr, static_cast<std::uint8_t>(size), true, low_bytes(value, size)};
+    dispatch(access);
+    return true;  // the store is discarded; the instruction completes
+}
+
+std::uint64_t EmuVcpu::mmio_access(GuestAddr addr, unsigned size, bool is_write, std::uint64_t value) {
+    byte_echo_.remaining = 0;
+    CallbackScope scope(*this);
+    ++exits_.total;
+    ++exits_.mmio;
+    Access access{addr, static_cast<std::uint8_t>(size), is_write, is_write ? value : 0};
+    dispatch(access);
+    return is_write ? 0 : access.data;
+}
+
+bool EmuVcpu::dispatch(Access& access) {
+    if (vcpu_.vm().dispatch(vcpu_, access) == AccessOutcome::completed) return true;
+    RunResult result = stop_result(StopReason::fault_error, "");
+    result.fault = vcpu_.last_error();
+    const char* reason = result.fault ? result.fault->reason : "error";
+    result.message = std::string(access.is_write ? "write" : "read") + " of " + std::to_string(access.size) +
+                     " bytes at " + hex(access.addr) + " failed: " + reason;
+    stop_with(std::move(result));
+    if (!access.is_write) access.data = 0;
+    return false;
+}
+
+void EmuVcpu::on_interrupt(uc_engine* uc, std::uint32_t number) {
+    ++exits_.total;
+    const GuestAddr pc = read_pc(uc, arch_);
+    std::string message;
+    if (arch_ == Arch::aarch64) {
+        message = std::string("AArch64 ") + arm64_exception_name(number) + " (exception " + std::to_string(number) +
+                  ") near " + hex(pc);
+    } else {
+        message = "x86 exception or interrupt vector " + std::to_string(number) + " near " + hex(pc);
+    }
+    stop_with(stop_result(StopReason::exception, std::move(message)));
+}
+
+std::uint32_t EmuVcpu::on_port(std::uint16_t port, int size, bool is_write, std::uint32_t value) {
+    CallbackScope scope(*this);
+    ++exits_.total;
+    ++exits_.port_io;
+    PortAccess access{port, static_cast<std::uint8_t>(size), is_write, is_write ? value : 0};
+    auto refuse = [&](std::string why) {
+        RunResult result = stop_result(StopReason::port_io_error, std::move(why));
+        result.port = access;
+        stop_with(std::move(result));
+        return 0u;
+    };
+    if (!port_io_) return refuse("no port I/O handler for port " + hex(port));
+    PortResult decided;
+    {
+        ApiCall::UserCode user_code;
+        decided = port_io_(access);
+    }
+    switch (decided) {
+        case PortResult::handled: return is_write ? 0 : access.data;
+        case PortResult::ignore: return 0;
+        case PortResult::error: break;
+    }
+    return refuse("the port I/O handler failed the access to port " + hex(port));
+}
+
+Result<Registers> EmuVcpu::registers() {
+    auto uc = engine();
+    if (!uc) return uc.error();
+    return read_registers(*uc, arch_);
+}
+
+Result<void> EmuVcpu::set_registers(const Registers& registers) {
+    if (arch_of(registers) != arch_) return fail(Errc::invalid_argument, "registers of another architecture");
+    auto uc = engine();
+    if (!uc) return uc.error();
+    return write_registers(*uc, registers);
+}
+
+Result<SystemState> EmuVcpu::system_state() {
+    if (arch_ == Arch::x86_64) {
+        if (x86_state_) return SystemState{*x86_state_};
+        // What the engine runs: long mode, flat 64-bit code, paging off.
+        X86SystemState state;
+        state.cr0 = 0x11;     // PE, ET
+        state.efer = 0x500;   // LME, LMA
+        state.cs = X86Segment{0, 0xffffffff, 0x8, 0xb, true, 0, false, true, true, true};
+        return SystemState{state};
+    }
+    auto uc = engine();
+    if (!uc) return uc.error();
+    auto state = read_arm64_system_state(*uc);
+    if (!state) return state.error();
+    return SystemState{*state};
+}
+
+Result<void> EmuVcpu::set_system_state(const SystemState& state) {
+    if (arch_ == Arch::x86_64) {
+        const auto* x86 = std::get_if<X86SystemState>(&state);
+        if (!x86) return fail(Errc::invalid_argument, "AArch64 system state for an x86-64 vCPU");
+        if (auto ok = check_x86_long_mode(*x86); !ok) return ok;
+        x86_state_ = *x86;
+        return {};
+    }
+    const auto* arm = std::get_if<Arm64SystemState>(&state);
+    if (!arm) return fail(Errc::invalid_argument, "x86-64 system state for an AArch64 vCPU");
+    auto uc = engine();
+    if (!uc) return uc.error();
+    return write_arm64_system_state(*uc, *arm);
+}
+
+Result<void> EmuVcpu::set_port_io_handler(PortIoHandler handler) {
+    if (arch_ != Arch::x86_64) return fail(Errc::unsupported, "AArch64 has no port I/O");
+    port_io_ = std::move(handler);
+    return {};
+}
+
+}  // namespace guestmem::emu

@@ -1,0 +1,6 @@
+// A hypervisor call.
+    .text
+    .globl _start
+_start:
+    hvc #0
+    wfi

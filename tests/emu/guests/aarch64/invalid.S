@@ -1,0 +1,5 @@
+// An undefined instruction (UDF #0).
+    .text
+    .globl _start
+_start:
+    .inst 0x00000000

@@ -1,0 +1,8 @@
+// A breakpoint trap.
+    .code64
+    .text
+    .globl _start
+_start:
+    nop
+    int3
+    hlt

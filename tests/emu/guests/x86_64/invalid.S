@@ -1,0 +1,6 @@
+// An undefined instruction.
+    .code64
+    .text
+    .globl _start
+_start:
+    ud2
