@@ -38,3 +38,30 @@ pub fn addresses(bases: &[u64], repeated: bool) -> Vec<u64> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Addresses std::mt19937_64(42) gives in bench_dispatch.cpp's pick(),
+    // printed by a C++ program using the standard library's generator.
+    #[test]
+    fn same_addresses_as_bench_dispatch() {
+        let cases: [(usize, bool, [u64; 4]); 4] = [
+            (10, false, [0x1_0000_c540, 0x1_0000_0a70, 0x1_0000_2be0, 0x1_0001_22f0]),
+            (1000, false, [0x1_0032_c540, 0x1_0038_4a70, 0x1_002f_abe0, 0x1_0074_22f0]),
+            (100_000, false, [0x1_09f6_c540, 0x1_143d_4a70, 0x1_133a_abe0, 0x1_1b4f_22f0]),
+            (100_000, true, [0x1_186a_06b0, 0x1_186a_06b0, 0x1_186a_06b0, 0x1_186a_06b0]),
+        ];
+        for (n, repeated, want) in cases {
+            let got = addresses(&bases(n), repeated);
+            assert_eq!(got.len(), ADDRESSES);
+            assert_eq!([got[0], got[1], got[2], got[ADDRESSES - 1]], want, "n={} repeated={}", n, repeated);
+        }
+    }
+
+    #[test]
+    fn generator_matches_the_cpp_standard() {
+        assert!(crate::mt19937_64::matches_cpp_standard());
+    }
+}
