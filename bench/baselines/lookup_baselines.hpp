@@ -1,37 +1,43 @@
-// Baselines for fault dispatch, written from scratch without the library:
-//  - MapLookup: a balanced-tree map (std::map) keyed by base address;
+// Baselines for fault dispatch, written from scratch without the library,
+// both calling a handler through a plain function pointer with a cookie, as
+// libsel4vm's memory fault callbacks are called:
+//  - RbTreeDispatch: what libsel4vm does for a fault on a reservation: a
+//    red-black tree (std::map) keyed by base address, then the callback;
 //  - LinearAnonScan: libsel4vm's scheme for anonymous sub-reservations, a list
 //    scanned linearly for the one holding the address.
-// Both call a handler through std::function, as the library does.
+// Neither protects against a concurrent free (libsel4vm does not).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <iterator>
 #include <map>
 #include <vector>
 
 namespace bench {
 
-using Handler = std::function<std::uint64_t(std::uint64_t addr)>;
+/// A fault callback: returns the value a read yields.
+using Callback = std::uint64_t (*)(void* cookie, std::uint64_t addr, std::size_t length);
 
 struct Region {
     std::uint64_t base;
     std::uint64_t size;
-    Handler handler;
+    Callback callback;
+    void* cookie;
 };
 
-class MapLookup {
+class RbTreeDispatch {
 public:
-    void add(std::uint64_t base, std::uint64_t size, Handler h) { map_.emplace(base, Region{base, size, std::move(h)}); }
-    /// Calls the handler of the region holding addr; returns its value (0 if none).
-    std::uint64_t dispatch(std::uint64_t addr) const {
+    void add(std::uint64_t base, std::uint64_t size, Callback cb, void* cookie) {
+        map_.emplace(base, Region{base, size, cb, cookie});
+    }
+    /// Calls the callback of the region holding addr; returns its value (0 if none).
+    std::uint64_t dispatch(std::uint64_t addr, std::size_t length) const {
         auto it = map_.upper_bound(addr);
         if (it == map_.begin()) return 0;
         --it;
         const Region& r = it->second;
         if (addr - r.base >= r.size) return 0;
-        return r.handler(addr);
+        return r.callback(r.cookie, addr, length);
     }
 
 private:
@@ -40,10 +46,12 @@ private:
 
 class LinearAnonScan {
 public:
-    void add(std::uint64_t base, std::uint64_t size, Handler h) { list_.push_back(Region{base, size, std::move(h)}); }
-    std::uint64_t dispatch(std::uint64_t addr) const {
+    void add(std::uint64_t base, std::uint64_t size, Callback cb, void* cookie) {
+        list_.push_back(Region{base, size, cb, cookie});
+    }
+    std::uint64_t dispatch(std::uint64_t addr, std::size_t length) const {
         for (const Region& r : list_) {
-            if (addr >= r.base && addr < r.base + r.size) return r.handler(addr);
+            if (addr >= r.base && addr < r.base + r.size) return r.callback(r.cookie, addr, length);
         }
         return 0;
     }
