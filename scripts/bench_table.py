@@ -153,7 +153,12 @@ if e:
     section("CPU emulator (Unicorn)")
     for arch in ("x86_64", "aarch64"):
         raw = find(e, f"BM_RawUnicorn_MmioRead/{arch}/")
-        if raw:
+        lib = find(e, f"BM_Library_MmioRead/{arch}/")
+        if raw and lib:
+            r, l = ns(raw) / raw["ops"], ns(lib) / lib["ops"]
+            row(f"MMIO read ({arch}) through the library", l, "ns", "raw Unicorn", r, l / r, "<= 1.25x",
+                l / r <= 1.25)
+        elif raw:
             row(f"MMIO read ({arch}), raw Unicorn", ns(raw) / raw["ops"], "ns", "-", None, None,
                 "(info) baseline", None)
 

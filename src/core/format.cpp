@@ -11,9 +11,13 @@ std::string hex(std::uint64_t value) {
 }
 
 std::string describe(const Range& range) {
+    std::string out = "[";
+    out += hex(range.base);
+    out += ", ";
     // A range ending exactly at 2^64 has no representable end.
-    const bool to_top = range.size != 0 && range.end() == 0;
-    return "[" + hex(range.base) + ", " + (to_top ? std::string("2^64") : hex(range.end())) + ")";
+    out += range.size != 0 && range.end() == 0 ? std::string("2^64") : hex(range.end());
+    out += ")";
+    return out;
 }
 
 }  // namespace guestmem

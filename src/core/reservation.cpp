@@ -22,23 +22,20 @@ void Reservation::release() {
     handler_ = nullptr;
 }
 
-// try_enter and retire + wait_until_idle form a Dekker pair: the entering
+// try_enter (in the header) and retire + wait_until_idle form a Dekker pair: the entering
 // thread publishes itself, then reads the flag; the freeing thread sets the
 // flag, then reads who is inside. reader_fence/writer_fence order both sides
 // (a compiler fence against a membarrier, or two full fences), so either the
 // dispatcher sees the retirement or the freeing thread sees the dispatcher.
-bool Reservation::try_enter() {
-    ThreadInside& mine = ThreadInside::mine();
-    if (mine.overflow.empty() && mine.push(this)) {
-        reader_fence();
-        if (!retired_.load(std::memory_order_relaxed)) return true;
-        (void)mine.remove(this);
-        reader_fence();
-        left_.fetch_add(1, std::memory_order_release);
-        left_.notify_all();
-        return false;
-    }
-    // Past the slots: count ourselves in the reservation instead.
+void Reservation::back_out(ThreadInside& mine) {
+    (void)mine.remove(this);
+    reader_fence();
+    left_.fetch_add(1, std::memory_order_release);
+    left_.notify_all();
+}
+
+// Past the slots: count ourselves in the reservation instead.
+bool Reservation::try_enter_counted(ThreadInside& mine) {
     inside_.fetch_add(1, std::memory_order_seq_cst);
     if (retired_.load(std::memory_order_seq_cst)) {
         inside_.fetch_sub(1, std::memory_order_seq_cst);
@@ -50,19 +47,19 @@ bool Reservation::try_enter() {
     return true;
 }
 
-void Reservation::leave() {
-    ThreadInside& mine = ThreadInside::mine();
+void Reservation::leave_slow(ThreadInside& mine) {
     auto it = std::find(mine.overflow.rbegin(), mine.overflow.rend(), this);
     if (it != mine.overflow.rend()) {
         mine.overflow.erase(std::next(it).base());
         inside_.fetch_sub(1, std::memory_order_seq_cst);
     } else {
-        (void)mine.remove(this);
+        (void)mine.remove(this);  // not the innermost entry: a leave out of order
         reader_fence();
     }
-    // Only a free waits, and it retires first: if we miss the flag here, the
-    // free's scan (after its fence) already sees us gone.
-    if (!retired_.load(std::memory_order_relaxed)) return;
+    if (retired_.load(std::memory_order_relaxed)) left_retired();
+}
+
+void Reservation::left_retired() {
     std::atomic_thread_fence(std::memory_order_seq_cst);  // rare: a free is waiting or done
     left_.fetch_add(1, std::memory_order_release);
     left_.notify_all();

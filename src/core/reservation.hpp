@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "atomic_unique_ptr.hpp"
+#include "thread_inside.hpp"
 #include "frame_map.hpp"
 #include "guestmem/fault.hpp"
 #include "guestmem/vm.hpp"
@@ -65,9 +66,28 @@ public:
     void set_has_deferred(bool value) { has_deferred_.store(value, std::memory_order_release); }
 
     /// Enters the reservation for a dispatch on this thread; false once retired.
-    bool try_enter();
+    bool try_enter() {
+        ThreadInside& mine = ThreadInside::mine();
+        if (mine.overflow.empty() && mine.push(this)) {
+            reader_fence();
+            if (!retired_.load(std::memory_order_relaxed)) return true;
+            back_out(mine);
+            return false;
+        }
+        return try_enter_counted(mine);
+    }
     /// Leaves after a successful try_enter on the same thread.
-    void leave();
+    void leave() {
+        ThreadInside& mine = ThreadInside::mine();
+        if (mine.overflow.empty() && mine.pop_if_innermost(this)) {
+            reader_fence();
+            // Only a free waits, and it retires first: if we miss the flag
+            // here, the free's scan (after its fence) already sees us gone.
+            if (retired_.load(std::memory_order_relaxed)) left_retired();
+            return;
+        }
+        leave_slow(mine);
+    }
     /// How many dispatches this thread has inside (a handler may free its own
     /// reservation, or one an outer dispatch on this thread is inside).
     std::uint32_t entries_on_this_thread() const;
@@ -102,6 +122,10 @@ private:
     std::atomic<bool> released_{false};
 
     bool in_use_by_anyone() const;
+    void back_out(ThreadInside& mine);
+    bool try_enter_counted(ThreadInside& mine);
+    void leave_slow(ThreadInside& mine);
+    void left_retired();
 };
 
 }  // namespace guestmem

@@ -76,6 +76,7 @@ ThreadInside::ThreadInside() {
 }
 
 ThreadInside::~ThreadInside() {
+    if (thread_inside_detail::t_record == this) thread_inside_detail::t_record = nullptr;
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     if (prev_) prev_->next_ = next_;
@@ -83,10 +84,22 @@ ThreadInside::~ThreadInside() {
     if (next_) next_->prev_ = prev_;
 }
 
-ThreadInside& ThreadInside::mine() {
+namespace thread_inside_detail {
+
+// The record lives in a thread_local with a constructor and destructor (it
+// registers and unregisters itself); reaching such a variable goes through a
+// TLS wrapper call on every use, so the fast path reads these plain copies.
+thread_local constinit ThreadInside* t_record = nullptr;
+thread_local constinit bool t_asymmetric = false;
+
+ThreadInside& make_record() {
     thread_local ThreadInside record;
+    t_asymmetric = asymmetric();
+    t_record = &record;
     return record;
 }
+
+}  // namespace thread_inside_detail
 
 bool ThreadInside::remove(const Reservation* r) {
     const unsigned d = depth_.load(std::memory_order_relaxed);
@@ -123,14 +136,6 @@ std::vector<const Reservation*> ThreadInside::entries() const {
 std::uint32_t ThreadInside::count(const Reservation* r) const {
     const auto all = entries();
     return static_cast<std::uint32_t>(std::count(all.begin(), all.end(), r));
-}
-
-void reader_fence() {
-    if (asymmetric()) {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-    }
 }
 
 void writer_fence() {

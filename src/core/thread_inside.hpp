@@ -10,6 +10,15 @@
 namespace guestmem {
 
 class Reservation;
+class ThreadInside;
+
+namespace thread_inside_detail {
+// The calling thread's record, once made (a plain pointer: reached without a
+// TLS wrapper call), and which fence protocol it runs (see reader_fence).
+extern thread_local constinit ThreadInside* t_record;
+extern thread_local constinit bool t_asymmetric;
+ThreadInside& make_record();
+}  // namespace thread_inside_detail
 
 /// The reservations one thread's dispatches and visits are inside, innermost
 /// last: a stack of slots that only its thread writes (plain stores), and
@@ -30,7 +39,10 @@ public:
     static constexpr unsigned kSlots = 32;
 
     /// The calling thread's record (registered on first use).
-    static ThreadInside& mine();
+    static ThreadInside& mine() {
+        ThreadInside* record = thread_inside_detail::t_record;
+        return record ? *record : thread_inside_detail::make_record();
+    }
     /// How many live threads other than the caller have `r` in a slot.
     static unsigned others_holding(const Reservation* r);
     /// True when any live thread, the caller included, has `r` in a slot.
@@ -42,6 +54,13 @@ public:
         if (d == kSlots) return false;
         slots_[d].store(r, std::memory_order_relaxed);
         depth_.store(d + 1, std::memory_order_release);
+        return true;
+    }
+    /// Pops the innermost slot if it holds `r` (the usual, nested leave).
+    bool pop_if_innermost(const Reservation* r) {
+        const unsigned d = depth_.load(std::memory_order_relaxed);
+        if (d == 0 || slots_[d - 1].load(std::memory_order_relaxed) != r) return false;
+        depth_.store(d - 1, std::memory_order_release);
         return true;
     }
     /// Removes the innermost slot entry equal to `r` (the innermost one but
@@ -75,7 +94,14 @@ private:
 /// inside r?". With membarrier(2) (MEMBARRIER_CMD_PRIVATE_EXPEDITED) the
 /// reader's side is only a compiler fence; without it (older kernels,
 /// ThreadSanitizer builds) both sides are full fences.
-void reader_fence();
+/// Call only after ThreadInside::mine() on this thread (which decides the protocol).
+inline void reader_fence() {
+    if (thread_inside_detail::t_asymmetric) {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+}
 void writer_fence();
 
 }  // namespace guestmem
