@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the main job: the demo VMM running the "hello"
-# guest on KVM, with its memory map. Usage: scripts/demo.sh [guestmem-vmm run options]
-# Without /dev/kvm it replays the same guest accesses on the sim backend.
+# guest, with its memory map, on KVM where /dev/kvm works and on the CPU
+# emulator elsewhere. Usage: scripts/demo.sh [guestmem-vmm run options]
+# (e.g. --arch aarch64, --guest pingpong).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -10,8 +11,6 @@ scripts/install-deps.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs" --target guestmem-vmm
-if [ -e /dev/kvm ]; then
-  exec ./build/vmm/guestmem-vmm run --guest hello --map "$@"
-fi
-echo "demo: /dev/kvm is absent; replaying hello's accesses on the sim backend instead" >&2
-exec ./build/vmm/guestmem-vmm run --backend sim --script vmm/scripts/hello.txt --map "$@"
+# --backend auto (the default): KVM where /dev/kvm works, the CPU emulator
+# elsewhere; the VMM says which it chose and why.
+exec ./build/vmm/guestmem-vmm run --guest hello --map "$@"

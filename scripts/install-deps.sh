@@ -8,7 +8,6 @@ packages=(
   binutils-aarch64-linux-gnu  # the AArch64 guest images
   libgtest-dev libgmock-dev libbenchmark-dev
   libunicorn-dev              # the CPU-emulator backend (Unicorn 2)
-  binutils-aarch64-linux-gnu  # AArch64 test guests
   doxygen                     # the docs target and its warning-free test
   clang libclang-rt-14-dev    # the libFuzzer target (scripts/fuzz.sh, CI's bounded fuzz run)
 )
