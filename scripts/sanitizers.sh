@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the test suites under the sanitizers:
 #   ASan+UBSan: every suite (except packaging and docs, which test the build, not the library)
-#   TSan:       the concurrency suites (core concurrency, KVM, guest memory copies, stress)
+#   TSan:       the concurrency suites (core concurrency, guest suites on KVM and the
+#               emulator, the emulator's own tests, guest memory copies, stress)
 # Usage: scripts/sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ for kind in "${which[@]}"; do
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread >/dev/null
     targets=(--target guestmem_tests --target guestmem_kvm_tests --target guestmem_ram_tests)
     [ -d tests/stress ] && targets+=(--target guestmem_stress_tests)
+    [ -d src/emu ] && pkg-config --exists unicorn && targets+=(--target guestmem_emu_tests)
     cmake --build build-tsan -j"$jobs" "${targets[@]}"
     echo "== TSan: running them"
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
@@ -33,6 +35,7 @@ for kind in "${which[@]}"; do
     ./build-tsan/tests/kvm/guestmem_kvm_tests
     ./build-tsan/tests/ram/guestmem_ram_tests --gtest_filter='*Race*:*Tear*:*Concurren*:*Wait*'
     [ -x build-tsan/tests/stress/guestmem_stress_tests ] && ./build-tsan/tests/stress/guestmem_stress_tests
+    if [ -x build-tsan/tests/emu/guestmem_emu_tests ]; then ./build-tsan/tests/emu/guestmem_emu_tests; fi
     ;;
   *) echo "sanitizers: unknown kind $kind (asan or tsan)" >&2; exit 2 ;;
   esac
