@@ -6,7 +6,7 @@
 /// slot (read-only runs as KVM_MEM_READONLY), so guests run at native speed in
 /// mapped memory, and every access to unmapped or read-only memory arrives as an
 /// MMIO exit that Vcpu::run() hands to Vm::dispatch, with the same result
-/// semantics as every other backend (SPEC section 2, "Faults").
+/// semantics as every other backend (docs/concepts.md, "Faults and their results").
 ///
 /// Guests are booted, run and stopped through the backend-neutral Vcpu
 /// interface (guestmem/vcpu.hpp); this header holds only what is KVM's own:

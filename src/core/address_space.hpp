@@ -19,8 +19,9 @@
 
 namespace guestmem {
 
-/// Owns the state behind Vm's address-space functions and enforces SPEC
-/// section 2: every rejected call leaves the state as it was.
+/// Owns the state behind Vm's address-space functions and enforces the rules
+/// of docs/concepts.md ("Reservations", "Anonymous pools", "Frames, capabilities and rights"):
+/// every rejected call leaves the state as it was.
 ///
 /// Thread safety: changes are serialised by one mutex, held for the whole
 /// change (including map iterators, so a deferred mapping runs once). Lookups

@@ -70,7 +70,7 @@ Result<std::shared_ptr<const KvmSystem>> KvmSystem::open() {
     caps.user_memslots = slots > 0 ? static_cast<std::uint32_t>(slots) : 32;
     caps.readonly_memory = check(fd.get(), KVM_CAP_READONLY_MEM) != 0;
     if (!caps.readonly_memory) {
-        // Without it read-only frames could not fault on writes (SPEC section 3).
+        // Without it read-only frames could not fault on writes (docs/concepts.md, "Backends").
         return fail(Errc::unsupported, "KVM lacks KVM_CAP_READONLY_MEM (read-only guest memory)");
     }
     caps.immediate_exit = check(fd.get(), KVM_CAP_IMMEDIATE_EXIT) != 0;

@@ -1,6 +1,6 @@
 // Every <sel4vm/...> header together in C++ (each one alone is compiled as C
 // and as C++ by the generated sources in tests/CMakeLists.txt), with the
-// signatures of SPEC section 1 checked at compile time.
+// signatures of libsel4vm's interface (and guestmem.h's) checked at compile time.
 #include <gtest/gtest.h>
 
 #include <type_traits>
