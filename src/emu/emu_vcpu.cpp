@@ -317,8 +317,15 @@ void EmuVcpu::on_instruction(GuestAddr address) {
 
 bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
     byte_echo_.remaining = 0;
-    CallbackScope scope(*this);
-    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
+    {
+        CallbackScope scope(*this);
+        if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
+            sync_memory(true);
+        }
+    }
+    // Leaving the callback applied the removals published meanwhile: decide
+    // on what this engine maps now, or the retried access could find nothing
+    // there (the emulator then fails the run with UC_ERR_MAP).
     if (stop_) return false;
     if (memory_->is_ram(addr)) return true;  // mapped meanwhile (deferred mapping): retry as RAM
     // Emulated memory: map its page so that the retried access reaches
