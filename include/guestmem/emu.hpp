@@ -47,7 +47,9 @@
 ///   vCPU itself lets the instruction being handled complete; the run ends
 ///   before the next one, and the next run continues after it.
 /// - To stop between instructions the backend hooks every instruction, which
-///   costs a call into the backend per guest instruction.
+///   costs a call into the backend per guest instruction: a loop of guest RAM
+///   accesses (the guest suites' access script) ran about half as fast with
+///   it (about 450 ns per pass instead of 240 ns on the development machine).
 /// - The emulator translates guest code and cannot see the VMM write guest
 ///   RAM: code the VMM writes (an image it loads) is seen from the next
 ///   run(), which drops the translations of the RAM code ran from;
