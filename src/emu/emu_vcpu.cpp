@@ -56,6 +56,9 @@ struct Hooks {
     static void block(uc_engine*, std::uint64_t address, std::uint32_t size, void* self) {
         static_cast<EmuVcpu*>(self)->on_block(address, size);
     }
+    static void code(uc_engine*, std::uint64_t address, std::uint32_t, void* self) {
+        static_cast<EmuVcpu*>(self)->on_instruction(address);
+    }
     static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
         return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
     }
@@ -147,6 +150,13 @@ Result<void> EmuVcpu::add_hooks(uc_engine* uc) {
     };
     std::vector<Hook> hooks = {
         {UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), 0},
+        // With an instruction hook the emulator keeps the program counter of
+        // every instruction and checks for a stop after every memory access:
+        // a failed access stops the run before any later instruction runs,
+        // with the counter at the failed one (without it the counter falls
+        // back to the start of the translated block, whose earlier
+        // instructions would run again).
+        {UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::code), 0},
         {UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED, reinterpret_cast<void*>(&Hooks::unmapped), 0},
         {UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&Hooks::write_protected), 0},
         {UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt), 0},
@@ -185,6 +195,8 @@ Result<RunResult> EmuVcpu::run() {
 
 Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     stop_.reset();
+    stopping_now_ = false;
+    stop_after_instruction_ = false;
     exits_ = {};
     byte_echo_ = {};
     if (stop_requested_.exchange(false)) {
@@ -201,6 +213,7 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     memory_->forget_translations(code_begin_, code_end_);
     code_begin_ = ~GuestAddr{0};
     code_end_ = 0;
+    if (redo_ != Redo::none && read_pc(uc, arch_) != redo_ip_) redo_ = Redo::none;
     uc_err err = UC_ERR_OK;
     if (!stop_) err = uc_emu_start(uc, read_pc(uc, arch_), kNoExit, 0, 0);
     enter(Phase::idle);
@@ -232,20 +245,39 @@ RunResult EmuVcpu::finish(uc_engine* uc, uc_err err) {
     result.ip = ip;
     result.exits = exits_;
     stop_.reset();
+    stopping_now_ = false;
+    stop_after_instruction_ = false;
+    // A failed access stopped the run at its instruction (see on_instruction).
+    if (result.reason == StopReason::fault_error) {
+        redo_ = Redo::pending;
+        redo_ip_ = ip;
+    } else {
+        redo_ = Redo::none;
+    }
     return result;
 }
 
-void EmuVcpu::stop_with(RunResult result) {
+void EmuVcpu::stop_with(RunResult result, bool after_instruction) {
     if (!stop_) stop_ = std::move(result);
+    if (after_instruction && !stopping_now_) {
+        stop_after_instruction_ = true;
+        return;
+    }
+    // The emulator checks for a stop after every memory access and before
+    // every instruction (see add_hooks): nothing after this point runs.
+    stopping_now_ = true;
     uc_emu_stop(engine_.get());
 }
 
+bool EmuVcpu::suppress_access() const { return stopping_now_ || redo_ == Redo::inside; }
+
 void EmuVcpu::request_stop() noexcept {
     if (t_running == this) {
-        // From a handler on the vCPU's own thread: stop now (after the
-        // current instruction), not at the next translated block.
+        // From a handler on the vCPU's own thread: the access being handled
+        // completes, and the run stops before the next instruction (not at
+        // the next translated block), so that the next run continues after it.
         ++exits_.interrupted;
-        stop_with(stop_result(StopReason::stopped, "stop requested"));
+        stop_with(stop_result(StopReason::stopped, "stop requested"), true);
         return;
     }
     stop_requested_.store(true, std::memory_order_seq_cst);
@@ -268,10 +300,32 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
     if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
 }
 
+void EmuVcpu::on_instruction(GuestAddr address) {
+    // The run after a failed access starts at its instruction: complete that
+    // instruction's emulated accesses as ignored, then dispatch normally.
+    if (redo_ == Redo::pending && address == redo_ip_) {
+        redo_ = Redo::inside;
+    } else {
+        redo_ = Redo::none;
+    }
+    if (stop_after_instruction_) {
+        stop_after_instruction_ = false;
+        stopping_now_ = true;
+        uc_emu_stop(engine_.get());  // the program counter is this instruction's
+    }
+}
+
 bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
     byte_echo_.remaining = 0;
-    CallbackScope scope(*this);
-    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
+    {
+        CallbackScope scope(*this);
+        if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
+            sync_memory(true);
+        }
+    }
+    // Leaving the callback applied the removals published meanwhile: decide
+    // on what this engine maps now, or the retried access could find nothing
+    // there (the emulator then fails the run with UC_ERR_MAP).
     if (stop_) return false;
     if (memory_->is_ram(addr)) return true;  // mapped meanwhile (deferred mapping): retry as RAM
     // Emulated memory: map its page so that the retried access reaches
@@ -293,6 +347,7 @@ bool EmuVcpu::on_write_protected(GuestAddr addr, int size, std::int64_t value) {
     }
     byte_echo_.remaining = 0;
     if (size > 1 && addr % static_cast<unsigned>(size) != 0) byte_echo_ = {addr, size};
+    if (suppress_access()) return true;  // dropped, as ignored
     CallbackScope scope(*this);
     ++exits_.total;
     ++exits_.mmio;
@@ -303,6 +358,9 @@ bool EmuVcpu::on_write_protected(GuestAddr addr, int size, std::int64_t value) {
 
 std::uint64_t EmuVcpu::mmio_access(GuestAddr addr, unsigned size, bool is_write, std::uint64_t value) {
     byte_echo_.remaining = 0;
+    // A later part of an access that already failed (the high half of an
+    // 8-byte access), or the failed instruction being completed: as ignored.
+    if (suppress_access()) return 0;
     CallbackScope scope(*this);
     ++exits_.total;
     ++exits_.mmio;
@@ -371,6 +429,7 @@ Result<void> EmuVcpu::set_registers(const Registers& registers) {
     if (arch_of(registers) != arch_) return fail(Errc::invalid_argument, "registers of another architecture");
     auto uc = engine();
     if (!uc) return uc.error();
+    redo_ = Redo::none;  // the VMM moved the vCPU on: nothing left to complete
     return write_registers(*uc, registers);
 }
 

@@ -53,6 +53,7 @@ private:
 
     // Hooks (static trampolines in the .cpp call these).
     void on_block(GuestAddr address, std::uint32_t size);
+    void on_instruction(GuestAddr address);
     bool on_unmapped(uc_engine* uc, GuestAddr addr, int size);
     bool on_write_protected(GuestAddr addr, int size, std::int64_t value);
     void on_interrupt(uc_engine* uc, std::uint32_t number);
@@ -67,8 +68,13 @@ private:
     void sync_memory(bool full);
     /// Dispatches one access to the core; false (after recording the stop) on FAULT_ERROR.
     bool dispatch(Access& access);
-    /// Ends the run (on the vCPU's thread) with `result` unless one is recorded.
-    void stop_with(RunResult result);
+    /// Ends the run (on the vCPU's thread) with `result` unless one is
+    /// recorded: at once (the current instruction does not complete) or, with
+    /// `after_instruction`, once the current instruction has completed.
+    void stop_with(RunResult result, bool after_instruction = false);
+    /// True while emulated accesses must not reach the VMM: the run is
+    /// stopping at once, or the failed instruction is being completed.
+    bool suppress_access() const;
 
     EmuBackend& backend_;
     Vcpu& vcpu_;
@@ -90,6 +96,15 @@ private:
 
     // State of the current run (vCPU thread only).
     std::optional<RunResult> stop_;
+    bool stopping_now_ = false;          // uc_emu_stop called: the instruction is abandoned
+    bool stop_after_instruction_ = false;  // stop_ takes effect at the next instruction
+    // An access that failed (FAULT_ERROR, ...) stops the run before its
+    // instruction completes; the next run starts at that instruction and
+    // completes its emulated accesses as ignored, as KVM completes a failed
+    // MMIO access with 0 on re-entry.
+    enum class Redo { none, pending, inside };
+    Redo redo_ = Redo::none;
+    GuestAddr redo_ip_ = 0;
     ExitCounts exits_;
     struct {
         GuestAddr next = 0;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "emu_test_support.hpp"
+#include "guestmem/guest_memory.hpp"
 
 namespace guestmem::emu::test {
 namespace {
@@ -197,8 +198,55 @@ TEST_P(EmuDevice, FaultErrorStopsTheRunWithTheAccess) {
     EXPECT_EQ(result.fault->access.size, 4);
     ASSERT_TRUE(emu.vcpu->last_error());
     EXPECT_EQ(emu.vcpu->last_error()->access.addr, kDevice + 0x8);
-    // The failed store was completed as if ignored, not retried.
     EXPECT_EQ(calls, 1);
+}
+
+TEST_P(EmuDevice, NothingAfterAFailedAccessRunsAndTheNextRunCompletesIt) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "fail_midblock");
+    int calls = 0;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x100, [&](Fault&) {
+        ++calls;
+        return FaultResult::error;
+    }));
+    // The device store is the second instruction of fail_midblock's only block.
+    const GuestAddr store = kCode + (GetParam() == Arch::x86_64 ? 7 : 4);
+    const std::uint64_t canary = 0x5a5a5a5a5a5a5a5a;
+    auto data = [&] {
+        auto value = read_guest_value<std::uint64_t>(*emu.vm, kData);
+        EXPECT_TRUE(value);
+        return value ? *value : 0;
+    };
+    ASSERT_TRUE(write_guest_value(*emu.vm, kData, canary));
+    emu.start(*emu.vcpu, kCode, {kDevice + 0x8, 0x99, kData});
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->reason, StopReason::fault_error) << result->message;
+    ASSERT_TRUE(result->fault);
+    EXPECT_EQ(result->fault->access.addr, kDevice + 0x8);
+    // Stopped at the store itself: no later instruction of its block ran.
+    EXPECT_EQ(result->fault->ip, store);
+    EXPECT_EQ(result->ip, store);
+    EXPECT_EQ(emu.result(*emu.vcpu), 1u);
+    EXPECT_EQ(data(), canary);
+    EXPECT_EQ(calls, 1);
+
+    // Running on completes the failed store as ignored (as KVM completes a
+    // failed MMIO access) without asking the handler again, then goes on.
+    result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    ASSERT_TRUE(result->halted()) << result->message;
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(emu.result(*emu.vcpu), 2u);
+    EXPECT_EQ(data(), 2u);
+
+    // Moving the vCPU (new registers) drops the completion: the store is
+    // performed again and fails again.
+    emu.start(*emu.vcpu, store, {kDevice + 0x8, 0x99, kData});
+    result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->reason, StopReason::fault_error) << result->message;
+    EXPECT_EQ(calls, 2);
 }
 
 TEST_P(EmuDevice, IgnoredReadsYieldZero) {

@@ -88,6 +88,27 @@ TEST_P(GuestRun, LongModeMmioEverySize) {
     EXPECT_EQ(s->r10, 0xc4c3c2c1u);
     EXPECT_EQ(s->r11, 0xd8d7d6d5d4d3d2d1u);
     EXPECT_EQ(s->r12, 0x5au);
+    if (backend() == BackendKind::emu) {
+        // The emulator delivers an 8-byte access as two 4-byte halves, low
+        // half first (guestmem/emu.hpp, "Limits"): the guest still reads the
+        // whole value (r11 above).
+        EXPECT_EQ(r.exits.mmio, 12u);
+        EXPECT_EQ(regs.seen(), (std::vector<SeenAccess>{
+                                   {0, 1, true, 0xa1, 0xff},
+                                   {8, 2, true, 0xb2b1, 0xffff},
+                                   {16, 4, true, 0xc4c3c2c1, 0xffffffff},
+                                   {24, 4, true, 0xd4d3d2d1, 0xffffffff},
+                                   {28, 4, true, 0xd8d7d6d5, 0xffffffff},
+                                   {0, 1, false, 0, 0xff},
+                                   {8, 2, false, 0, 0xffff},
+                                   {16, 4, false, 0, 0xffffffff},
+                                   {24, 4, false, 0, 0xffffffff},
+                                   {28, 4, false, 0, 0xffffffff},
+                                   {34, 2, true, 0x5a6b, 0xffff0000},
+                                   {35, 1, false, 0, 0xff000000},
+                               }));
+        return;
+    }
     EXPECT_EQ(r.exits.mmio, 10u);
     EXPECT_EQ(regs.seen(), (std::vector<SeenAccess>{
                                {0, 1, true, 0xa1, 0xff},
@@ -144,6 +165,18 @@ TEST_P(GuestRun, FaultIgnoreDropsWritesAndReadsZero) {
     const auto back = s.results(3);
     EXPECT_EQ(back[1].value, 0u);
     EXPECT_EQ(back[2].value, 0u);
+    if (backend() == BackendKind::emu) {
+        // The 8-byte read arrives as two ignored 4-byte halves (guestmem/emu.hpp, "Limits").
+        ASSERT_EQ(seen.size(), 4u);
+        EXPECT_TRUE(seen[0].is_write);
+        EXPECT_EQ(seen[0].data, 0x12345678u);
+        EXPECT_EQ(seen[1].addr, kDevice);
+        EXPECT_EQ(seen[1].size, 4);
+        EXPECT_EQ(seen[2].addr, kDevice + 4);
+        EXPECT_EQ(seen[2].size, 4);
+        EXPECT_EQ(seen[3].addr, kDevice + 8);
+        return;
+    }
     ASSERT_EQ(seen.size(), 3u);
     EXPECT_TRUE(seen[0].is_write);
     EXPECT_EQ(seen[0].data, 0x12345678u);
@@ -227,6 +260,21 @@ TEST_P(GuestRun, UnhandledFaultHandlerGetsAccessesOutsideEveryReservation) {
     const auto back = s.results(3);
     EXPECT_EQ(back[0].value, 0x77u);
     EXPECT_EQ(back[2].value, 0x0000007744332211u) << "split: the register's 4 bytes, then the unhandled 4";
+    if (backend() == BackendKind::emu) {
+        // The 8-byte write arrives as two 4-byte halves, low half first (guestmem/emu.hpp, "Limits").
+        ASSERT_EQ(seen.size(), 4u);
+        EXPECT_EQ(seen[0].addr, 0xe0000000u);
+        EXPECT_EQ(seen[1].addr, 0xe0001000u);
+        EXPECT_EQ(seen[1].size, 4);
+        EXPECT_EQ(seen[1].data, 0x05060708u);
+        EXPECT_EQ(seen[2].addr, 0xe0001004u);
+        EXPECT_EQ(seen[2].size, 4);
+        EXPECT_EQ(seen[2].data, 0x01020304u);
+        EXPECT_EQ(seen[3].addr, tail + 4);
+        EXPECT_EQ(seen[3].size, 4);
+        EXPECT_EQ(regs.accesses(), 0u);
+        return;
+    }
     ASSERT_EQ(seen.size(), 3u);
     EXPECT_EQ(seen[0].addr, 0xe0000000u);
     EXPECT_EQ(seen[1].addr, 0xe0001000u);
@@ -267,7 +315,11 @@ TEST_P(GuestRun, DeferredMappingCompletesTheFirstTouchFromMemory) {
                                     ScriptOp::write(base + 0x1000, 4, 0xabcd),     // native now
                                     ScriptOp::read(base + 0x1000, 4), ScriptOp::read(base + 0xfff8, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
-    EXPECT_EQ(r.exits.mmio, 1u);  // only the first touch left the guest
+    // Only the first touch left the guest. The emulator delivers that 8-byte
+    // read as two 4-byte halves (guestmem/emu.hpp, "Limits"): the first maps
+    // the reservation, the second, in the same instruction, is completed from
+    // the frame by the library.
+    EXPECT_EQ(r.exits.mmio, on_kvm ? 1u : 2u);
     EXPECT_EQ(iterator_calls, 16);
     EXPECT_EQ(handler_calls, 0);
     const auto back = s.results(4);
@@ -442,9 +494,14 @@ TEST_P(GuestRun, NativeMemoryVersusMmioExitCost) {
     };
     timed(kRamBase + 0x100);  // warm up: page-table and RAM pages touched
     const auto [ram_ns, ram_exits] = timed(kRamBase + 0x100);
+    const std::size_t device_before = regs.accesses();
     const auto [mmio_ns, mmio_exits] = timed(kDevice);
     EXPECT_EQ(ram_exits, 0u);
-    EXPECT_EQ(mmio_exits, kAccesses);
+    // Each access is an 8-byte read: the emulator delivers it as two 4-byte
+    // halves (guestmem/emu.hpp, "Limits"), two exits and two device accesses.
+    const std::uint64_t parts = backend() == BackendKind::emu ? 2 : 1;
+    EXPECT_EQ(mmio_exits, kAccesses * parts);
+    EXPECT_EQ(regs.accesses() - device_before, kAccesses * parts);
     std::printf("per access (script loop included): RAM %.0f ns, MMIO exit %.0f ns, ratio %.1f\n", ram_ns, mmio_ns,
                 mmio_ns / ram_ns);
 }

@@ -163,6 +163,18 @@ FaultResult RegisterFile::on_fault(Fault& fault) {
         fault.set_data(++counter_);
         return FaultResult::handled;
     }
+    // The counter also reads as two 4-byte halves, low first, as on a 32-bit
+    // bus: the emulator backend delivers an 8-byte access that way (see
+    // guestmem/emu.hpp). The low half counts and latches the high half.
+    if (offset == kCounterReg && size == 4 && fault.is_read()) {
+        latched_counter_ = ++counter_;
+        fault.set_data(latched_counter_ & 0xffffffff);
+        return FaultResult::handled;
+    }
+    if (offset == kCounterReg + 4 && size == 4 && fault.is_read()) {
+        fault.set_data(latched_counter_ >> 32);
+        return FaultResult::handled;
+    }
     if (offset == kDoorbellReg) {
         if (fault.is_read()) return FaultResult::ignore;
         doorbells_.push_back(fault.data());

@@ -176,6 +176,7 @@ private:
     mutable std::mutex mutex_;
     std::uint8_t scratch_[0x40] = {};
     std::uint64_t counter_ = 0;
+    std::uint64_t latched_counter_ = 0;  // high half of the last split counter read
     std::vector<std::uint64_t> doorbells_;
     std::vector<SeenAccess> seen_;
 };
