@@ -5,6 +5,7 @@
 
 #include "emu_vcpu.hpp"
 #include "format.hpp"
+#include "thread_inside.hpp"
 
 namespace guestmem::emu {
 
@@ -71,6 +72,8 @@ void EmuBackend::uninstall(std::span<const MappedRun> runs) noexcept {
 void EmuBackend::wait_for_vcpus(std::uint64_t generation) {
     std::unique_lock lock(mutex_);
     waiters_.fetch_add(1, std::memory_order_seq_cst);
+    // Pairs with the vCPUs' reader_fence() after a phase change (EmuVcpu::enter).
+    writer_fence();
     progress_.wait(lock, [&] {
         return std::all_of(vcpus_.begin(), vcpus_.end(),
                            [&](const EmuVcpu* vcpu) { return vcpu->settled(generation); });

@@ -6,6 +6,7 @@
 #include "cpu_state.hpp"
 #include "format.hpp"
 #include "guestmem/log.hpp"
+#include "thread_inside.hpp"
 #include "guestmem/vm.hpp"
 
 namespace guestmem::emu {
@@ -111,13 +112,20 @@ bool EmuVcpu::settled(std::uint64_t generation) const {
            acked_.load(std::memory_order_seq_cst) >= generation;
 }
 
+// The phase and the backend's generation (and waiter count) form Dekker
+// pairs: this thread stores its phase, then reads theirs; an uninstall bumps
+// them, then reads the phase. Every MMIO access changes the phase twice, so
+// this side is a plain store and reader_fence(), and the uninstall pays with
+// writer_fence() (membarrier(2); see src/core/thread_inside.hpp).
 void EmuVcpu::enter(Phase phase) {
-    phase_.store(phase, std::memory_order_seq_cst);
+    phase_.store(phase, std::memory_order_relaxed);
+    reader_fence();
     if (phase != Phase::guest) backend_.notify_progress();
 }
 
 void EmuVcpu::leave_callback() {
-    phase_.store(Phase::guest, std::memory_order_seq_cst);
+    phase_.store(Phase::guest, std::memory_order_relaxed);
+    reader_fence();
     // Still inside the hook: emulated pages must stay, RAM going away must go now.
     if (backend_.generation() != acked_.load(std::memory_order_relaxed)) sync_memory(false);
 }
@@ -194,6 +202,7 @@ Result<RunResult> EmuVcpu::run() {
 }
 
 Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
+    (void)ThreadInside::mine();  // settles this thread's fence protocol before the first phase change
     stop_.reset();
     stopping_now_ = false;
     stop_after_instruction_ = false;
