@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Issue 13's lookup figures, all on the same reservations and addresses:
 // n = 10 to 100,000 reservations of 4 KiB, 0x2000 apart from 4 GiB, and a
 // cycle of 65,536 random addresses in them or one repeated address (pick()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // MMIO reads on the CPU emulator: guest loops of kReads four-byte reads of a
 // device register (guests/x86_64/mmio_reads.S, guests/aarch64/mmio_reads.S)
 // through the library's emu backend (a Vm with RAM and a device reservation

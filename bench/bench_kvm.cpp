@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // KVM round trips: the library against raw KVM (bench/baselines/raw_kvm.*),
 // running the same real-mode guests (bench/guests/).
 //   MmioRead:     guest reads of an emulated register, each an MMIO exit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Memory-side figures:
 //   Map1GiB:   mapping a 1 GiB reservation on KVM from 4 KiB frames through an
 //              iterator, and from 2 MiB frames: time and KVM memory slots used

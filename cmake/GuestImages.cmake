@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # guestmem_add_guest_images(<target> SOURCES <a.S>... [ARCH x86_64|aarch64]
 #                           [INCLUDE_DIRS <dir>...] [DEPENDS <file>...]
 #                           [OUTPUT_DIR <dir>] [LINK_ADDRESS <addr>])

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Target `docs`: the reference documentation, rendered with Doxygen from the
 # public headers (include/) and the guide (docs/*.md) into <build>/docs/html.
 # Optional: without Doxygen there is no docs target. Any Doxygen warning (an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # `cmake --install` for guestmem: public headers, libguestmem.a and
 # libguestmem.so, a CMake package with imported targets and a pkg-config file.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /*
  * sim_demo: a guest address space on the hypervisor-free backend, built and
  * exercised through the libsel4vm C interface alone.

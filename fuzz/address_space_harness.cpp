@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Decodes a fuzzer input into a sequence of guestmem API calls on a sim VM and
 // checks every result against the reference model. A disagreement aborts with
 // a description of the step, so libFuzzer keeps the input as a crash.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The address-space fuzz harness, shared by the libFuzzer target and the
 // corpus replay test.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The libFuzzer entry point (build with clang and -fsanitize=fuzzer).
 #include "address_space_harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A small, obviously-correct model of one VM's address space, written for
 // clarity rather than speed: linear scans everywhere, no shared code with the
 // library. The fuzzer checks every library result against it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Replays fuzzer inputs (files, or every file in given folders) through the
 // harness: the corpus as a regression test in any build, no libFuzzer needed.
 #include <cstdio>

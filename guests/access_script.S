@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Performs a script of guest accesses (see guest_abi.h), the same accesses a
  * sim-backend test drives with Vm::dispatch, so one device model can be
  * checked on both backends.

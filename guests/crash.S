@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A guest that misbehaves on purpose, to check that runs report it cleanly.
  *   rdi: CRASH_UD2  - execute an invalid instruction (no IDT: triple fault)
  *        CRASH_JUMP - jump to the address in rsi (e.g. emulated memory)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Writes guest_programs.hpp: for each guest program, the path of its flat
 # image and the offset of every global symbol (from `nm -P` of its ELF).
 # Inputs: NM, OUT, DIR, PROGRAMS (a ;-list).

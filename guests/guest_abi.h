@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /* Conventions shared by the guest programs (assembled with the C preprocessor)
  * and the code that runs them (tests, examples). Plain #defines only: this
  * file is read by the assembler too.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Writes and reads an emulated device with one instruction per access size.
  *   rdi: the device's guest address (at least 40 bytes, identity mapped)
  * Accesses, in order:

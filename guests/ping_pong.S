@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Two guests in two VMs exchange data through one shared page (guest_abi.h
  * PING_* / PONG_*), each waiting for the other round by round.
  *   rdi: the shared page's guest address

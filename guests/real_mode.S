@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A 16-bit real-mode guest: device accesses through a segment register, and
  * port I/O on the debug port.
  *   di: the device's segment (the device is at di * 16, at least 8 bytes)

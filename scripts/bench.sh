@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds the benchmarks in Release (build-bench/), runs them with JSON output
 # and prints one table: figure, baseline, ratio, target, met?
 # Usage: scripts/bench.sh            (about 5-8 minutes on the 2-core CI hosts)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Prints the benchmark table from the JSON files scripts/bench.sh writes.
 
 Usage: bench_table.py <results dir>. Reads <dir>/<executable>.json (Google

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Sets up, builds and runs the main job: the demo VMM running the "hello"
 # guest, with its memory map, on KVM where /dev/kvm works and on the CPU
 # emulator elsewhere. Usage: scripts/demo.sh [guestmem-vmm run options]

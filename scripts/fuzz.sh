@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds the model-based address-space fuzzer with clang (libFuzzer, ASan,
 # UBSan) and runs it. Usage: scripts/fuzz.sh [SECONDS]   (default 60; 0 runs until stopped)
 # New interesting inputs go to build-fuzz/corpus (seeded from fuzz/corpus);

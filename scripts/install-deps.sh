@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs the Debian packages guestmem needs to build, test and run its demo.
 # Does nothing when they are all present. Needs root (or sudo) to install.
 set -euo pipefail

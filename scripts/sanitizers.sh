@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds and runs the test suites under the sanitizers:
 #   ASan+UBSan: every suite (except packaging and docs, which test the build, not the library)
 #   TSan:       the concurrency suites (core concurrency, guest suites on KVM and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Sets up, builds and runs every test suite. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

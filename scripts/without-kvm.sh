@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs a command as on a host without /dev/kvm (most CI runners, cloud VMs
 # without nested virtualisation): in a private mount namespace whose /dev is a
 # tmpfs holding every original /dev entry but kvm. Needs root (unshare -m).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The backend registry: every backend built into the library, one line each,
 // and Vm::create, which picks from it. Adding a backend is one line here.
 #include "guestmem/backend_registry.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "fault_stats.hpp"
 
 namespace vmm {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Counts what happened to the faults of each reservation.
 #pragma once
 

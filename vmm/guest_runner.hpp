@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Loads a guest into a machine and runs it on the machine's backend.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Reads a guest image: a flat binary or an ELF executable (x86-64 or AArch64).
 #pragma once
 

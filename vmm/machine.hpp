@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A demo machine: a VM whose address space is RAM, a ROM, a UART, an exit
 // register and optionally a doorbell and a window shared with a peer VM.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // guestmem-vmm: a demo VMM built on guestmem. It builds each VM's address
 // space from library calls only (RAM, a ROM, a UART, an exit register, and for
 // pairs a doorbell and a shared frame), runs real guests through the vCPU

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Where the demo VMM puts things in guest-physical memory. Guests are built
 // against the same numbers (guests/vmm_platform.inc mirrors them).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Replays a text script of guest accesses against a machine on the sim backend.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Baselines for fault dispatch, written from scratch without the library,
 // both calling a handler through a plain function pointer with a cookie, as
 // libsel4vm's memory fault callbacks are called:

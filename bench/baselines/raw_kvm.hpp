@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The limit a KVM VMM can reach: a raw KVM_RUN loop written from scratch on
 // the KVM ioctls (no guestmem code), running the same real-mode guests as the
 // library benchmarks, with a no-op MMIO handler.

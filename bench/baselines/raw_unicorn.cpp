@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "raw_unicorn.hpp"
 
 #include <sys/mman.h>

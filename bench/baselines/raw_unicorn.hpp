@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The limit an emulating VMM can reach: one Unicorn engine driven directly
 // (no guestmem code) running the bench guests of guests/x86_64 and
 // guests/aarch64, its device page mapped with uc_mmio_map and a read callback

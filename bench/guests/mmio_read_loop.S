@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Benchmark guest (16-bit real mode): CX reads of 2 bytes at ES:SI with
  * ES = DX, then HLT. Unrolled: 10 accesses per loop iteration, so
  * the loop costs little next to the accesses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /*
  * consumer_c: what a C VMM ported from libsel4vm does with guestmem, through
  * the <sel4vm/...> headers alone: register guest RAM, load an image into it

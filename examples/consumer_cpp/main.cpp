@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // consumer_cpp: the C++ API of an installed guestmem. A VM on the
 // hypervisor-free backend gets RAM, a boot header written with the checked
 // accessors, a ROM, and an emulated device; a vCPU then reads them. Exits 0

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// The interface between the hypervisor-independent core and a hypervisor backend.
 #pragma once

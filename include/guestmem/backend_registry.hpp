@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Choosing a backend by name: "sim", "kvm", "emu" or "auto".
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A guest's boot state: where it starts, on which stack, with which arguments.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// The VMM's capability space: frames handed out as capabilities with rights.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// guestmem on a CPU emulator (Unicorn 2): x86-64 and AArch64 guests on any Linux host.
 ///

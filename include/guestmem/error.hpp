@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Typed errors and the Result type returned by every fallible guestmem call.
 #pragma once

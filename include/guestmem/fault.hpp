@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A guest access that trapped into the VMM, and what a handler can do with it.
 #pragma once

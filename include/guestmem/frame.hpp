@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A frame: a naturally aligned block of host memory that can back guest RAM.
 #pragma once

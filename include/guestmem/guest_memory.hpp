@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Checked VMM-side access to guest memory: copy bytes and objects in and out
 /// of a VM's guest-physical address space.

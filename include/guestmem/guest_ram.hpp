@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A VM's guest RAM: registered ranges backed by frames, and the bookkeeping
 /// of which RAM the VMM has handed out (the state behind <sel4vm/guest_ram.h>).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// guestmem on Linux KVM: real x86-64 guests on real vCPUs.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Where guestmem's log lines go.
 #pragma once

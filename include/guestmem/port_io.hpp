@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// x86 port I/O (IN and OUT instructions) as the VMM sees it.
 #pragma once

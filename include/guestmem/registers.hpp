@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A vCPU's register file, for every architecture.
 #pragma once

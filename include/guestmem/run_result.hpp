@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// How a vCPU's run ended, on every backend that runs guest code.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// The hypervisor-free backend: guest accesses performed by the caller.
 #pragma once

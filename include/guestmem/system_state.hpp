@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Architecture state beyond the general registers: what puts a vCPU in a mode.
 #pragma once

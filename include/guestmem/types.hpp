@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// Value types shared by every part of the guestmem C++ API.
 #pragma once

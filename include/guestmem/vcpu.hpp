@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A virtual CPU as the core sees it: the thing that performs guest accesses.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /// @file
 /// A virtual machine's guest-physical address space: the C++ API.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /**
  * @file
  * The guest memory interface of libsel4vm: reserve ranges of guest-physical

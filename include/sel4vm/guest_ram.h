@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /**
  * @file
  * The guest RAM interface of libsel4vm: register RAM, hand it out, and copy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /**
  * @file
  * The access behind a memory fault, as seen from a fault callback.

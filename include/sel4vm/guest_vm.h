@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /**
  * @file
  * The VM and vCPU handle types of libsel4vm.

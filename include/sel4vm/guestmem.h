@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /**
  * @file
  * guestmem's platform part: creating VMs and vCPUs, the VMM's frames and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "aarch64_boot.hpp"
 
 #include "guestmem/vcpu.hpp"

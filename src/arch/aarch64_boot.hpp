@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The AArch64 boot state: EL1h, MMU off, interrupts masked.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Vcpu::boot: one boot path per architecture, the same for every backend.
 #include "aarch64_boot.hpp"
 #include "guestmem/log.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "x86_64_boot.hpp"
 
 #include <cstring>

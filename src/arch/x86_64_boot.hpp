@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The x86-64 boot state: long mode on identity-mapping tables, or real mode.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_memory.h> over guestmem::Vm.
 #include "sel4vm/guest_memory.h"
 

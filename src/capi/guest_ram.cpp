@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_ram.h> over guestmem::GuestRam and Vm::visit_memory.
 #include "sel4vm/guest_ram.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_vcpu_fault.h> over guestmem::Fault.
 #include "sel4vm/guest_vcpu_fault.h"
 

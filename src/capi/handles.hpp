@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The C handles and the process-wide tables that validate them.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guestmem.h>: VMs, vCPUs, frames and the sim backend for C callers.
 #include "sel4vm/guestmem.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Splitting a guest access into the pieces fault handlers see.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The reservations, anonymous pools and mappings of one VM.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // An anonymous pool: guest-physical space handed out as reservations on demand.
 #pragma once
 

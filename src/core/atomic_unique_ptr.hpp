@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Sole ownership of an object that other threads read through an atomic pointer.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Performs a guest access: memory if mapped, otherwise the owner's fault handler.
 #pragma once
 

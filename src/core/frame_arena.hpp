@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // One memfd, mapped once, from which frames are carved.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The frames mapped into one reservation, as runs of guest memory.
 #pragma once
 

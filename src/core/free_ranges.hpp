@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A set of free address ranges with first-fit aligned allocation.
 #pragma once
 

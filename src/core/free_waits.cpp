@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "free_waits.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The frees that are waiting for handlers on other threads, kept to refuse a
 // free that would wait forever.
 #pragma once

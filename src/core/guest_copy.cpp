@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The copy loops between guest memory and the VMM's private memory
 // (copy_from_guest_memory, copy_to_guest_memory, fill_guest_memory).
 //

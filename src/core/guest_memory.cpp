@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // VMM-side access to guest memory: Vm::visit_memory and the checked copies of
 // guestmem/guest_memory.hpp (their copy loops are in guest_copy.cpp).
 #include "guestmem/guest_memory.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "guestmem/guest_ram.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Loading flat guest images: load_image and load_image_file of guestmem/guest_memory.hpp.
 #include <cerrno>
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Finds the reservation holding a guest address, without locks on the fault path.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // One reservation: a range, its fault handler, and what is mapped in it.
 #pragma once
 

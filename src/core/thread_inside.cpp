@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "thread_inside.hpp"
 
 #include <linux/membarrier.h>

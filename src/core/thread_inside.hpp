@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Which reservations each thread is using, published without atomic
 // read-modify-writes on the fault path.
 #pragma once

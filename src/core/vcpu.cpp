@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "guestmem/vcpu.hpp"
 
 #include "guestmem/log.hpp"

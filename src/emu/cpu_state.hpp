@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Registers and system state of an engine, in guestmem's architecture-neutral types.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The emulator backend: the current guest memory map, shared by the vCPUs' engines.
 #pragma once
 

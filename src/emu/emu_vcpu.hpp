@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A vCPU on the emulator: one Unicorn engine, used only by the vCPU's thread.
 #pragma once
 

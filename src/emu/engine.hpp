@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A Unicorn engine as an owned resource, and Unicorn's errors as guestmem's.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "engine_memory.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What one engine maps: the RAM windows it applied and its pages of emulated memory.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // One reservation's frames side by side in the VMM's address space.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A reservation's mapped frames as one emulator region.
 #pragma once
 

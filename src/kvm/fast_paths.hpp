@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // KVM's exit-free paths: doorbells through ioeventfds, posted writes through
 // the coalesced MMIO ring.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "kick_signal.hpp"
 
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The signal that interrupts a vCPU thread inside KVM_RUN.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The public functions of guestmem/kvm.hpp: checks and glue to the classes here.
 #include "guestmem/kvm.hpp"
 

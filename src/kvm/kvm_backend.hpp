@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The KVM hypervisor backend of a Vm.
 #pragma once
 

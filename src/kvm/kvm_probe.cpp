@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "kvm_probe.hpp"
 
 #include <fcntl.h>

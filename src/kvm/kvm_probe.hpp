@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Whether this host's KVM can run the backend's guests, without logging.
 #pragma once
 

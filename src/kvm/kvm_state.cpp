@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "kvm_state.hpp"
 
 namespace guestmem::kvm {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The neutral x86 register types and KVM's kvm_regs / kvm_sregs.
 #pragma once
 

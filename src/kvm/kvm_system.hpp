@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // /dev/kvm: the KVM subsystem and what it offers.
 #pragma once
 

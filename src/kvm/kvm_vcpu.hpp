@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A KVM vCPU: its fd, its kvm_run area and what the run loop keeps per vCPU.
 #pragma once
 

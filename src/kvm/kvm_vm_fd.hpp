@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A KVM virtual machine file descriptor.
 #pragma once
 

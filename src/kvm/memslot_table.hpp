@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Which KVM memory slot holds which run of guest memory.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Turning a KVM MMIO exit into a guest access for Vm::dispatch.
 #pragma once
 

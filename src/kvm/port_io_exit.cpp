@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "port_io_exit.hpp"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Turning a KVM port I/O exit into calls of the vCPU's port handler.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // KVM_RUN until the guest halts or something ends the run.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /*
  * c99_device_test: a device emulator and guest RAM, driven through the
  * libsel4vm C interface on guestmem's sim backend, in strict C99.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Every invalid argument of every C function: the failure value, a log line
 // naming the function and the reason, and no change to any state (the same
 // things can still be reserved, mapped and accessed afterwards).

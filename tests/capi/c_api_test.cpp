@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The C interface on the sim backend: what every function does when used right.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 /*
  * Every <sel4vm/...> header together in strict C99 (-std=c99 -pedantic-errors
  * -Werror), checked against the signatures SPEC section 1 gives: each

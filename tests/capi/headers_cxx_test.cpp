@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Every <sel4vm/...> header together in C++ (each one alone is compiled as C
 // and as C++ by the generated sources in tests/CMakeLists.txt), with the
 // signatures of libsel4vm's interface (and guestmem.h's) checked at compile time.

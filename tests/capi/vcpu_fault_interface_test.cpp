@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_vcpu_fault.h>: the access behind a fault, with libsel4vm's
 // lane conventions for 1, 2, 4 and 8-byte accesses.
 #include <gtest/gtest.h>

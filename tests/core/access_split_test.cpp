@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // An access that crosses owners is split as hardware splits it: one piece per
 // owner in ascending address order, odd-sized parts as aligned pieces, reads
 // assembled little-endian; and the last page of the address space is legal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Anonymous pools (make_anon) and anonymous reservations (reserve_anon).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What the core asks of a hypervisor backend: install exactly the mapped runs,
 // uninstall exactly them on free, and nothing stays installed after a failure.
 #include <gtest/gtest.h>

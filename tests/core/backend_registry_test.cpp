@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The backend registry: names, the choice "auto" makes and why, unknown
 // kinds, and Vm::create / vm_create through it. Holds on any host: the
 // expectations follow what the registry says this host and build offer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // CapabilitySpace: frames named by capabilities with rights.
 #include <gtest/gtest.h>
 #include <unistd.h>

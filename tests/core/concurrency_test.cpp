@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Fault dispatch on several vCPU threads while other threads change the
 // address space; frees that race with handlers. Run under TSan as well.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Deferred mapping (libsel4vm's DEFER_MEMORY_MAP, chosen at run time): the
 // iterator is kept and run on the first fault in the reservation, which then
 // ends in FAULT_RESTART.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Doorbell and write-posting reservations on the sim backend: delivered
 // synchronously through fault dispatch, with the same meaning as on KVM; the
 // C extension functions; every invalid input rejected with state unchanged.

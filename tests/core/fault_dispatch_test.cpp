@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Fault dispatch on the sim backend: routing, and the one meaning of every FaultResult.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // FreeRanges: the allocator behind anonymous pools and frame arenas, and the
 // merged range set behind guest RAM.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // FreeWaits (src/core/free_waits.*): which waiting frees close a cycle.
 #include <gtest/gtest.h>
 

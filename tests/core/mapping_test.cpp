@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Mapping frames into reservations: iterator protocol, validation, all or
 // nothing, rights, frame sizes, and what free does to mappings.
 #include <gtest/gtest.h>

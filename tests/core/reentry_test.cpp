@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Every path that runs user code while the library holds something: what a
 // re-entry into the library from there does. None may hang or overflow.
 #include <gtest/gtest.h>

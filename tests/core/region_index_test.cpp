@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // RegionIndex and RegionSnapshot (src/core/region_index.*): the search of the
 // implicit tree against a linear scan, the last-found check, and pinning.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // How long a reservation and what it holds live, now that entering one
 // publishes the thread in its own slots (ThreadInside) instead of counting on
 // the reservation: frees still wait for every thread inside, whether it was

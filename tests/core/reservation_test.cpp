@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Reservations through the C++ API: initialisation, reserve_at, region, free.
 #include <gtest/gtest.h>
 

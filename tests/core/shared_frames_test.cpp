@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // One frame mapped into two VMs: shared memory between guests.
 #include <gtest/gtest.h>
 

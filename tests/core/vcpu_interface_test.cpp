@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The vCPU interface on the sim backend: register files of both
 // architectures, Vcpu::boot through the architecture layer (registers, system
 // state and the x86-64 tables in guest memory), and what a sim vCPU refuses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The x86-64 architecture layer's pieces: the boot tables and the CPU state
 // long and real mode start from (src/arch/x86_64_boot.hpp). Pure: no VM.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The emulator and other threads: stops and frees while a vCPU runs guest code.
 #include <gtest/gtest.h>
 

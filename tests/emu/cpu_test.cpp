@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Guest code on the emulator: RAM at native speed, halting, registers, traps, port I/O.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Emulated devices on the emulator: what guest MMIO accesses deliver to handlers.
 #include <gtest/gtest.h>
 

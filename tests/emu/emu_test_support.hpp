@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Helpers of the emulator backend's tests: a VM with RAM, guest images, boot state.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Guest memory on the emulator: read-only frames, deferred mapping, the region limit.
 #include <gtest/gtest.h>
 

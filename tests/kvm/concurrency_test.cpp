@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Concurrency on every backend that runs guests: vCPUs faulting at once, two VMs talking through a shared
 // frame, and the address space changing under running vCPUs. Run these under
 // ThreadSanitizer too (GUESTMEM_SANITIZE=thread).

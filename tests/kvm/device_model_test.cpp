@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // One device model, one set of expectations, every backend: the same callbacks
 // see the same accesses and give the guest the same values whether the
 // accesses come from Vm::dispatch on a sim vCPU or from a real guest on a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Doorbells (KVM_IOEVENTFD) and write posting (coalesced MMIO) on real guests:
 // delivery, order, match values, and that freeing deregisters. Behaviour only,
 // never timing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Guests on every backend that runs them (long mode, MMIO of every size, fault
 // results, stops and exits, guests that misbehave), and KVM's own: real mode,
 // port I/O, memory slots.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Guest isolation on every backend that runs guests: a guest cannot write a frame mapped read-only,
 // cannot reach host memory outside its frames, cannot widen rights through a
 // copied capability, and a hostile guest (the top of the address space,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Shared pieces of the guest test suites: the backends that run guests, a VM
 // with guest RAM and boot tables, guest programs, access scripts and a small
 // register-file device.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Guest memory on KVM: memory slots per run, read-only runs, exact removal,
 // slot exhaustion, 2 MiB and 1 GiB frames, frames shared between VMs.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // MemslotTable against a fake KVM: slot ids, read-only flags, all-or-nothing
 // install, exact uninstall, exhaustion. Needs no /dev/kvm.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Handing KVM MMIO exits, page-crossing fragments of any length included, to
 // Vm::dispatch, which splits them (checked on the sim backend; the splitting
 // rules themselves: tests/core/access_split_test.cpp). Needs no /dev/kvm.

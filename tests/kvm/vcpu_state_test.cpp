@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The vCPU interface on KVM: registers and system state through
 // KVM_GET/SET_REGS and _SREGS, and the boot state Vcpu::boot leaves there.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Configures, builds and runs one consumer project against the installed
 # package in PREFIX. The consumer must print "<EXE>: ok" and exit 0.
 file(REMOVE_RECURSE "${BINARY_DIR}")

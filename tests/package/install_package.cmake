@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs the build in BUILD_DIR into a fresh PREFIX and checks that every
 # piece of the package is there.
 file(REMOVE_RECURSE "${PREFIX}")

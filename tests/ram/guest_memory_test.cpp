@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The checked guest memory accessors (guestmem/guest_memory.hpp) and
 // Vm::visit_memory underneath them.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // guestmem::GuestRam: registration, allocation bookkeeping, merging, errors.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_ram.h>: every function, including the cross-frame,
 // cross-region and offset cases libsel4vm got wrong.
 #include <gtest/gtest.h>

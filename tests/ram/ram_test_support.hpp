@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Helpers of the guest RAM tests, beside the shared ones (tests/support).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Exhausting resources gives clean, typed errors and leaves nothing half
 // done: KVM memory slots, anonymous space, and the frame budget (host memory
 // for frames), directly and through guest RAM registration.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Concurrency stress on KVM: guests on two vCPU threads loop over accesses to
 // device reservations that a control thread keeps reserving and freeing, and
 // to RAM pages next to them that it keeps mapping (new memory slots) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Leaks: thousands of cycles of create VM / reserve / map / fault / free /
 // destroy must leave file descriptors, memory mappings, KVM memory slots,
 // frames and resident memory where they started (after a warm-up that lets

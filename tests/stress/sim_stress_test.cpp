@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Concurrency stress on the sim backend: vCPU threads perform accesses of
 // every size, direction and alignment over a set of pages while a control
 // thread keeps reserving (fixed and anonymous), mapping read-only frames and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Shared pieces of the reliability suites: bounded durations, figures and
 // process resource readings.
 #pragma once

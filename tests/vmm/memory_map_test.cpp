@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The memory map table and picture of a demo machine.
 #include <gtest/gtest.h>
 

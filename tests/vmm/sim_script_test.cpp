@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The demo machine's devices, driven through sim scripts.
 #include <gtest/gtest.h>
 

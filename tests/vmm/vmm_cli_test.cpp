@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Runs guestmem-vmm as a user would and checks what it says and returns.
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A doorbell between two VMs: ringing one side counts on the other.
 #pragma once
 

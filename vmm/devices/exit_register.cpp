@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 #include "exit_register.hpp"
 
 #include "guestmem/vcpu.hpp"

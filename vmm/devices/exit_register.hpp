@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The register a guest writes to finish with a status code.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // A 16550 UART subset: enough for a guest to print.
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hello: prints a greeting and what the boot ROM says through the UART,
  * then exits with status 0. Long mode, position independent. */
 #include "vmm_platform.inc"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* memtest: writes a pattern to every page of RAM from 2 MiB to the end of
  * RAM (which the VMM may map lazily, chunk by chunk, on first touch), reads
  * it back, and reports through the UART. Exit status: 0 if every word

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* pingpong: two VMs in one process exchange ROUNDS messages through a
  * shared frame and doorbells. VM 0 pings: it writes round i and i*i into
  * the shared frame and rings; VM 1 waits for the ring, checks the message,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // What happened to the faults of each reservation, as a table.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // The guest-physical memory map of a machine, as a table and as a picture.
 #pragma once
 

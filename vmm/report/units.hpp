@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // Human-readable sizes and addresses for reports.
 #pragma once
 

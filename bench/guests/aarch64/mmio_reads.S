@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Benchmark guest (AArch64, EL1, MMU off, position independent): x0 loop
  * iterations of 10 four-byte reads of the device register at x1, then wfi.
  * The same shape as ../x86_64/mmio_reads.S.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Benchmark guest (x86-64, long mode, position independent): rdi loop
  * iterations of 10 four-byte reads of the device register at rsi, then hlt.
  * Unrolled so that the loop costs little next to the reads. The AArch64

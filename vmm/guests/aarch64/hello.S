@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hello (AArch64): prints a greeting and what the boot ROM says through the
  * UART, then exits with status 0. The same output as ../hello.S.
  * EL1, MMU off, position independent. */

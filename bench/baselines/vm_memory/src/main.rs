@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! rust-vmm vm-memory 0.10 on the workload of guestmem's issue 13: for n
 //! regions of anonymous memory (GuestMemoryMmap::from_ranges, 4 KiB each,
 //! 0x2000 apart from 4 GiB) and the addresses of workload.rs, the time of

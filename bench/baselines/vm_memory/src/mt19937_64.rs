@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The 64-bit Mersenne Twister (MT19937-64), as C++'s std::mt19937_64
 //! defines it, so that this driver draws the same addresses as
 //! bench/bench_dispatch.cpp from the same seed. Written from the published

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Results in Google Benchmark's JSON schema (the fields
 //! scripts/bench_table.py reads): one "iteration" entry per repetition and
 //! "mean", "median" and "stddev" aggregates, times in ns per operation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The reservations and addresses every guestmem figure in issue 13 uses
 //! (bench/bench_dispatch.cpp builds the same ones): n regions of 4 KiB,
 //! 0x2000 apart from 4 GiB, and a cycle of 65,536 addresses in them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // One guest access, then wfi. x0: address, x1: value to store,
 // x2: operation (0-3 store 1/2/4/8 bytes, 4-7 load 1/2/4/8 bytes into x3).
     .text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Fills x1 doublewords at x0 with 3 * i, then sums them into x3; wfi.
     .text
     .globl _start

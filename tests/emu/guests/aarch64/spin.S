@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Forever: read the doubleword at x0 (a device), write a counter to x1 (RAM).
     .text
     .globl _start

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // One guest access, then hlt. rdi: address, rsi: value to store,
 // rdx: operation (0-3 store 1/2/4/8 bytes, 4-7 load 1/2/4/8 bytes into rax).
     .code64

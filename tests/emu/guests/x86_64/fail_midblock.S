@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // A device store with RAM work after it in the same translated block.
 // rdi: device address, rsi: value to store, rdx: RAM address.
 // rax is 1 before the store, 2 once the instructions after it ran.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // out 0x41 to port 0x80, in from port 0x81 into al; hlt.
     .code64
     .text

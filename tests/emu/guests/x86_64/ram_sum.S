@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Fills rsi quadwords at rdi with 3 * i, then sums them into rax; hlt.
     .code64
     .text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Forever: read the quadword at rdi (a device), write a counter to rsi (RAM).
     .code64
     .text
