@@ -39,13 +39,20 @@ struct Access {
 /// only during the handler call it is passed to, on that handler's thread.
 class Fault {
 public:
-    /// The library makes one per handler call.
-    Fault(Vcpu& vcpu, const Access& access) : vcpu_(vcpu), access_(access) {}
+    /// The library makes one per handler call; `base` is the first address of
+    /// the reservation whose handler it is called (0 for the unhandled-fault
+    /// handler).
+    Fault(Vcpu& vcpu, const Access& access, GuestAddr base = 0) : vcpu_(vcpu), access_(access), base_(base) {}
     Fault(const Fault&) = delete;
     Fault& operator=(const Fault&) = delete;
 
     /// Guest-physical address of the access.
     GuestAddr address() const { return access_.addr; }
+    /// Bytes from the start of the reservation to the access (its register
+    /// offset, as Firecracker's bus and QEMU's memory regions give it), so a
+    /// device model does not depend on where, or how aligned, it is placed.
+    /// For the unhandled-fault handler, which has no reservation, the address.
+    GuestAddr offset() const { return access_.addr - base_; }
     /// Bytes accessed: 1, 2, 4 or 8.
     std::size_t size() const { return access_.size; }
     /// True for a read.
@@ -83,6 +90,7 @@ public:
 private:
     Vcpu& vcpu_;
     Access access_;
+    GuestAddr base_;
     bool advanced_ = false;
     bool restart_requested_ = false;
 };

@@ -81,10 +81,11 @@ void FaultDispatcher::set_unhandled_handler(FaultHandler handler) {
     unhandled_.store(handler ? std::make_shared<const FaultHandler>(std::move(handler)) : nullptr);
 }
 
-FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Access& access, const char*& failure) {
+FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Access& access, GuestAddr base,
+                                  const char*& failure) {
     Access seen = access;
     if (!seen.is_write) seen.data = 0;
-    Fault fault(vcpu, seen);
+    Fault fault(vcpu, seen, base);
     Fault* outer = vcpu.current_fault_;
     vcpu.current_fault_ = &fault;
     FaultResult result;
@@ -128,7 +129,7 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
                             : "no reservation holds the address and there is no unhandled-fault callback";
         return FaultResult::error;
     }
-    FaultResult result = call(*handler, vcpu, access, failure);
+    FaultResult result = call(*handler, vcpu, access, /*base=*/0, failure);
     if (result == FaultResult::unhandled) {
         failure = "the unhandled-fault callback returned FAULT_UNHANDLED";
         return FaultResult::error;
@@ -159,7 +160,7 @@ FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, Reser
         // loads above (it publishes the frames before clearing the flag): the
         // access is then retried against the frames, not given to the callback.
         if (!frames && reservation->frames()) return Step::again;
-        result = call(reservation->handler(), vcpu, access, failure);
+        result = call(reservation->handler(), vcpu, access, reservation->range().base, failure);
         if (result == FaultResult::unhandled) result = unhandled(vcpu, access, /*passed_on=*/true, failure);
     } else if (reservation) {
         return Step::again;  // freed under us; the next lookup sees the new map

@@ -44,7 +44,7 @@ private:
 
     Piece next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done);
     Step attempt(Vcpu& vcpu, Access& access, Reservation* owner, const char*& failure);
-    FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, const char*& failure);
+    FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, GuestAddr base, const char*& failure);
     FaultResult unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure);
     AccessOutcome report(Vcpu& vcpu, const Access& access, const char* reason);
 

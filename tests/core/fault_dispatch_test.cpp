@@ -49,6 +49,29 @@ TEST_P(HandledRead, YieldsTheDataMaskedToTheSizeAndAdvancesOnce) {
 INSTANTIATE_TEST_SUITE_P(SizesAndAdvances, HandledRead,
                          ::testing::Combine(::testing::Values(1, 2, 4, 8), ::testing::Values(0, 1, 2)));
 
+TEST_F(DispatchTest, TheHandlerSeesItsOffsetIntoTheReservation) {
+    // Two devices at odd places, one sharing a page with the other: each sees
+    // register offsets from its own start; the unhandled handler sees addresses.
+    std::vector<GuestAddr> offsets, unhandled;
+    auto record = [&](Fault& f) {
+        offsets.push_back(f.offset());
+        return FaultResult::handled;
+    };
+    ASSERT_TRUE(s.vm->reserve_at(0x1003, 0x10, record));
+    ASSERT_TRUE(s.vm->reserve_at(0x1013, 0x8, record));
+    s.vm->set_unhandled_fault_handler([&](Fault& f) {
+        unhandled.push_back(f.offset());
+        return FaultResult::handled;
+    });
+    ASSERT_TRUE(sim::read(*s.vcpu, 0x1003, 1));
+    ASSERT_TRUE(sim::read(*s.vcpu, 0x100b, 4));
+    ASSERT_TRUE(sim::write(*s.vcpu, 0x1016, 2, 1));
+    ASSERT_TRUE(sim::read(*s.vcpu, 0x1011, 4));  // crosses into the second: one piece each
+    ASSERT_TRUE(sim::read(*s.vcpu, 0x5000, 4));
+    EXPECT_EQ(offsets, (std::vector<GuestAddr>{0, 8, 3, 0xe, 0}));
+    EXPECT_EQ(unhandled, (std::vector<GuestAddr>{0x5000}));
+}
+
 TEST_F(DispatchTest, AHandledReadWithoutDataYieldsZero) {
     ASSERT_TRUE(s.vm->reserve_at(0x1000, 0x10, returns(FaultResult::handled)));
     EXPECT_EQ(sim::read(*s.vcpu, 0x1000, 8).value(), 0u);

@@ -11,7 +11,7 @@ constexpr std::uint8_t kIirNoInterrupt = 0x01;
 }  // namespace
 
 guestmem::FaultResult Uart::on_fault(guestmem::Fault& fault) {
-    const unsigned reg = static_cast<unsigned>(fault.address() & 7);
+    const unsigned reg = static_cast<unsigned>(fault.offset());
     std::lock_guard lock(mutex_);
     // Wider accesses act on their first register, as on a byte-wide bus.
     if (fault.is_write()) {
