@@ -62,6 +62,23 @@ std::vector<unsigned long> fault_row(const std::string& output, const std::strin
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + name; }
 
+/// What a memtest run prints when every page passed.
+void expect_memtest_passed(const Outcome& o) {
+    EXPECT_NE(o.output.find("memtest: pages tested: 0x0000000000000200, mismatched words: 0x0000000000000000"),
+              std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("memtest: PASS"), std::string::npos);
+}
+
+/// What a pingpong run prints when both VMs exchanged every round.
+void expect_pingpong_passed(const Outcome& o) {
+    EXPECT_NE(o.output.find("[vm0] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("[vm1] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("doorbell rings: vm0 received 16, vm1 received 16"), std::string::npos) << o.output;
+}
+
 }  // namespace
 
 TEST(VmmCli, HelpDocumentsEveryFlag) {
@@ -195,21 +212,14 @@ TEST(VmmCli, MemtestPassesAndReports) {
     REQUIRE_GUEST_BACKEND();
     Outcome o = vmm("run --guest memtest --ram 4M");
     ASSERT_EQ(o.status, 0) << o.output;
-    EXPECT_NE(o.output.find("memtest: pages tested: 0x0000000000000200, mismatched words: 0x0000000000000000"),
-              std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("memtest: PASS"), std::string::npos);
+    expect_memtest_passed(o);
 }
 
 TEST(VmmCli, PingpongTwoVmsExchangeMessages) {
     REQUIRE_GUEST_BACKEND();
     Outcome o = vmm("run --guest pingpong --map");
     ASSERT_EQ(o.status, 0) << o.output;
-    EXPECT_NE(o.output.find("[vm0] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("[vm1] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("doorbell rings: vm0 received 16, vm1 received 16"), std::string::npos) << o.output;
+    expect_pingpong_passed(o);
     EXPECT_NE(o.output.find("shared"), std::string::npos);
 }
 
@@ -289,20 +299,13 @@ TEST_P(VmmOnEmu, HelloPrintsTheSameGreeting) {
 TEST_P(VmmOnEmu, MemtestPassesOnDeferredRam) {
     Outcome o = run("memtest", "--ram 4M --deferred-ram");
     ASSERT_EQ(o.status, 0) << o.output;
-    EXPECT_NE(o.output.find("memtest: pages tested: 0x0000000000000200, mismatched words: 0x0000000000000000"),
-              std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("memtest: PASS"), std::string::npos);
+    expect_memtest_passed(o);
 }
 
 TEST_P(VmmOnEmu, PingpongPasses) {
     Outcome o = run("pingpong");
     ASSERT_EQ(o.status, 0) << o.output;
-    EXPECT_NE(o.output.find("[vm0] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("[vm1] pingpong: rounds 0x0000000000000010, errors 0x0000000000000000"), std::string::npos)
-        << o.output;
-    EXPECT_NE(o.output.find("doorbell rings: vm0 received 16, vm1 received 16"), std::string::npos) << o.output;
+    expect_pingpong_passed(o);
 }
 
 INSTANTIATE_TEST_SUITE_P(Arches, VmmOnEmu, ::testing::Values("x86_64", "aarch64"),
