@@ -78,6 +78,13 @@ private:
     CapabilitySpace& caps_;
     std::atomic<bool> initialized_{false};
 
+    // Lock order (outermost first; a thread holding one lock takes only
+    // locks further down): a doorbell's call lock (user code runs under it),
+    // Vm::vcpus_mutex_, this change_mutex_, then the leaves it may take:
+    // RegionIndex::mutex_, FreeWaits::mutex_, CapabilitySpace::mutex_ (then
+    // FrameArena::mutex_ and the arena registry), the backend's own lock
+    // (EmuBackend::mutex_, MemslotTable::mutex_). ThreadInside's registry lock
+    // and GuestRam::mutex_ are taken with none of these held.
     mutable std::mutex change_mutex_;
     std::atomic<std::thread::id> changing_thread_{};
     RegionIndex index_;

@@ -70,7 +70,7 @@ private:
     int fd_;
     std::byte* base_;
     std::uint64_t capacity_;
-    std::mutex mutex_;
+    std::mutex mutex_;  // after CapabilitySpace::mutex_; a leaf otherwise
     FreeRanges free_;
     std::shared_ptr<ArenaRegistry> registry_;  // where locate() finds this arena
 };

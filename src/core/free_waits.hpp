@@ -55,7 +55,7 @@ private:
     };
     void remove(std::uint64_t token);
 
-    mutable std::mutex mutex_;
+    mutable std::mutex mutex_;     // a leaf: after AddressSpace::change_mutex_, never before another lock
     std::vector<Waiter> waiters_;  // mutex_
     std::uint64_t next_token_ = 0;  // mutex_
 };

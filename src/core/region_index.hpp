@@ -120,7 +120,7 @@ public:
     std::optional<GuestAddr> next_base_above(LookupCache& cache, GuestAddr addr) const;
 
 private:
-    mutable std::mutex mutex_;
+    mutable std::mutex mutex_;  // a leaf: after AddressSpace::change_mutex_, never before another lock
     std::map<GuestAddr, std::shared_ptr<Reservation>> live_;
     std::atomic<std::uint64_t> version_{0};
     mutable std::shared_ptr<const RegionSnapshot> snapshot_;

@@ -15,7 +15,7 @@ namespace {
 // The registry of every live thread's record: process-wide, because a thread
 // may use the reservations of any VM, and a free must see them all.
 struct Registry {
-    std::mutex mutex;
+    std::mutex mutex;  // a leaf, taken with no other library lock held (frees scan after leaving the change lock)
     ThreadInside* head = nullptr;
 };
 

@@ -59,7 +59,7 @@ private:
 
     const Arch arch_;
     const Options options_;
-    mutable std::mutex mutex_;
+    mutable std::mutex mutex_;  // after AddressSpace::change_mutex_ and Vm::vcpus_mutex_; a leaf otherwise
     std::condition_variable progress_;
     std::map<GuestAddr, std::shared_ptr<const RamWindow>> windows_;  // by gpa
     std::size_t ram_regions_ = 0;

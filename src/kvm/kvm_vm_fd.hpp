@@ -46,7 +46,7 @@ public:
 private:
     std::shared_ptr<const KvmSystem> system_;
     UniqueFd fd_;
-    mutable std::mutex coalesced_mutex_;
+    mutable std::mutex coalesced_mutex_;  // held while posted writes reach handlers: outermost, like a doorbell's call lock
 };
 
 }  // namespace guestmem::kvm
