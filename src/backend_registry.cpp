@@ -129,6 +129,9 @@ Result<std::unique_ptr<Vm>> Vm::create(BackendKind kind, std::shared_ptr<Capabil
     ApiCall call("Vm::create");
     if (!caps) return fail(Errc::invalid_argument, "capability space is null");
     if (!known(kind)) return fail(Errc::invalid_argument, "unknown backend " + std::to_string(static_cast<int>(kind)));
+    if (arch != Arch::x86_64 && arch != Arch::aarch64) {
+        return fail(Errc::invalid_argument, "unknown architecture " + std::to_string(static_cast<int>(arch)));
+    }
     if (kind == BackendKind::automatic) {
         auto choice = choose_backend(kind, arch);
         if (!choice) return choice.error();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "image_loader.hpp"
 
+#include "guestmem/guest_memory.hpp"
+
 #include <elf.h>
 
 #include <cstring>
@@ -55,13 +57,9 @@ guestmem::Result<GuestImage> parse_elf(const std::vector<std::byte>& file, const
 
 guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem::GuestAddr flat_load_addr,
                                               guestmem::Arch arch) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(Errc::invalid_argument, "cannot open guest image " + path);
-    std::vector<std::byte> file;
-    for (auto it = std::istreambuf_iterator<char>(in); it != std::istreambuf_iterator<char>(); ++it) {
-        file.push_back(static_cast<std::byte>(*it));
-        if (file.size() > kMaxImage) return fail(Errc::invalid_argument, path + " is larger than 1 GiB");
-    }
+    auto read = guestmem::read_image_file(path, kMaxImage);
+    if (!read) return read.error();
+    std::vector<std::byte> file = std::move(*read);
     if (file.empty()) return fail(Errc::invalid_argument, "guest image " + path + " is empty");
     if (file.size() >= 4 && std::memcmp(file.data(), ELFMAG, SELFMAG) == 0) return parse_elf(file, path, arch);
     GuestImage image;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "guestmem/types.hpp"
 
@@ -106,5 +107,8 @@ struct FaultReport {
     GuestAddr ip = 0;          ///< guest instruction pointer of the access
     const char* reason = "";   ///< why it failed (a static string)
 };
+
+/// For people: "guest read of 4 bytes at 0x5000 (ip 0x400000) failed: <reason>".
+std::string describe(const FaultReport& report);
 
 }  // namespace guestmem

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 #include <type_traits>
 
 #include "guestmem/error.hpp"
@@ -117,6 +118,15 @@ Result<void> load_image(Vm& vm, GuestAddr addr, std::span<const std::byte> image
 /// Errc::invalid_argument when the file cannot be opened or read; otherwise
 /// errors as load_image.
 Result<std::uint64_t> load_image_file(Vm& vm, GuestAddr addr, const std::string& path);
+
+/// Guest images are at most this many bytes (1 GiB) unless a caller says otherwise.
+inline constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 30;
+
+/// Reads a whole guest image file: a regular file of at most `max_bytes`
+/// bytes. Errors: Errc::invalid_argument (cannot be opened, not a regular
+/// file, e.g. a directory or a device like /dev/zero, larger than
+/// `max_bytes`, or a read error), with the path and the reason.
+Result<std::vector<std::byte>> read_image_file(const std::string& path, std::uint64_t max_bytes = kMaxImageBytes);
 
 /// The copy loops the functions above use, for callers of Vm::visit_memory:
 /// copy between guest memory (`guest`, shared with running guests) and private

@@ -68,7 +68,10 @@ public:
 
     /// The general registers, instruction pointer and flags.
     Result<Registers> registers() const;
-    /// Sets them (Errc::invalid_argument for another architecture's registers).
+    /// Sets them (Errc::invalid_argument for another architecture's
+    /// registers, or when called from one of this vCPU's fault handlers,
+    /// where an access is still in progress; boot() and
+    /// set_system_state() likewise).
     Result<void> set_registers(const Registers& registers);
     /// Control registers, segments, system registers.
     Result<SystemState> system_state() const;
@@ -93,6 +96,8 @@ public:
 private:
     friend class Vm;
     friend class FaultDispatcher;
+
+    Result<void> check_not_in_handler() const;
 
     Vm& vm_;
     unsigned index_;

@@ -9,6 +9,7 @@ namespace guestmem {
 
 Result<void> Vcpu::boot(const BootSpec& spec) {
     ApiCall call("Vcpu::boot");
+    if (auto ok = check_not_in_handler(); !ok) return ok;
     switch (arch()) {
     case Arch::x86_64: return arch::boot_x86_64(*this, spec);
     case Arch::aarch64: return arch::boot_aarch64(*this, spec);

@@ -4,6 +4,7 @@
 #include "guestmem/vcpu.hpp"
 
 #include "access_split.hpp"
+#include "format.hpp"
 
 namespace guestmem {
 
@@ -25,6 +26,12 @@ std::uint64_t Fault::emulate(std::uint64_t word) const {
     const unsigned shift = access_.size >= 8 ? 0 : lane_shift(access_.addr);
     if (is_read()) return (word & ~(mask >> shift)) | ((access_.data & mask) >> shift);
     return (word & ~mask) | ((access_.data << shift) & mask);
+}
+
+std::string describe(const FaultReport& report) {
+    const Access& a = report.access;
+    return std::string("guest ") + (a.is_write ? "write" : "read") + " of " + std::to_string(a.size) + " bytes at " +
+           hex(a.addr) + " (ip " + hex(report.ip) + ") failed: " + report.reason;
 }
 
 }  // namespace guestmem

@@ -238,9 +238,7 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
 
 AccessOutcome FaultDispatcher::report(Vcpu& vcpu, const Access& access, const char* reason) {
     FaultReport report{access, vcpu.backend().instruction_pointer(), reason};
-    log(LogLevel::error, std::string(ApiCall::current()) + ": guest " + (access.is_write ? "write" : "read") +
-                             " of " + std::to_string(access.size) + " bytes at " + hex(access.addr) + " (ip " +
-                             hex(report.ip) + ") failed: " + reason);
+    log(LogLevel::error, std::string(ApiCall::current()) + ": " + describe(report));
     vcpu.last_error_ = report;
     return AccessOutcome::error;
 }

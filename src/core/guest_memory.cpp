@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "access_split.hpp"
 #include "address_space.hpp"
 #include "format.hpp"
 #include "region_index.hpp"
@@ -37,13 +38,14 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     ApiCall call("Vm::visit_memory");
     if (!space_->initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     if (!visitor) return fail(Errc::invalid_argument, "visitor is empty");
-    if (!fits_address_space(addr, size)) {
+    if (!ends_within_address_space(addr, size)) {
         return fail(Errc::invalid_argument, "range at " + hex(addr) + " of size " + hex(size) +
                                                 " wraps past the top of the address space");
     }
     if (size == 0) return {};
     const bool need_write = has_rights(needed, Rights::write);
-    const GuestAddr end = addr + size;
+    // Positions are counted as offsets from addr: a range may end exactly at
+    // 2^64, where an end address would wrap to 0.
 
     // A private cache: the snapshot it holds keeps every reservation found in
     // it alive for the whole visit, whatever other threads do to the index.
@@ -55,8 +57,9 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
 
     // First check the whole range (holding each reservation against a
     // concurrent free), then visit: a failed call has visited nothing.
-    GuestAddr at = addr;
-    while (at < end) {
+    std::uint64_t done = 0;
+    while (done < size) {
+        const GuestAddr at = addr + done;
         Reservation* reservation = snapshot.find(at);
         if (!reservation || !reservation->try_enter()) {
             return fail(Errc::not_mapped, hex(at) + " (in " + describe(Range{addr, size}) + ") is not in any reservation");
@@ -66,25 +69,25 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
             if (auto ok = space_->complete_deferred(*reservation); !ok) return ok;
         }
         const FrameMap* frames = reservation->frames();
-        const GuestAddr stop = std::min(end, reservation->range().end());
+        // The bytes of the range this reservation holds, from `at`.
+        const std::uint64_t stop = done + bytes_held(at, reservation->range().last(), size - done);
         const MappedRun* run = frames ? frames->find(at) : nullptr;
-        while (at < stop) {
+        while (done < stop) {
+            const GuestAddr here = addr + done;
             if (!run) {
-                return fail(Errc::not_mapped, hex(at) + " (in " + describe(Range{addr, size}) +
+                return fail(Errc::not_mapped, hex(here) + " (in " + describe(Range{addr, size}) +
                                                   ") has no readable frame mapped in the reservation " +
                                                   describe(reservation->range()));
             }
             if (need_write && !run->writable()) {
-                return fail(Errc::permission_denied, hex(at) + " (in " + describe(Range{addr, size}) +
+                return fail(Errc::permission_denied, hex(here) + " (in " + describe(Range{addr, size}) +
                                                          ") is mapped read-only");
             }
-            const GuestAddr piece_end = std::min(stop, run->end());
-            chunks.push_back(GuestChunk{at,
-                                        {run->host + (at - run->gpa), static_cast<std::size_t>(piece_end - at)},
-                                        at - addr,
+            const std::uint64_t piece = bytes_held(here, run->gpa + (run->size - 1), stop - done);
+            chunks.push_back(GuestChunk{here, {run->host + (here - run->gpa), static_cast<std::size_t>(piece)}, done,
                                         run->rights});
-            at = piece_end;
-            if (at < stop) run = frames->adjacent(*run);
+            done += piece;
+            if (done < stop) run = frames->adjacent(*run);
         }
     }
     // The visitor is the caller's code: API calls it makes name themselves.
@@ -98,13 +101,15 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
 bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
                              Rights needed) {
     const std::size_t size = mine.empty() ? from_mine.size() : mine.size();
-    if (size == 0 || !fits_address_space(addr, size) || !space_->initialized()) return false;
+    if (size == 0 || !ends_within_address_space(addr, size) || !space_->initialized()) return false;
     const RegionIndex& index = space_->index();
     Reservation* reservation = index.lookup(index.thread_cache(), addr);
     if (!reservation || !reservation->try_enter()) return false;
     bool done = false;
     if (const FrameMap* frames = reservation->frames()) {
         const MappedRun* run = frames->find(addr);
+        // run->end() - addr counts the bytes to the run's end, also for a run
+        // ending at 2^64 (end() wraps to 0).
         if (run && size <= run->end() - addr && has_rights(run->rights, needed)) {
             std::byte* host = run->host + (addr - run->gpa);
             if (mine.empty()) {

@@ -26,6 +26,16 @@ FaultResult ram_fault(Fault& fault) {
     return FaultResult::error;
 }
 
+/// RAM is kept as ranges by their end address, so it must end below 2^64
+/// (the last page can still be an ordinary reservation).
+Result<void> check_ends_below_top(GuestAddr start, std::uint64_t bytes) {
+    if (fits_address_space(start, bytes)) return {};
+    return fail(Errc::invalid_argument, "RAM at " + hex(start) + " of size " + hex(bytes) +
+                                            (ends_within_address_space(start, bytes)
+                                                 ? " ends at 2^64; RAM must end below it"
+                                                 : " wraps past the top of the address space"));
+}
+
 /// The largest frame size that starts at `at` (by alignment) and fits before `end`.
 FrameSize frame_size_for(GuestAddr at, GuestAddr end) {
     for (FrameSize size : {FrameSize::k1GiB, FrameSize::k2MiB}) {
@@ -137,7 +147,8 @@ Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes) {
         return fail(Errc::invalid_argument,
                     "RAM at " + hex(start) + " of size " + hex(bytes) + " is not page aligned (4 KiB)");
     }
-    // reserve_at checks wrapping and overlap and leaves nothing behind on error.
+    if (auto ok = check_ends_below_top(start, bytes); !ok) return ok;
+    // reserve_at checks overlap and leaves nothing behind on error.
     auto id = vm_.reserve_at(start, bytes, ram_fault);
     if (!id) return id.error();
     const Range range{start, bytes};
@@ -154,6 +165,9 @@ Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes, MapIter
     ApiCall call("GuestRam::register_at");
     if (auto ok = check_ready(); !ok) return ok;
     if (!iterator) return fail(Errc::invalid_argument, "map iterator is NULL");
+    if (bytes != 0) {
+        if (auto ok = check_ends_below_top(start, bytes); !ok) return ok;
+    }
     auto id = vm_.reserve_at(start, bytes, ram_fault);
     if (!id) return id.error();
     return register_reserved(*id, Range{start, bytes}, iterator, {});

@@ -40,8 +40,21 @@ Result<Registers> Vcpu::registers() const {
     return backend_->registers();
 }
 
+// A fault handler runs in the middle of a guest instruction: changing the
+// registers under it would make the backend complete (or repeat) a different
+// instruction than the one that faulted.
+Result<void> Vcpu::check_not_in_handler() const {
+    if (current_fault_) {
+        return fail(Errc::invalid_argument,
+                    "the vCPU is inside one of its fault handlers (an access is in progress): change its "
+                    "registers or state before or after run(), or from another handler with request_stop()");
+    }
+    return {};
+}
+
 Result<void> Vcpu::set_registers(const Registers& registers) {
     ApiCall call("Vcpu::set_registers");
+    if (auto ok = check_not_in_handler(); !ok) return ok;
     if (arch_of(registers) != arch()) {
         return fail(Errc::invalid_argument, "registers of " + std::string(to_string(arch_of(registers))) +
                                                 " for a vCPU of " + std::string(to_string(arch())));
@@ -56,6 +69,7 @@ Result<SystemState> Vcpu::system_state() const {
 
 Result<void> Vcpu::set_system_state(const SystemState& state) {
     ApiCall call("Vcpu::set_system_state");
+    if (auto ok = check_not_in_handler(); !ok) return ok;
     const Arch of = std::holds_alternative<X86SystemState>(state) ? Arch::x86_64 : Arch::aarch64;
     if (of != arch()) {
         return fail(Errc::invalid_argument, "system state of " + std::string(to_string(of)) +

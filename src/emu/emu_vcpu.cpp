@@ -383,9 +383,7 @@ bool EmuVcpu::dispatch(Access& access) {
     if (vcpu_.vm().dispatch(vcpu_, access) == AccessOutcome::completed) return true;
     RunResult result = stop_result(StopReason::fault_error, "");
     result.fault = vcpu_.last_error();
-    const char* reason = result.fault ? result.fault->reason : "error";
-    result.message = std::string(access.is_write ? "write" : "read") + " of " + std::to_string(access.size) +
-                     " bytes at " + hex(access.addr) + " failed: " + reason;
+    result.message = result.fault ? describe(*result.fault) : std::string("guest access failed");
     stop_with(std::move(result));
     if (!access.is_write) access.data = 0;
     return false;

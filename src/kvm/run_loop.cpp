@@ -114,14 +114,7 @@ private:
 
     std::string failed_access_message(Vcpu& core) {
         result_.fault = core.last_error();
-        std::string message = "guest access failed";
-        if (result_.fault) {
-            const Access& a = result_.fault->access;
-            message = std::string("guest ") + (a.is_write ? "write" : "read") + " of " + std::to_string(a.size) +
-                      " bytes at " + hex(a.addr) + " (ip " + hex(result_.fault->ip) + ") failed: " +
-                      result_.fault->reason;
-        }
-        return message;
+        return result_.fault ? describe(*result_.fault) : std::string("guest access failed");
     }
 
     std::optional<RunResult> mmio() {

@@ -100,7 +100,7 @@ Result<std::uint64_t> perform(Vcpu& vcpu, Access access) {
     }
     if (vcpu.vm().dispatch(vcpu, access) != AccessOutcome::completed) {
         const FaultReport& report = *vcpu.last_error();
-        return Error{Errc::fault_error, std::string(ApiCall::current()) + ": " + report.reason};
+        return Error{Errc::fault_error, std::string(ApiCall::current()) + ": " + describe(report)};
     }
     (*sim)->advance();
     return access.data;
