@@ -41,7 +41,7 @@ if(GUESTMEM_WITH_EMU)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/guestmem
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.hpp" ${guestmem_header_excludes})
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "export.h" ${guestmem_header_excludes})
 
 install(EXPORT guestmemTargets
   NAMESPACE guestmem::
