@@ -46,7 +46,7 @@ struct MappedRun {
 /// any time, also from a fault handler on the vCPU's own thread.
 class GUESTMEM_API VcpuBackend {
 public:
-    virtual ~VcpuBackend() = default;
+    virtual ~VcpuBackend();
     /// The guest instruction pointer at the current access (inside a fault
     /// handler) or where the vCPU stands (outside one).
     virtual GuestAddr instruction_pointer() = 0;
@@ -95,7 +95,7 @@ public:
 /// Backend::add_write_posting). The core owns it for the reservation's life.
 class GUESTMEM_API FastPath {
 public:
-    virtual ~FastPath() = default;
+    virtual ~FastPath();
     /// Stops the hypervisor from taking the fast path: later guest accesses
     /// exit to the VMM as usual. Called by the core, under the VM's change
     /// lock, while the reservation is being freed; idempotent; must not wait
@@ -123,7 +123,7 @@ using DoorbellRing = std::function<void(std::uint64_t count)>;
 /// they may run while vCPU threads run guests.
 class GUESTMEM_API Backend {
 public:
-    virtual ~Backend() = default;
+    virtual ~Backend();
     /// Which hypervisor this is.
     virtual BackendKind kind() const = 0;
     /// The architecture of the VM's vCPUs.
