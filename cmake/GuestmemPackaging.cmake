@@ -29,7 +29,23 @@ if(TARGET guestmem-vmm)
 endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The binaries' library dependencies, with their minimum versions, come from
+# dpkg-shlibdeps (Debian's dpkg-dev; CPack also needs `file`). Without them
+# the packages name the libraries alone.
+find_program(GUESTMEM_DPKG_SHLIBDEPS dpkg-shlibdeps)
+find_program(GUESTMEM_FILE_COMMAND file)
+if(GUESTMEM_DPKG_SHLIBDEPS AND GUESTMEM_FILE_COMMAND)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+else()
+  message(STATUS "dpkg-shlibdeps or file not found (apt-get install dpkg-dev file): "
+    "the Debian packages' Depends name libraries without versions")
+  set(guestmem_binary_depends "libc6, libgcc-s1, libstdc++6")
+  if(GUESTMEM_WITH_EMU)
+    string(APPEND guestmem_binary_depends ", libunicorn2")
+  endif()
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "${guestmem_binary_depends}")
+  set(CPACK_DEBIAN_VMM_PACKAGE_DEPENDS "${guestmem_binary_depends}")
+endif()
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
@@ -38,8 +54,10 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libguestmem${PROJECT_VERSION_MAJOR})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
 # A shlibs file, as Debian's library packages have (CPack sets it for every
 # package holding a shared object: the runtime one), and ldconfig calls.
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+if(GUESTMEM_FILE_COMMAND)
+  set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+  set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+endif()
 
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "guestmem development files\nHeaders (C99 <sel4vm/...>, C++20 <guestmem/...>), the static library,\nthe CMake package (find_package(guestmem)) and guestmem.pc.")
