@@ -17,15 +17,21 @@ set(GUESTMEM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/guestmem)
 
 set_target_properties(guestmem_shared PROPERTIES EXPORT_NAME guestmem_shared)
 set_target_properties(guestmem PROPERTIES EXPORT_NAME guestmem)
+# Install components (the Debian packages of cmake/GuestmemPackaging.cmake):
+# runtime, the shared library a program needs to run (libguestmem.so.0 and
+# libguestmem.so.0.x.y); dev, what building against guestmem needs (headers,
+# libguestmem.a, the libguestmem.so link, the CMake package, guestmem.pc);
+# vmm, the demo VMM and its guests (vmm/CMakeLists.txt).
 install(TARGETS guestmem guestmem_shared
   EXPORT guestmemTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sel4vm
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  COMPONENT dev
   FILES_MATCHING PATTERN "*.h")
 # kvm.hpp and emu.hpp declare backends' functions: only where the library has them.
 set(guestmem_header_excludes)
@@ -41,11 +47,13 @@ if(GUESTMEM_WITH_EMU)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/guestmem
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.hpp" ${guestmem_header_excludes})
+  COMPONENT dev
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "export.h" ${guestmem_header_excludes})
 
 install(EXPORT guestmemTargets
   NAMESPACE guestmem::
-  DESTINATION ${GUESTMEM_CMAKE_DIR})
+  DESTINATION ${GUESTMEM_CMAKE_DIR}
+  COMPONENT dev)
 configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/guestmemConfig.cmake.in
   ${PROJECT_BINARY_DIR}/guestmemConfig.cmake
@@ -58,7 +66,8 @@ write_basic_package_version_file(
 install(FILES
   ${PROJECT_BINARY_DIR}/guestmemConfig.cmake
   ${PROJECT_BINARY_DIR}/guestmemConfigVersion.cmake
-  DESTINATION ${GUESTMEM_CMAKE_DIR})
+  DESTINATION ${GUESTMEM_CMAKE_DIR}
+  COMPONENT dev)
 
 # The .pc file names its prefix relative to itself, so that the installed
 # tree works wherever `cmake --install --prefix` put it.
@@ -71,4 +80,4 @@ else()
   set(GUESTMEM_PC_PREFIX "\${pcfiledir}/${guestmem_pc_up}")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/guestmem.pc.in ${PROJECT_BINARY_DIR}/guestmem.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/guestmem.pc DESTINATION ${guestmem_pc_dir})
+install(FILES ${PROJECT_BINARY_DIR}/guestmem.pc DESTINATION ${guestmem_pc_dir} COMPONENT dev)

@@ -3,6 +3,8 @@
 /// Guest CPU architectures.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <optional>
 #include <string_view>
 
@@ -24,8 +26,8 @@ constexpr Arch host_arch() {
 }
 
 /// "x86_64" or "aarch64".
-std::string_view to_string(Arch arch);
+GUESTMEM_API std::string_view to_string(Arch arch);
 /// The architecture named `name` ("x86_64" or "aarch64"), if there is one.
-std::optional<Arch> arch_from_string(std::string_view name);
+GUESTMEM_API std::optional<Arch> arch_from_string(std::string_view name);
 
 }  // namespace guestmem

@@ -3,6 +3,8 @@
 /// The interface between the hypervisor-independent core and a hypervisor backend.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -42,9 +44,9 @@ struct MappedRun {
 /// Thread safety: one thread at a time calls run(), the register functions
 /// and set_port_io_handler(); request_stop() may be called from any thread at
 /// any time, also from a fault handler on the vCPU's own thread.
-class VcpuBackend {
+class GUESTMEM_API VcpuBackend {
 public:
-    virtual ~VcpuBackend() = default;
+    virtual ~VcpuBackend();
     /// The guest instruction pointer at the current access (inside a fault
     /// handler) or where the vCPU stands (outside one).
     virtual GuestAddr instruction_pointer() = 0;
@@ -91,9 +93,9 @@ public:
 
 /// A fast path a backend set up for one reservation (Backend::add_doorbell,
 /// Backend::add_write_posting). The core owns it for the reservation's life.
-class FastPath {
+class GUESTMEM_API FastPath {
 public:
-    virtual ~FastPath() = default;
+    virtual ~FastPath();
     /// Stops the hypervisor from taking the fast path: later guest accesses
     /// exit to the VMM as usual. Called by the core, under the VM's change
     /// lock, while the reservation is being freed; idempotent; must not wait
@@ -119,9 +121,9 @@ using DoorbellRing = std::function<void(std::uint64_t count)>;
 ///
 /// Thread safety: install/uninstall/create_vcpu are serialised by the Vm;
 /// they may run while vCPU threads run guests.
-class Backend {
+class GUESTMEM_API Backend {
 public:
-    virtual ~Backend() = default;
+    virtual ~Backend();
     /// Which hypervisor this is.
     virtual BackendKind kind() const = 0;
     /// The architecture of the VM's vCPUs.

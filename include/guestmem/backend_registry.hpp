@@ -3,6 +3,8 @@
 /// Choosing a backend by name: "sim", "kvm", "emu" or "auto".
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <string>
 #include <string_view>
 #include <optional>
@@ -15,9 +17,9 @@
 namespace guestmem {
 
 /// "sim", "kvm", "emu" or "auto".
-std::string_view to_string(BackendKind kind);
+GUESTMEM_API std::string_view to_string(BackendKind kind);
 /// The backend named `name` ("sim", "kvm", "emu", "auto"), if there is one.
-std::optional<BackendKind> backend_from_string(std::string_view name);
+GUESTMEM_API std::optional<BackendKind> backend_from_string(std::string_view name);
 
 /// A backend picked for a VM, and why.
 struct BackendChoice {
@@ -29,10 +31,10 @@ struct BackendChoice {
 /// becomes kvm when /dev/kvm opens and runs `arch`, else emu; any other kind is
 /// checked as it is. Errc::unsupported (the message says why) when the
 /// backend is not built in or cannot run `arch` here.
-Result<BackendChoice> choose_backend(BackendKind requested, Arch arch);
+GUESTMEM_API Result<BackendChoice> choose_backend(BackendKind requested, Arch arch);
 
 /// The backends built into this library, whether they can run `arch` on this
 /// host, and why not: one line each, for --help and diagnostics.
-std::vector<std::string> describe_backends(Arch arch);
+GUESTMEM_API std::vector<std::string> describe_backends(Arch arch);
 
 }  // namespace guestmem

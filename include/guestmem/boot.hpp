@@ -3,6 +3,8 @@
 /// A guest's boot state: where it starts, on which stack, with which arguments.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <array>
 #include <cstdint>
 
@@ -35,6 +37,6 @@ struct BootSpec {
 };
 
 /// Bytes of guest RAM the x86-64 boot tables take for `identity_bytes`.
-std::uint64_t x86_boot_tables_size(std::uint64_t identity_bytes);
+GUESTMEM_API std::uint64_t x86_boot_tables_size(std::uint64_t identity_bytes);
 
 }  // namespace guestmem

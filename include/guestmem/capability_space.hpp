@@ -3,6 +3,8 @@
 /// The VMM's capability space: frames handed out as capabilities with rights.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,7 +37,7 @@ struct CapabilityInfo {
 /// Every VM that should share frames must use the same CapabilitySpace.
 ///
 /// Thread safety: all members are safe to call concurrently.
-class CapabilitySpace {
+class GUESTMEM_API CapabilitySpace {
 public:
     /// Limits of a capability space.
     struct Options {

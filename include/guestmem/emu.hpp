@@ -87,6 +87,8 @@
 ///   the removal when the handler returns, before guest code goes on.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <memory>
 
@@ -112,14 +114,14 @@ struct Options {
 
 /// Success when this build has the emulator and it runs `arch` guests;
 /// Errc::unsupported (with the reason) otherwise. Thread safe.
-Result<void> usable(Arch arch);
+GUESTMEM_API Result<void> usable(Arch arch);
 
 /// An emulator backend for a Vm whose vCPUs run `arch` code:
 /// `Vm vm(std::move(*emu::create_backend(Arch::aarch64)), caps)`.
 /// Errc::unsupported when the emulator cannot run `arch`. Thread safe.
-Result<std::unique_ptr<Backend>> create_backend(Arch arch);
+GUESTMEM_API Result<std::unique_ptr<Backend>> create_backend(Arch arch);
 /// The same with `options`; Errc::invalid_argument when mmio_pages is not
 /// below max_regions.
-Result<std::unique_ptr<Backend>> create_backend(Arch arch, const Options& options);
+GUESTMEM_API Result<std::unique_ptr<Backend>> create_backend(Arch arch, const Options& options);
 
 }  // namespace guestmem::emu

@@ -3,6 +3,8 @@
 /// Typed errors and the Result type returned by every fallible guestmem call.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cassert>
 #include <string>
 #include <string_view>
@@ -34,7 +36,7 @@ enum class Errc {
 };
 
 /// Short stable name of an error code, e.g. "overlap".
-std::string_view to_string(Errc code);
+GUESTMEM_API std::string_view to_string(Errc code);
 
 /// A typed error: a code to branch on and a message for people.
 struct Error {
@@ -112,7 +114,7 @@ private:
 /// Marks a call as an API entry point for error messages. The outermost entry
 /// on a thread names the errors: a C call reports its C name, not the C++
 /// method it is implemented with.
-class ApiCall {
+class GUESTMEM_API ApiCall {
 public:
     /// Enters API call `name` (a string literal: it is kept, not copied).
     explicit ApiCall(const char* name);
@@ -142,6 +144,6 @@ private:
 };
 
 /// Builds an Error whose message names the current API call, and logs it.
-Error fail(Errc code, std::string reason);
+GUESTMEM_API Error fail(Errc code, std::string reason);
 
 }  // namespace guestmem

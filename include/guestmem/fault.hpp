@@ -3,6 +3,8 @@
 /// A guest access that trapped into the VMM, and what a handler can do with it.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,7 +40,7 @@ struct Access {
 
 /// The access being handled, with libsel4vm's vCPU fault conventions. Valid
 /// only during the handler call it is passed to, on that handler's thread.
-class Fault {
+class GUESTMEM_API Fault {
 public:
     /// The library makes one per handler call; `base` is the first address of
     /// the reservation whose handler it is called (0 for the unhandled-fault

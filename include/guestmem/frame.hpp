@@ -3,6 +3,8 @@
 /// A frame: a naturally aligned block of host memory that can back guest RAM.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -20,7 +22,7 @@ class FrameArena;
 ///
 /// Thread safety: immutable after creation; the memory itself is shared with
 /// guests and other threads and is accessed without synchronisation by design.
-class Frame {
+class GUESTMEM_API Frame {
 public:
     /// Where a frame's memory is: made by CapabilitySpace.
     struct Placement {

@@ -33,6 +33,8 @@
 /// it, so a copy never touches freed memory.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -58,18 +60,18 @@ enum class WriteRights {
 /// Errors: as Vm::visit_memory with Rights::read (Errc::not_initialized,
 /// Errc::invalid_argument, Errc::not_mapped, Errc::reentrant_call).
 /// On error `bytes` is left unchanged.
-Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes);
+GUESTMEM_API Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes);
 
 /// Copies `bytes` into guest memory at `addr`. With WriteRights::guest (the
 /// default) every byte must be in a frame the guest may write; otherwise
 /// Errc::permission_denied and nothing is written.
 /// Errors: as Vm::visit_memory. On error guest memory is unchanged.
-Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes,
+GUESTMEM_API Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes,
                          WriteRights rights = WriteRights::guest);
 
 /// Sets guest memory [addr, addr + size) to `value` (e.g. zeroing a BSS).
 /// Same rules and errors as write_guest.
-Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte value,
+GUESTMEM_API Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte value,
                         WriteRights rights = WriteRights::guest);
 
 /// Types that can be copied to and from guest memory as bytes.
@@ -113,11 +115,11 @@ Result<void> write_guest_span(Vm& vm, GuestAddr addr, std::span<const T> objects
 /// The range must be mapped RAM (pending deferred mappings are completed
 /// first). Errors: as write_guest (Errc::not_mapped, ...); nothing is written
 /// on error.
-Result<void> load_image(Vm& vm, GuestAddr addr, std::span<const std::byte> image);
+GUESTMEM_API Result<void> load_image(Vm& vm, GuestAddr addr, std::span<const std::byte> image);
 /// Loads the flat image file at `path` at `addr`; returns its size in bytes.
 /// Errc::invalid_argument when the file cannot be opened or read; otherwise
 /// errors as load_image.
-Result<std::uint64_t> load_image_file(Vm& vm, GuestAddr addr, const std::string& path);
+GUESTMEM_API Result<std::uint64_t> load_image_file(Vm& vm, GuestAddr addr, const std::string& path);
 
 /// Guest images are at most this many bytes (1 GiB) unless a caller says otherwise.
 inline constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 30;
@@ -132,10 +134,10 @@ Result<std::vector<std::byte>> read_image_file(const std::string& path, std::uin
 /// copy between guest memory (`guest`, shared with running guests) and private
 /// memory (`mine`) as described at the top of this header. The spans should
 /// have the same size (the smaller one counts) and must not overlap. Never fail.
-void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest);
+GUESTMEM_API void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest);
 /// Copies private memory into guest memory; see copy_from_guest_memory.
-void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine);
+GUESTMEM_API void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine);
 /// Sets guest memory to `value` with the same access pattern.
-void fill_guest_memory(std::span<std::byte> guest, std::byte value);
+GUESTMEM_API void fill_guest_memory(std::span<std::byte> guest, std::byte value);
 
 }  // namespace guestmem

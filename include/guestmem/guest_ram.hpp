@@ -4,6 +4,8 @@
 /// of which RAM the VMM has handed out (the state behind <sel4vm/guest_ram.h>).
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,7 +44,7 @@ namespace guestmem {
 /// calls into the Vm without holding this object's lock, so a custom map
 /// iterator may call allocate() and friends (but not the Vm's address-space
 /// functions: Errc::reentrant_call).
-class GuestRam {
+class GUESTMEM_API GuestRam {
 public:
     /// The RAM of `vm` (each Vm makes its own: use Vm::ram()).
     explicit GuestRam(Vm& vm);

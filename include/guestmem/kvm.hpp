@@ -35,6 +35,8 @@
 /// MemslotUsage are plain values.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,14 +52,14 @@ namespace guestmem::kvm {
 // ---------------------------------------------------------------- the backend
 
 /// True when /dev/kvm exists on this host (it may still refuse to open).
-bool available();
+GUESTMEM_API bool available();
 
 /// Whether a KVM backend for `arch` guests can be created here: opens
 /// /dev/kvm, checks the API version and the features the backend needs and
 /// creates a VM (once per process; the answer is cached). The error, never
 /// logged, says why not, e.g. "/dev/kvm is absent" (Errc::unsupported).
 /// Thread safe.
-Result<void> usable(Arch arch);
+GUESTMEM_API Result<void> usable(Arch arch);
 
 /// Options of a KVM backend.
 struct BackendOptions {
@@ -72,12 +74,12 @@ struct BackendOptions {
 /// A KVM backend for a Vm: `Vm vm(std::move(*kvm::create_backend()), caps)`.
 /// Fails with Errc::unsupported when /dev/kvm is absent or lacks a needed
 /// feature (the message says which), Errc::backend_error when KVM refuses.
-Result<std::unique_ptr<Backend>> create_backend();
+GUESTMEM_API Result<std::unique_ptr<Backend>> create_backend();
 /// A KVM backend with `options`; errors as create_backend().
-Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options);
+GUESTMEM_API Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options);
 /// A KVM backend for `arch` guests (the backend registry's factory): errors
 /// as create_backend(), and Errc::unsupported for any arch but x86_64.
-Result<std::unique_ptr<Backend>> create_backend(Arch arch);
+GUESTMEM_API Result<std::unique_ptr<Backend>> create_backend(Arch arch);
 
 /// Memory slots of a KVM backend.
 struct MemslotUsage {
@@ -85,13 +87,13 @@ struct MemslotUsage {
     std::size_t limit = 0;   ///< slots this VM may use
 };
 /// The slots `backend` uses. Errc::unsupported if it is not a KVM backend.
-Result<MemslotUsage> memslot_usage(const Backend& backend);
+GUESTMEM_API Result<MemslotUsage> memslot_usage(const Backend& backend);
 
 // ------------------------------------------------------------------ running
 
 /// The signal KvmVcpu's request_stop sends to a vCPU thread inside KVM_RUN
 /// (SIGRTMIN + 3). Its handler, installed on the first stop request, does
 /// nothing; a thread that blocks it stops at its next exit instead.
-int kick_signal();
+GUESTMEM_API int kick_signal();
 
 }  // namespace guestmem::kvm

@@ -3,6 +3,8 @@
 /// Where guestmem's log lines go.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <functional>
 #include <string_view>
 
@@ -23,9 +25,9 @@ using LogHandler = std::function<void(LogLevel, std::string_view message)>;
 /// to stderr as "guestmem: error: <function>: <reason>"). An empty handler
 /// restores the default. Thread safe; the one piece of process-wide state in
 /// the C++ core, because a log has one destination per process.
-void set_log_handler(LogHandler handler);
+GUESTMEM_API void set_log_handler(LogHandler handler);
 
 /// Sends one line to the current handler.
-void log(LogLevel level, std::string_view message);
+GUESTMEM_API void log(LogLevel level, std::string_view message);
 
 }  // namespace guestmem

@@ -3,6 +3,8 @@
 /// How a vCPU's run ended, on every backend that runs guest code.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,7 +30,7 @@ enum class StopReason {
     unexpected_exit,  ///< an exit this backend does not handle
 };
 /// Short stable name of a stop reason, e.g. "halted".
-std::string_view to_string(StopReason reason);
+GUESTMEM_API std::string_view to_string(StopReason reason);
 
 /// Returns to the VMM during one run, by kind.
 struct ExitCounts {

@@ -3,6 +3,8 @@
 /// The hypervisor-free backend: guest accesses performed by the caller.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,19 +26,19 @@ inline constexpr GuestAddr kInstructionBytes = 4;
 /// models and VMM logic are driven by read()/write() below. Its vCPUs keep a
 /// register file and system state of `arch` (Vcpu::registers, Vcpu::boot
 /// work; Vcpu::run fails with Errc::unsupported). Never fails.
-std::unique_ptr<Backend> create_backend(Arch arch = host_arch());
+GUESTMEM_API std::unique_ptr<Backend> create_backend(Arch arch = host_arch());
 
 /// Performs a guest read of `size` bytes (1, 2, 4, 8) at `addr` as `vcpu`.
 /// Errc::fault_error (message: address, size, direction, ip, reason) if the
 /// access ended in an error; Errc::unsupported if the vCPU is not a sim vCPU.
-Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size);
+GUESTMEM_API Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size);
 /// Performs a guest write of the low `size` bytes of `value`.
-Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value);
+GUESTMEM_API Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value);
 
 /// The sim vCPU's instruction pointer, rip or pc of its register file
 /// (Errc::unsupported for other vCPUs).
-Result<GuestAddr> instruction_pointer(const Vcpu& vcpu);
+GUESTMEM_API Result<GuestAddr> instruction_pointer(const Vcpu& vcpu);
 /// Sets the sim vCPU's instruction pointer (Errc::unsupported for other vCPUs).
-Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip);
+GUESTMEM_API Result<void> set_instruction_pointer(Vcpu& vcpu, GuestAddr ip);
 
 }  // namespace guestmem::sim

@@ -3,6 +3,8 @@
 /// A virtual CPU as the core sees it: the thing that performs guest accesses.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,7 +34,7 @@ struct LookupCache;
 /// thread at a time (vCPUs of one VM may run on different threads at once).
 /// request_stop() is the exception: any thread, any time. request_exit() is
 /// for fault handlers running on this vCPU's thread.
-class Vcpu {
+class GUESTMEM_API Vcpu {
 public:
     /// Made by Vm::create_vcpu (the `index`-th vCPU of `vm`); not for direct use.
     Vcpu(Vm& vm, unsigned index);

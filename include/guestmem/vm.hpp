@@ -3,6 +3,8 @@
 /// A virtual machine's guest-physical address space: the C++ API.
 #pragma once
 
+#include <guestmem/export.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -103,7 +105,7 @@ enum class AccessOutcome {
 /// itself waiting to free a reservation this thread's handler is in fails with
 /// Errc::would_deadlock instead. Map iterators must not call back into the same
 /// Vm's address-space functions (they get Errc::reentrant_call).
-class Vm {
+class GUESTMEM_API Vm {
 public:
     /// A VM on `backend` whose vCPUs run `arch` guests and whose frames come
     /// from `caps` (shared with other VMs that should share frames).
@@ -298,7 +300,7 @@ private:
 };
 
 /// Owns a reservation and frees it when it goes out of scope.
-class ScopedReservation {
+class GUESTMEM_API ScopedReservation {
 public:
     ScopedReservation() = default;
     /// Owns reservation `id` of `vm`.

@@ -16,6 +16,8 @@
 #ifndef SEL4VM_GUEST_MEMORY_H
 #define SEL4VM_GUEST_MEMORY_H
 
+#include <guestmem/export.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,7 +86,7 @@ typedef vm_frame_t (*memory_map_iterator_fn)(uintptr_t addr, void *cookie);
  *         callback is NULL, size is 0, addr + size wraps, or the range overlaps
  *         a reservation or an anonymous pool.
  */
-vm_memory_reservation_t *vm_reserve_memory_at(vm_t *vm, uintptr_t addr, size_t size,
+GUESTMEM_API vm_memory_reservation_t *vm_reserve_memory_at(vm_t *vm, uintptr_t addr, size_t size,
                                               memory_fault_callback_fn fault_callback, void *cookie);
 
 /**
@@ -99,7 +101,7 @@ vm_memory_reservation_t *vm_reserve_memory_at(vm_t *vm, uintptr_t addr, size_t s
  * @param addr set to the reservation's base address, only on success (must not be NULL)
  * @return the reservation, or NULL when no pool has room or an argument is invalid.
  */
-vm_memory_reservation_t *vm_reserve_anon_memory(vm_t *vm, size_t size, size_t align,
+GUESTMEM_API vm_memory_reservation_t *vm_reserve_anon_memory(vm_t *vm, size_t size, size_t align,
                                                 memory_fault_callback_fn fault_callback, void *cookie,
                                                 uintptr_t *addr);
 
@@ -111,7 +113,7 @@ vm_memory_reservation_t *vm_reserve_anon_memory(vm_t *vm, size_t size, size_t al
  * @param size bytes in the pool
  * @return 0 on success, -1 on error.
  */
-int vm_memory_make_anon(vm_t *vm, uintptr_t addr, size_t size);
+GUESTMEM_API int vm_memory_make_anon(vm_t *vm, uintptr_t addr, size_t size);
 
 /**
  * Frees a reservation (regular or anonymous): unmaps every frame of any size
@@ -126,7 +128,7 @@ int vm_memory_make_anon(vm_t *vm, uintptr_t addr, size_t size);
  * @return 0 on success; -1 for NULL, unknown, already-freed or another VM's
  *         handles, or a free that would deadlock.
  */
-int vm_free_reserved_memory(vm_t *vm, vm_memory_reservation_t *reservation);
+GUESTMEM_API int vm_free_reserved_memory(vm_t *vm, vm_memory_reservation_t *reservation);
 
 /**
  * Maps frames returned by `map_iterator` over the whole reservation. Each
@@ -143,7 +145,7 @@ int vm_free_reserved_memory(vm_t *vm, vm_memory_reservation_t *reservation);
  * @param cookie       passed to map_iterator
  * @return 0 on success, -1 on error.
  */
-int vm_map_reservation(vm_t *vm, vm_memory_reservation_t *reservation, memory_map_iterator_fn map_iterator,
+GUESTMEM_API int vm_map_reservation(vm_t *vm, vm_memory_reservation_t *reservation, memory_map_iterator_fn map_iterator,
                        void *cookie);
 
 /**
@@ -156,7 +158,7 @@ int vm_map_reservation(vm_t *vm, vm_memory_reservation_t *reservation, memory_ma
  * @param frame_size_bits log2 of every frame's size: 12, 21 or 30
  * @return 0 on success, -1 on error.
  */
-int vm_map_reservation_frames(vm_t *vm, vm_memory_reservation_t *reservation, seL4_CPtr *frames,
+GUESTMEM_API int vm_map_reservation_frames(vm_t *vm, vm_memory_reservation_t *reservation, seL4_CPtr *frames,
                               size_t num_frames, size_t frame_size_bits);
 
 /**
@@ -166,7 +168,7 @@ int vm_map_reservation_frames(vm_t *vm, vm_memory_reservation_t *reservation, se
  * @param addr        receives its first guest-physical address
  * @param size        receives its size in bytes
  */
-void vm_get_reservation_memory_region(vm_memory_reservation_t *reservation, uintptr_t *addr, size_t *size);
+GUESTMEM_API void vm_get_reservation_memory_region(vm_memory_reservation_t *reservation, uintptr_t *addr, size_t *size);
 
 /**
  * Initialises the VM's memory interface. Call once after vm_create, before
@@ -174,7 +176,7 @@ void vm_get_reservation_memory_region(vm_memory_reservation_t *reservation, uint
  * @param vm the VM
  * @return 0, or -1 on a second call (state unchanged) or an invalid vm.
  */
-int vm_memory_init(vm_t *vm);
+GUESTMEM_API int vm_memory_init(vm_t *vm);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef SEL4VM_GUEST_MEMORY_HELPERS_H
 #define SEL4VM_GUEST_MEMORY_HELPERS_H
 
+#include <guestmem/export.h>
+
 #include <sel4vm/guest_memory.h>
 
 #ifdef __cplusplus
@@ -22,7 +24,7 @@ extern "C" {
  * @param cookie       unused
  * @return FAULT_ERROR
  */
-memory_fault_result_t default_error_fault_callback(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t fault_addr,
+GUESTMEM_API memory_fault_result_t default_error_fault_callback(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t fault_addr,
                                                    size_t fault_length, void *cookie);
 
 #ifdef __cplusplus

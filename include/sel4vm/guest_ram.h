@@ -41,6 +41,8 @@
 #ifndef SEL4VM_GUEST_RAM_H
 #define SEL4VM_GUEST_RAM_H
 
+#include <guestmem/export.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,14 +78,14 @@ typedef int (*ram_touch_callback_fn)(vm_t *vm, uintptr_t guest_addr, void *vmm_v
  * @param buf        the destination buffer (non-NULL), at least offset + size bytes
  * @return 0, or -1 if vaddr or buf is NULL.
  */
-int vm_guest_ram_read_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
+GUESTMEM_API int vm_guest_ram_read_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
 
 /**
  * Touch callback that copies a buffer into guest memory: copies `size` bytes
  * from (const char *)buf + offset to `vaddr`. Use with vm_ram_touch, buf as cookie.
  * Parameters and return as vm_guest_ram_read_callback.
  */
-int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
+GUESTMEM_API int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
 
 /**
  * Calls touch_callback for every piece of [addr, addr + size), in address
@@ -101,7 +103,7 @@ int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, siz
  * @return 0; -1 if vm is invalid or uninitialised, touch_callback is NULL,
  *         the range wraps, a byte is not mapped, or a callback returned non-zero.
  */
-int vm_ram_touch(vm_t *vm, uintptr_t addr, size_t size, ram_touch_callback_fn touch_callback, void *cookie);
+GUESTMEM_API int vm_ram_touch(vm_t *vm, uintptr_t addr, size_t size, ram_touch_callback_fn touch_callback, void *cookie);
 
 /**
  * Finds the largest free region of RAM (the lowest one on ties). Adjacent free
@@ -111,7 +113,7 @@ int vm_ram_touch(vm_t *vm, uintptr_t addr, size_t size, ram_touch_callback_fn to
  * @param size set to the region's size, only on success
  * @return 0; -1 if vm is invalid, addr or size is NULL, or no RAM is free.
  */
-int vm_ram_find_largest_free_region(vm_t *vm, uintptr_t *addr, size_t *size);
+GUESTMEM_API int vm_ram_find_largest_free_region(vm_t *vm, uintptr_t *addr, size_t *size);
 
 /**
  * Registers `bytes` (rounded up to 4 KiB) of RAM at a page-aligned address
@@ -122,7 +124,7 @@ int vm_ram_find_largest_free_region(vm_t *vm, uintptr_t *addr, size_t *size);
  *         with room, no frames). If an anonymous pool starts at guest address
  *         0, 0 may also be a success: use vm_ram_register_checked.
  */
-uintptr_t vm_ram_register(vm_t *vm, size_t bytes);
+GUESTMEM_API uintptr_t vm_ram_register(vm_t *vm, size_t bytes);
 
 /**
  * Registers [start, start + bytes) as RAM backed by new frames.
@@ -136,7 +138,7 @@ uintptr_t vm_ram_register(vm_t *vm, size_t bytes);
  *         overlaps a reservation or an anonymous pool, or frames run out
  *         (nothing is left reserved or allocated then).
  */
-int vm_ram_register_at(vm_t *vm, uintptr_t start, size_t bytes, bool untyped);
+GUESTMEM_API int vm_ram_register_at(vm_t *vm, uintptr_t start, size_t bytes, bool untyped);
 
 /**
  * Registers [start, start + bytes) as RAM backed by the frames map_iterator
@@ -150,7 +152,7 @@ int vm_ram_register_at(vm_t *vm, uintptr_t start, size_t bytes, bool untyped);
  * @return 0; -1 on invalid arguments, overlap, or a frame the iterator
  *         returned that cannot be mapped (nothing is left reserved then).
  */
-int vm_ram_register_at_custom_iterator(vm_t *vm, uintptr_t start, size_t bytes, memory_map_iterator_fn map_iterator,
+GUESTMEM_API int vm_ram_register_at_custom_iterator(vm_t *vm, uintptr_t start, size_t bytes, memory_map_iterator_fn map_iterator,
                                        void *cookie);
 
 /**
@@ -162,7 +164,7 @@ int vm_ram_register_at_custom_iterator(vm_t *vm, uintptr_t start, size_t bytes, 
  * @param start first guest-physical address
  * @param bytes size of the range
  */
-void vm_ram_mark_allocated(vm_t *vm, uintptr_t start, size_t bytes);
+GUESTMEM_API void vm_ram_mark_allocated(vm_t *vm, uintptr_t start, size_t bytes);
 
 /**
  * Allocates `bytes` of free RAM, first fit: the lowest free region that holds
@@ -173,7 +175,7 @@ void vm_ram_mark_allocated(vm_t *vm, uintptr_t start, size_t bytes);
  *         registered at guest address 0 and still free there, 0 may also be
  *         a success: use vm_ram_allocate_checked.
  */
-uintptr_t vm_ram_allocate(vm_t *vm, size_t bytes);
+GUESTMEM_API uintptr_t vm_ram_allocate(vm_t *vm, size_t bytes);
 
 /**
  * Frees [start, start + bytes): it becomes free RAM again, merged with free
@@ -185,7 +187,7 @@ uintptr_t vm_ram_allocate(vm_t *vm, size_t bytes);
  * @param start first guest-physical address
  * @param bytes size of the range
  */
-void vm_ram_free(vm_t *vm, uintptr_t start, size_t bytes);
+GUESTMEM_API void vm_ram_free(vm_t *vm, uintptr_t start, size_t bytes);
 
 /* guestmem extensions: the same operations with unambiguous results. */
 
@@ -197,7 +199,7 @@ void vm_ram_free(vm_t *vm, uintptr_t start, size_t bytes);
  * @param addr  set to the allocation's base, only on success (non-NULL)
  * @return 0 on success; -1 on failure (logged), *addr untouched.
  */
-int vm_ram_allocate_checked(vm_t *vm, size_t bytes, size_t align, uintptr_t *addr);
+GUESTMEM_API int vm_ram_allocate_checked(vm_t *vm, size_t bytes, size_t align, uintptr_t *addr);
 
 /**
  * vm_ram_register with an unambiguous result (guestmem extension).
@@ -206,7 +208,7 @@ int vm_ram_allocate_checked(vm_t *vm, size_t bytes, size_t align, uintptr_t *add
  * @param addr set to the RAM's base address, only on success (non-NULL)
  * @return 0 on success; -1 on failure (logged), *addr untouched.
  */
-int vm_ram_register_checked(vm_t *vm, size_t bytes, uintptr_t *addr);
+GUESTMEM_API int vm_ram_register_checked(vm_t *vm, size_t bytes, uintptr_t *addr);
 
 #ifdef __cplusplus
 }

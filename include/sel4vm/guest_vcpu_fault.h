@@ -16,6 +16,8 @@
 #ifndef SEL4VM_GUEST_VCPU_FAULT_H
 #define SEL4VM_GUEST_VCPU_FAULT_H
 
+#include <guestmem/export.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,44 +33,44 @@ extern "C" {
  * @param vcpu the vCPU passed to the fault callback
  * @return the address (0 outside a fault).
  */
-seL4_Word get_vcpu_fault_address(vm_vcpu_t *vcpu);
+GUESTMEM_API seL4_Word get_vcpu_fault_address(vm_vcpu_t *vcpu);
 /**
  * Guest instruction pointer of the access.
  * @param vcpu the vCPU passed to the fault callback
  * @return the instruction pointer (0 outside a fault).
  */
-seL4_Word get_vcpu_fault_ip(vm_vcpu_t *vcpu);
+GUESTMEM_API seL4_Word get_vcpu_fault_ip(vm_vcpu_t *vcpu);
 /**
  * For a write, the value written; for a read, the value set so far (0 before).
  * @param vcpu the vCPU passed to the fault callback
  * @return the data (0 outside a fault).
  */
-seL4_Word get_vcpu_fault_data(vm_vcpu_t *vcpu);
+GUESTMEM_API seL4_Word get_vcpu_fault_data(vm_vcpu_t *vcpu);
 /**
  * The access-size mask shifted to the accessed lane (all ones for 8 bytes).
  * @param vcpu the vCPU passed to the fault callback
  * @return the mask (0 outside a fault).
  */
-seL4_Word get_vcpu_fault_data_mask(vm_vcpu_t *vcpu);
+GUESTMEM_API seL4_Word get_vcpu_fault_data_mask(vm_vcpu_t *vcpu);
 /**
  * Size of the access in bytes: 1, 2, 4 or 8.
  * @param vcpu the vCPU passed to the fault callback
  * @return the size (0 outside a fault).
  */
-size_t get_vcpu_fault_size(vm_vcpu_t *vcpu);
+GUESTMEM_API size_t get_vcpu_fault_size(vm_vcpu_t *vcpu);
 /**
  * True for a read, false for a write.
  * @param vcpu the vCPU passed to the fault callback
  * @return true for a read (false outside a fault).
  */
-bool is_vcpu_read_fault(vm_vcpu_t *vcpu);
+GUESTMEM_API bool is_vcpu_read_fault(vm_vcpu_t *vcpu);
 /**
  * Sets the value a read returns; only the access's size is kept.
  * @param vcpu the vCPU passed to the fault callback
  * @param data the value the read returns
  * @return 0, or -1 outside a fault.
  */
-int set_vcpu_fault_data(vm_vcpu_t *vcpu, seL4_Word data);
+GUESTMEM_API int set_vcpu_fault_data(vm_vcpu_t *vcpu, seL4_Word data);
 /**
  * For a write: `data` (a 32-bit device register) with the written value merged
  * in at the accessed lane: *reg = emulate_vcpu_fault(vcpu, *reg).
@@ -77,17 +79,17 @@ int set_vcpu_fault_data(vm_vcpu_t *vcpu, seL4_Word data);
  * @param data the register value to merge into
  * @return the merged value (0 outside a fault).
  */
-seL4_Word emulate_vcpu_fault(vm_vcpu_t *vcpu, seL4_Word data);
+GUESTMEM_API seL4_Word emulate_vcpu_fault(vm_vcpu_t *vcpu, seL4_Word data);
 /**
  * Notes that the access is complete. The library advances the vCPU exactly once either way.
  * @param vcpu the vCPU passed to the fault callback
  */
-void advance_vcpu_fault(vm_vcpu_t *vcpu);
+GUESTMEM_API void advance_vcpu_fault(vm_vcpu_t *vcpu);
 /**
  * Notes that the access should be retried; return FAULT_RESTART to retry it.
  * @param vcpu the vCPU passed to the fault callback
  */
-void restart_vcpu_fault(vm_vcpu_t *vcpu);
+GUESTMEM_API void restart_vcpu_fault(vm_vcpu_t *vcpu);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef SEL4VM_GUESTMEM_H
 #define SEL4VM_GUESTMEM_H
 
+#include <guestmem/export.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,19 +37,19 @@ typedef enum {
  * @return the VM; NULL, with a logged reason, on failure (unknown backend, a
  *         backend not built into the library or unusable here, e.g. no /dev/kvm).
  */
-vm_t *vm_create(vm_backend_t backend);
+GUESTMEM_API vm_t *vm_create(vm_backend_t backend);
 /**
  * Destroys a VM: frees every reservation, mapping, vCPU and RAM frame it
  * allocated. No vCPU may be running and no other thread may use the VM.
  * @param vm the VM (an invalid handle is logged and ignored)
  */
-void vm_destroy(vm_t *vm);
+GUESTMEM_API void vm_destroy(vm_t *vm);
 /**
  * Creates a vCPU of the VM; it lives as long as the VM. Thread safe.
  * @param vm the VM
  * @return the vCPU, or NULL on failure (logged).
  */
-vm_vcpu_t *vm_create_vcpu(vm_t *vm);
+GUESTMEM_API vm_vcpu_t *vm_create_vcpu(vm_t *vm);
 /**
  * Sets the callback for accesses (or the parts of an access that crosses
  * reservations) that no reservation holds, and for accesses passed on with
@@ -58,7 +60,7 @@ vm_vcpu_t *vm_create_vcpu(vm_t *vm);
  * @param cookie passed to cb
  * @return 0, or -1 if vm or cb is NULL.
  */
-int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault_callback_fn cb, void *cookie);
+GUESTMEM_API int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault_callback_fn cb, void *cookie);
 /**
  * libsel4vm's DEFER_MEMORY_MAP at run time: later vm_map_reservation* calls
  * (and RAM registrations) map on the first fault in the reservation instead.
@@ -66,7 +68,7 @@ int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault_callback_fn 
  * @param vm       the VM
  * @param deferred true to defer mapping, false to map at once
  */
-void vm_set_deferred_mapping(vm_t *vm, bool deferred);
+GUESTMEM_API void vm_set_deferred_mapping(vm_t *vm, bool deferred);
 
 /* Frames: the VMM's capability space, shared by every VM of the process. */
 
@@ -75,27 +77,27 @@ void vm_set_deferred_mapping(vm_t *vm, bool deferred);
  * @param size_bits log2 of the frame size: 12, 21 or 30
  * @return its capability; seL4_CapNull on failure (bad size, no memory).
  */
-seL4_CPtr vmm_frame_alloc(size_t size_bits);
+GUESTMEM_API seL4_CPtr vmm_frame_alloc(size_t size_bits);
 /**
  * A new capability to the same frame. Thread safe.
  * @param cap    a live capability
  * @param rights the rights wanted, intersected with cap's (rights only shrink)
  * @return the new capability; seL4_CapNull if cap is not live.
  */
-seL4_CPtr vmm_cap_copy(seL4_CPtr cap, seL4_CapRights_t rights);
+GUESTMEM_API seL4_CPtr vmm_cap_copy(seL4_CPtr cap, seL4_CapRights_t rights);
 /**
  * Deletes a capability; the frame lives on while mapped or named by another.
  * Thread safe.
  * @param cap a live capability
  * @return 0, or -1 if cap is not live.
  */
-int vmm_cap_delete(seL4_CPtr cap);
+GUESTMEM_API int vmm_cap_delete(seL4_CPtr cap);
 /**
  * The VMM's own view of the frame (valid while the frame lives). Thread safe.
  * @param cap a live capability
  * @return the frame's first byte; NULL for a dead capability.
  */
-void *vmm_frame_vaddr(seL4_CPtr cap);
+GUESTMEM_API void *vmm_frame_vaddr(seL4_CPtr cap);
 
 /**
  * The hypervisor-free backend: performs one guest-physical access of len
@@ -111,7 +113,7 @@ void *vmm_frame_vaddr(seL4_CPtr cap);
  * @param data     for a write the value (low len bytes); for a read it receives the value
  * @return 0 when the access completed; -1 when it ended in an error (logged).
  */
-int vm_sim_access(vm_vcpu_t *vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t *data);
+GUESTMEM_API int vm_sim_access(vm_vcpu_t *vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t *data);
 
 /* Fast paths: device accesses that need not return to the VMM's vCPU thread. */
 
@@ -139,7 +141,7 @@ typedef void (*vm_doorbell_callback_fn)(vm_t *vm, uintptr_t addr, uint64_t count
  *         uninitialised vm, NULL callback, bad size, value wider than size,
  *         overlap, or a hypervisor error.
  */
-vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, size_t size, bool match_value,
+GUESTMEM_API vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, size_t size, bool match_value,
                                                     uint64_t value, vm_doorbell_callback_fn callback, void *cookie);
 /**
  * Reserves [addr, addr + size) for a device whose guest writes may be posted:
@@ -154,7 +156,7 @@ vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, si
  * @return the reservation; NULL (logged, nothing changed) on the errors of
  *         vm_reserve_memory_at or a hypervisor error.
  */
-vm_memory_reservation_t *vm_reserve_write_posting_memory(vm_t *vm, uintptr_t addr, size_t size,
+GUESTMEM_API vm_memory_reservation_t *vm_reserve_write_posting_memory(vm_t *vm, uintptr_t addr, size_t size,
                                                          memory_fault_callback_fn fault_callback, void *cookie);
 
 /** Log levels passed to a log handler. */
@@ -176,7 +178,7 @@ typedef void (*guestmem_log_fn)(guestmem_log_level_t level, const char *message,
  * @param fn     the handler; NULL restores the default (errors and warnings to stderr)
  * @param cookie passed to fn
  */
-void guestmem_set_log_handler(guestmem_log_fn fn, void *cookie);
+GUESTMEM_API void guestmem_set_log_handler(guestmem_log_fn fn, void *cookie);
 
 #ifdef __cplusplus
 }

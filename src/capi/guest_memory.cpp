@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // <sel4vm/guest_memory.h> over guestmem::Vm.
 #include "sel4vm/guest_memory.h"
+#include "sel4vm/guest_memory_helpers.h"
 
 #include <optional>
 

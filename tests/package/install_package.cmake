@@ -16,12 +16,15 @@ set(expected
   ${INCLUDEDIR}/sel4vm/guest_vm.h
   ${INCLUDEDIR}/sel4vm/guestmem.h
   ${INCLUDEDIR}/sel4vm/sel4_compat.h
+  ${INCLUDEDIR}/guestmem/export.h
   ${INCLUDEDIR}/guestmem/vm.hpp
   ${INCLUDEDIR}/guestmem/guest_memory.hpp
   ${INCLUDEDIR}/guestmem/guest_ram.hpp
   ${INCLUDEDIR}/guestmem/sim.hpp
   ${LIBDIR}/libguestmem.a
   ${LIBDIR}/libguestmem.so
+  ${LIBDIR}/libguestmem.so.${SOVERSION}
+  ${LIBDIR}/libguestmem.so.${VERSION}
   ${LIBDIR}/cmake/guestmem/guestmemConfig.cmake
   ${LIBDIR}/cmake/guestmem/guestmemConfigVersion.cmake
   ${LIBDIR}/cmake/guestmem/guestmemTargets.cmake
@@ -41,7 +44,7 @@ endforeach()
 # Nothing private leaks into the include directory.
 file(GLOB_RECURSE headers RELATIVE "${PREFIX}/${INCLUDEDIR}" "${PREFIX}/${INCLUDEDIR}/*")
 foreach(header IN LISTS headers)
-  if(NOT header MATCHES "^(sel4vm/[a-z0-9_]+\\.h|guestmem/[a-z0-9_]+\\.hpp)$")
+  if(NOT header MATCHES "^(sel4vm/[a-z0-9_]+\\.h|guestmem/[a-z0-9_]+\\.hpp|guestmem/export\\.h)$")
     message(FATAL_ERROR "unexpected file installed: ${INCLUDEDIR}/${header}")
   endif()
 endforeach()
