@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libunicorn-dev              # the CPU-emulator backend (Unicorn 2)
   doxygen                     # the docs target and its warning-free test
+  dpkg-dev file               # cpack -G DEB: versioned Depends (dpkg-shlibdeps) and shlibs
   clang libclang-rt-14-dev    # the libFuzzer target (scripts/fuzz.sh, CI's bounded fuzz run)
 )
 

@@ -111,6 +111,6 @@ struct FaultReport {
 };
 
 /// For people: "guest read of 4 bytes at 0x5000 (ip 0x400000) failed: <reason>".
-std::string describe(const FaultReport& report);
+GUESTMEM_API std::string describe(const FaultReport& report);
 
 }  // namespace guestmem

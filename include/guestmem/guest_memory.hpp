@@ -128,7 +128,8 @@ inline constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 30;
 /// bytes. Errors: Errc::invalid_argument (cannot be opened, not a regular
 /// file, e.g. a directory or a device like /dev/zero, larger than
 /// `max_bytes`, or a read error), with the path and the reason.
-Result<std::vector<std::byte>> read_image_file(const std::string& path, std::uint64_t max_bytes = kMaxImageBytes);
+GUESTMEM_API Result<std::vector<std::byte>> read_image_file(const std::string& path,
+                                                            std::uint64_t max_bytes = kMaxImageBytes);
 
 /// The copy loops the functions above use, for callers of Vm::visit_memory:
 /// copy between guest memory (`guest`, shared with running guests) and private
