@@ -28,7 +28,6 @@ namespace guestmem {
 class AddressSpace;
 class FaultDispatcher;
 class GuestRam;
-enum class WriteRights;  // guestmem/guest_memory.hpp
 
 /// One frame an iterator hands to Vm::map (the C++ twin of vm_frame_t).
 struct FrameRequest {
@@ -263,6 +262,15 @@ public:
     /// so the visitor sees bytes that may change under it (see guest_memory.hpp).
     Result<void> visit_memory(GuestAddr addr, std::uint64_t size, Rights needed, const MemoryVisitor& visitor);
 
+    /// The fast path of read_guest/write_guest (guestmem/guest_memory.hpp):
+    /// copies guest memory into `mine` (or, when `mine` is empty, `from_mine`
+    /// into guest memory) if [addr, addr + size) lies in one mapped run with
+    /// `needed` rights; false, with nothing copied and nothing logged,
+    /// otherwise (the caller then takes the general path, Vm::visit_memory,
+    /// which reports why). No lock, no allocation. Thread safety: any thread.
+    bool copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
+                             Rights needed);
+
     /// The VM's guest RAM: registration and allocation (<sel4vm/guest_ram.h>).
     GuestRam& ram() const { return *ram_; }
 
@@ -279,15 +287,6 @@ public:
     void set_user_data(void* data) { user_data_ = data; }
 
 private:
-    friend Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes);
-    friend Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights);
-
-    // The fast path of read_guest/write_guest: copies into `mine` (or, when
-    // it is empty, from `from_mine`) if [addr, addr + size) lies in one
-    // mapped run with `needed` rights; false (nothing copied) otherwise.
-    bool copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
-                             Rights needed);
-
     std::shared_ptr<CapabilitySpace> caps_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<AddressSpace> space_;

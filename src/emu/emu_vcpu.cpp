@@ -307,7 +307,17 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
         stop_with(stop_result(StopReason::stopped, "stop requested"));
         return;
     }
-    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) sync_memory(true);
+    if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
+        sync_memory(true);
+        // A block already translated keeps running from the emulator's code
+        // cache (a loop chained to itself never fetches again): once its
+        // memory is gone, stop here, as KVM stops at the next fetch.
+        if (!stop_ && !memory_->is_ram(address)) {
+            stop_with(stop_result(StopReason::exception, "code at " + hex(address) +
+                                                             " is no longer in mapped guest memory (freed while "
+                                                             "the vCPU ran it)"));
+        }
+    }
 }
 
 void EmuVcpu::on_instruction(GuestAddr address) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "emu_test_support.hpp"
+#include "guestmem/guest_memory.hpp"
 
 namespace guestmem::emu::test {
 namespace {
@@ -83,6 +84,34 @@ TEST_P(EmuConcurrency, FreeWhileAnotherVcpuRunsInTheEmulator) {
         EXPECT_EQ(calls_after_free.load(), 0);
         emu.vm->set_unhandled_fault_handler({});
     }
+}
+
+TEST_P(EmuConcurrency, CodeRunningInAFreedReservationStopsTheRun) {
+    // The guest spins in a reservation of its own (a branch to itself, already
+    // translated and chained), which another thread frees.
+    EmuVm emu(GetParam());
+    constexpr GuestAddr kSpin = 0x700000;
+    auto id = emu.add_ram(kSpin, 0x1000, Rights::read_write);
+    ASSERT_TRUE(id);
+    const std::vector<std::uint8_t> x86_spin = {0xeb, 0xfe};               // jmp .
+    const std::vector<std::uint8_t> a64_spin = {0x00, 0x00, 0x00, 0x14};   // b .
+    const auto& spin = GetParam() == Arch::x86_64 ? x86_spin : a64_spin;
+    ASSERT_TRUE(write_guest(*emu.vm, kSpin, std::as_bytes(std::span(spin))));
+    emu.start(*emu.vcpu, kSpin, {0, 0, 0});
+    std::atomic<bool> done{false};
+    std::thread freer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        EXPECT_TRUE(emu.vm->free(*id));
+        // A safety net so that a failure cannot hang the suite.
+        for (int i = 0; i < 500 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (!done) emu.vcpu->request_stop();
+    });
+    auto result = emu.vcpu->run();
+    done = true;
+    freer.join();
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->reason, StopReason::exception) << result->message;
+    EXPECT_NE(result->message.find("no longer in mapped guest memory"), std::string::npos) << result->message;
 }
 
 TEST_P(EmuConcurrency, TwoVcpusShareRam) {
