@@ -17,7 +17,8 @@ std::unique_ptr<FrameMap> Reservation::withdraw() { return frames_.exchange(null
 void Reservation::release() {
     // Two threads may both find the reservation unused (the last two to
     // leave, or a leave and its free): the first releases.
-    if (released_.exchange(true, std::memory_order_acq_rel)) return;
+    std::uint8_t retired = kRetired;
+    if (!state_.compare_exchange_strong(retired, kReleased, std::memory_order_acq_rel)) return;
     (void)withdraw();
     FaultHandler gone = std::move(handler_);
     handler_ = nullptr;
@@ -31,17 +32,15 @@ void Reservation::release() {
 void Reservation::back_out(ThreadInside& mine) {
     (void)mine.remove(this);
     reader_fence();
-    left_.fetch_add(1, std::memory_order_release);
-    left_.notify_all();
+    note_left_retired();
 }
 
 // Past the slots: count ourselves in the reservation instead.
 bool Reservation::try_enter_counted(ThreadInside& mine) {
     inside_.fetch_add(1, std::memory_order_seq_cst);
-    if (retired_.load(std::memory_order_seq_cst)) {
+    if (state_.load(std::memory_order_seq_cst) != kLive) {
         inside_.fetch_sub(1, std::memory_order_seq_cst);
-        left_.fetch_add(1, std::memory_order_release);
-        left_.notify_all();
+        note_left_retired();
         return false;
     }
     mine.overflow.push_back(this);
@@ -57,13 +56,12 @@ void Reservation::leave_slow(ThreadInside& mine) {
         (void)mine.remove(this);  // not the innermost entry: a leave out of order
         reader_fence();
     }
-    if (retired_.load(std::memory_order_relaxed)) left_retired();
+    if (state_.load(std::memory_order_relaxed) != kLive) left_retired();
 }
 
 void Reservation::left_retired() {
     std::atomic_thread_fence(std::memory_order_seq_cst);  // rare: a free is waiting or done
-    left_.fetch_add(1, std::memory_order_release);
-    left_.notify_all();
+    note_left_retired();
     // The last one out of a freed reservation lets its frames go: a handler
     // that freed its own reservation could not (it was still inside), and
     // lookup snapshots on idle vCPUs may keep this object for a long time.
@@ -79,7 +77,7 @@ std::vector<const Reservation*> Reservation::inside_on_this_thread() { return Th
 std::uint32_t Reservation::entries_on_this_thread() const { return ThreadInside::mine().count(this); }
 
 void Reservation::retire() {
-    retired_.store(true, std::memory_order_seq_cst);
+    state_.store(kRetired, std::memory_order_seq_cst);
     writer_fence();
 }
 
@@ -87,10 +85,10 @@ void Reservation::wait_until_idle() const {
     const auto& overflow = ThreadInside::mine().overflow;
     const auto own_overflow = static_cast<std::uint32_t>(std::count(overflow.begin(), overflow.end(), this));
     for (;;) {
-        const std::uint32_t seen = left_.load(std::memory_order_acquire);
+        const std::uint32_t seen = retired_leaves();
         const bool others = inside_.load(std::memory_order_seq_cst) > own_overflow || ThreadInside::others_holding(this) > 0;
         if (!others) return;
-        left_.wait(seen, std::memory_order_acquire);
+        wait_for_retired_leave(seen);
     }
 }
 

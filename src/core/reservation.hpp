@@ -71,7 +71,7 @@ public:
         ThreadInside& mine = ThreadInside::mine();
         if (mine.overflow.empty() && mine.push(this)) {
             reader_fence();
-            if (!retired_.load(std::memory_order_relaxed)) return true;
+            if (state_.load(std::memory_order_relaxed) == kLive) return true;
             back_out(mine);
             return false;
         }
@@ -84,7 +84,7 @@ public:
             reader_fence();
             // Only a free waits, and it retires first: if we miss the flag
             // here, the free's scan (after its fence) already sees us gone.
-            if (retired_.load(std::memory_order_relaxed)) left_retired();
+            if (state_.load(std::memory_order_relaxed) != kLive) left_retired();
             return;
         }
         leave_slow(mine);
@@ -97,7 +97,7 @@ public:
     static std::vector<const Reservation*> inside_on_this_thread();
     /// No dispatch can enter after this returns.
     void retire();
-    bool retired() const { return retired_.load(std::memory_order_seq_cst); }
+    bool retired() const { return state_.load(std::memory_order_seq_cst) != kLive; }
     /// Waits until no other thread is inside (this thread's own `own` entries
     /// are left alone: a handler may free its own reservation).
     void wait_until_idle() const;
@@ -110,17 +110,17 @@ private:
     AtomicUniquePtr<FrameMap> frames_;  // read by faults without a lock
     std::atomic<std::uint32_t> inside_{0};  // entries past the threads' slots (ThreadInside::overflow)
     std::atomic<bool> has_deferred_{false};
-    std::atomic<bool> retired_{false};
+    // kLive, then kRetired (no dispatch can enter), then kReleased (handler
+    // and frames gone); one byte, so that the fields a fault reads share a
+    // cache line and the object stays small (bench_memory measures it).
+    static constexpr std::uint8_t kLive = 0, kRetired = 1, kReleased = 2;
+    std::atomic<std::uint8_t> state_{kLive};
     const bool anonymous_;
     const ReservationKind kind_;
     FaultHandler handler_;  // destroyed by release(), once nobody can be inside
     const ReservationId id_;
     std::unique_ptr<FastPath> fast_path_;
     std::unique_ptr<MapIterator> deferred_;  // rare: kept out of line
-    // Bumped by a thread leaving a retired reservation, to wake its free.
-    mutable std::atomic<std::uint32_t> left_{0};
-
-    std::atomic<bool> released_{false};
 
     bool in_use_by_anyone() const;
     void back_out(ThreadInside& mine);

@@ -139,6 +139,19 @@ std::uint32_t ThreadInside::count(const Reservation* r) const {
     return static_cast<std::uint32_t>(std::count(all.begin(), all.end(), r));
 }
 
+namespace {
+std::atomic<std::uint32_t> g_retired_leaves{0};
+}  // namespace
+
+void note_left_retired() {
+    g_retired_leaves.fetch_add(1, std::memory_order_release);
+    g_retired_leaves.notify_all();
+}
+
+std::uint32_t retired_leaves() { return g_retired_leaves.load(std::memory_order_acquire); }
+
+void wait_for_retired_leave(std::uint32_t seen) { g_retired_leaves.wait(seen, std::memory_order_acquire); }
+
 void writer_fence() {
     if (asymmetric()) {
         // Every thread of the process that is running executes a full memory

@@ -105,4 +105,13 @@ inline void reader_fence() {
 }
 void writer_fence();
 
+/// Threads leaving a reservation that is being freed count here, process-wide
+/// (frees are rare: a free woken by another reservation's leave just scans
+/// again), so that the reservation needs no wake-up word of its own.
+void note_left_retired();
+/// The count of such leaves so far, to wait on.
+std::uint32_t retired_leaves();
+/// Waits until the count differs from `seen`.
+void wait_for_retired_leave(std::uint32_t seen);
+
 }  // namespace guestmem
