@@ -83,15 +83,16 @@ Result<void> Machine::add_ram() {
         return vm_->map_frames(*id, frames, guestmem::kPageBits);
     }
     vm_->set_deferred_mapping(true);
-    for (std::uint64_t off = 0; off < size; off += layout::kLazyChunk) {
-        const std::uint64_t chunk = std::min(layout::kLazyChunk, size - off);
+    const std::uint64_t chunk_size = layout::lazy_chunk_size(size);
+    for (std::uint64_t off = 0; off < size; off += chunk_size) {
+        const std::uint64_t chunk = std::min(chunk_size, size - off);
         auto id = reserve(layout::kRamBase + off, chunk,
                           {{}, "ram+" + std::to_string(off >> 10) + "K", "lazy RAM", "4 KiB frames on first touch", nullptr},
                           ram_fault);
         if (!id) return id.error();
         FaultCounters* counters = labels_.back().counters;
-        auto mapped = vm_->map(*id, [this, counters](guestmem::GuestAddr addr) {
-            if (addr % layout::kLazyChunk == 0) counters->lazy_maps.fetch_add(1);
+        auto mapped = vm_->map(*id, [this, counters, chunk_size](guestmem::GuestAddr addr) {
+            if (addr % chunk_size == 0) counters->lazy_maps.fetch_add(1);
             auto cap = new_frame();
             return guestmem::FrameRequest{cap ? *cap : guestmem::kNullCap, guestmem::Rights::all, addr,
                                           guestmem::kPageBits};

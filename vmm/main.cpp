@@ -52,7 +52,9 @@ Options of run:
                       index (0 or 1) in the first argument register.
   --ram SIZE          guest RAM, e.g. 4M, 64M, 1G (default 4M; at least 2M)
   --deferred-ram      reserve RAM in 64 KiB chunks mapped on their first touch
-                      (deferred mapping) instead of mapping it all up front
+                      (deferred mapping) instead of mapping it all up front;
+                      above 16 MiB of RAM the chunks grow (powers of two) so
+                      that RAM takes at most 256 of them
   --map               print the guest-physical memory map before running
   --map-svg FILE      write the memory map as an SVG picture
   --quiet             do not echo the guest's UART output
