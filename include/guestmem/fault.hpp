@@ -103,7 +103,8 @@ private:
 /// once; it may reserve, map and free (including its own reservation).
 using FaultHandler = std::function<FaultResult(Fault&)>;
 
-/// Why a guest access ended in an error: reported by runs and kept on the vCPU.
+/// Why a guest access ended in an error: the failure Vm::dispatch returns,
+/// and what a run that it ended reports (RunResult::fault).
 struct FaultReport {
     Access access;             ///< the access (address, size, direction, data)
     GuestAddr ip = 0;          ///< guest instruction pointer of the access

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "access_split.hpp"
-#include "format.hpp"
 #include "guestmem/log.hpp"
 
 namespace guestmem {
@@ -83,9 +82,7 @@ void FaultDispatcher::set_unhandled_handler(FaultHandler handler) {
 
 FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Access& access, GuestAddr base,
                                   const char*& failure) {
-    Access seen = access;
-    if (!seen.is_write) seen.data = 0;
-    Fault fault(vcpu, seen, base);
+    Fault fault(vcpu, access, base);  // the access's one copy: a read's data is 0 (see perform)
     Fault* outer = vcpu.current_fault_;
     vcpu.current_fault_ = &fault;
     FaultResult result;
@@ -103,7 +100,7 @@ FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Acces
     vcpu.current_fault_ = outer;
     switch (result) {
     case FaultResult::handled:
-        if (!access.is_write) access.data = fault.data() & size_mask(access.size);
+        if (!access.is_write) access.data = fault.data();  // set_data kept only the access's size
         break;
     case FaultResult::unhandled:
     case FaultResult::restart:
@@ -189,18 +186,31 @@ FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& acc
     } else if (auto next = space_.index().next_base_above(cache, addr)) {
         part = bytes_held(addr, *next - 1, left);  // up to the next owner: the unhandled part
     }
-    Piece piece{Access{addr, first_piece_size(addr, part), access.is_write, 0}, owner};
-    if (access.is_write) piece.access.data = (access.data >> (8 * done)) & size_mask(piece.access.size);
-    return piece;
+    return Piece{first_piece_size(addr, part), owner};
 }
 
+namespace {
+
+// Failures are rare: kept out of the loop that performs an access.
+[[gnu::cold, gnu::noinline]] AccessOutcome failed(Vcpu& vcpu, const Access& access, const char* reason) {
+    return AccessOutcome{FaultReport{access, vcpu.backend().instruction_pointer(), reason}};
+}
+
+}  // namespace
+
+AccessOutcome Vm::dispatch(Vcpu& vcpu, Access& access) { return dispatcher_->dispatch(vcpu, access); }
+
 AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
-    if (access.size == 0 || access.size > 8) return report(vcpu, access, "access size is not 1 to 8 bytes");
+    if (access.size == 0 || access.size > 8) return failed(vcpu, access, "access size is not 1 to 8 bytes");
+    return perform(vcpu, access);
+}
+
+AccessOutcome FaultDispatcher::perform(Vcpu& vcpu, Access& access) {
     if (!ends_within_address_space(access.addr, access.size)) {
-        return report(vcpu, access, "access wraps past the top of the address space");
+        return failed(vcpu, access, "access wraps past the top of the address space");
     }
     if (vcpu.dispatch_depth_ >= kMaxNesting) {
-        return report(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
+        return failed(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
                                     "re-enters its own device or the unhandled-fault callback without end?)");
     }
     struct Nesting {
@@ -208,7 +218,10 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
         explicit Nesting(unsigned& d) : depth(d) { ++depth; }
         ~Nesting() { --depth; }
     } nesting{vcpu.dispatch_depth_};
-    if (access.is_write) access.data &= size_mask(access.size);
+    // A write carries only its size's bytes; a read starts from 0 (backends
+    // may pass in anything), so that the access itself can be the piece a
+    // handler sees when one owner holds all of it.
+    access.data = access.is_write ? access.data & size_mask(access.size) : 0;
     const SnapshotPin pin(*vcpu.lookup_cache_);
     // One piece per owner (and per aligned piece of an odd-sized part), in
     // ascending address order, as hardware splits an access that crosses
@@ -218,29 +231,29 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
     std::uint64_t value = 0;
     int restarts = 0;
     while (done < access.size) {
-        Piece piece = next_piece(vcpu, access, done);
+        const Piece piece = next_piece(vcpu, access, done);
+        Access part;
+        const bool whole = piece.size == access.size;  // done is then 0
+        if (!whole) {
+            const std::uint64_t data = access.is_write ? (access.data >> (8 * done)) & size_mask(piece.size) : 0;
+            part = Access{access.addr + done, piece.size, access.is_write, data};
+        }
+        Access& target = whole ? access : part;
         const char* failure = "";
-        switch (attempt(vcpu, piece.access, piece.owner, failure)) {
+        switch (attempt(vcpu, target, piece.owner, failure)) {
         case Step::completed:
-            if (!access.is_write) value |= piece.access.data << (8 * done);
-            done += piece.access.size;
+            if (!access.is_write) value |= target.data << (8 * done);
+            done += piece.size;
             restarts = 0;
             break;
-        case Step::failed: return report(vcpu, piece.access, failure);
+        case Step::failed: return failed(vcpu, target, failure);
         case Step::again:
-            if (++restarts > kMaxRestarts) return report(vcpu, piece.access, "FAULT_RESTART made no progress");
+            if (++restarts > kMaxRestarts) return failed(vcpu, target, "FAULT_RESTART made no progress");
             break;
         }
     }
     if (!access.is_write) access.data = value;
-    return AccessOutcome::completed;
-}
-
-AccessOutcome FaultDispatcher::report(Vcpu& vcpu, const Access& access, const char* reason) {
-    FaultReport report{access, vcpu.backend().instruction_pointer(), reason};
-    log(LogLevel::error, std::string(ApiCall::current()) + ": " + describe(report));
-    vcpu.last_error_ = report;
-    return AccessOutcome::error;
+    return AccessOutcome{};
 }
 
 }  // namespace guestmem
