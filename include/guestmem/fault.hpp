@@ -71,7 +71,10 @@ public:
     GuestAddr ip() const;
 
     /// Sets the value a read returns; only the access's size is kept.
-    void set_data(std::uint64_t value);
+    /// Inline: most handlers call it on every read.
+    void set_data(std::uint64_t value) {
+        access_.data = access_.size >= 8 ? value : value & ((std::uint64_t{1} << (8 * access_.size)) - 1);
+    }
     /// For a write: `word` with the written value merged in at the accessed lane.
     /// For a read: libsel4vm's formula, (word & ~(mask >> s)) | ((data & mask) >> s).
     std::uint64_t emulate(std::uint64_t word) const;
@@ -103,7 +106,8 @@ private:
 /// once; it may reserve, map and free (including its own reservation).
 using FaultHandler = std::function<FaultResult(Fault&)>;
 
-/// Why a guest access ended in an error: reported by runs and kept on the vCPU.
+/// Why a guest access ended in an error: the failure Vm::dispatch returns,
+/// and what a run that it ended reports (RunResult::fault).
 struct FaultReport {
     Access access;             ///< the access (address, size, direction, data)
     GuestAddr ip = 0;          ///< guest instruction pointer of the access

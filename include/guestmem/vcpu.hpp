@@ -84,8 +84,6 @@ public:
 
     /// The fault being handled on this vCPU, or nullptr outside a handler.
     Fault* current_fault() const { return current_fault_; }
-    /// The last access on this vCPU that ended in an error.
-    const std::optional<FaultReport>& last_error() const { return last_error_; }
 
     /// The backend's part of the vCPU (for backend-specific extensions).
     VcpuBackend& backend() const { return *backend_; }
@@ -106,9 +104,8 @@ private:
     std::unique_ptr<VcpuBackend> backend_;
     std::unique_ptr<LookupCache> lookup_cache_;
     Fault* current_fault_ = nullptr;
-    std::optional<FaultReport> last_error_;
-    std::optional<std::int64_t> exit_status_;
-    unsigned dispatch_depth_ = 0;  // guest accesses in progress on this vCPU (nested through handlers)  // set by request_exit, consumed by run
+    std::optional<std::int64_t> exit_status_;  // set by request_exit, consumed by run
+    unsigned dispatch_depth_ = 0;  // guest accesses in progress on this vCPU (nested through handlers)
     void* user_data_ = nullptr;
 };
 

@@ -81,10 +81,18 @@ struct GuestChunk {
 /// and becomes its result.
 using MemoryVisitor = std::function<Result<void>(const GuestChunk& chunk)>;
 
-/// How an access performed through Vm::dispatch ended.
-enum class AccessOutcome {
-    completed,  ///< done (for a read, Access::data holds the value)
-    error,      ///< ended in an error; Vcpu::last_error() says which and why
+/// How an access performed through Vm::dispatch ended: completed, or the
+/// report of its failure. Vm::dispatch logs nothing: whoever ends the access
+/// reports a failure once (a run in its RunResult, sim::read in its Error).
+struct [[nodiscard]] AccessOutcome {
+    /// Empty when the access completed (for a read, Access::data holds the
+    /// value); otherwise the access, or the piece of it, that failed, and why.
+    std::optional<FaultReport> failure;
+
+    /// True when the access completed.
+    bool completed() const { return !failure; }
+    /// completed().
+    explicit operator bool() const { return completed(); }
 };
 
 /// A guest-physical address space on a hypervisor backend.
@@ -231,6 +239,12 @@ public:
     /// hypervisor could not complete; the sim backend for every access.
     /// Fault handlers may perform nested accesses; nesting deeper than
     /// FaultDispatcher's bound (16) ends the innermost access in an error.
+    ///
+    /// A failure is returned, not logged or kept: the outcome's FaultReport
+    /// names the failed access (or piece), the instruction pointer and the
+    /// reason (a size that is not 1 to 8, an access wrapping past the top of
+    /// the address space, too deep nesting, FAULT_ERROR, ...); the caller
+    /// reports it where the access ends.
     AccessOutcome dispatch(Vcpu& vcpu, Access& access);
 
     /// Ensures a reservation with a deferred mapping is mapped (for VMM-side access).
@@ -287,6 +301,10 @@ public:
     void set_user_data(void* data) { user_data_ = data; }
 
 private:
+    // FaultDispatcher::of: backends that check an access's size themselves
+    // (the sim backend's is stricter) perform it without dispatch()'s check.
+    friend class FaultDispatcher;
+
     std::shared_ptr<CapabilitySpace> caps_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<AddressSpace> space_;

@@ -2,12 +2,13 @@
 #include "guestmem/error.hpp"
 
 #include "guestmem/log.hpp"
+#include "user_code.hpp"
 
 namespace guestmem {
 
-namespace {
-thread_local const char* t_api_call = nullptr;
-}
+namespace api_call_detail {
+thread_local constinit const char* t_name GUESTMEM_HOT_TLS = nullptr;
+}  // namespace api_call_detail
 
 std::string_view to_string(Errc code) {
     switch (code) {
@@ -32,19 +33,19 @@ std::string_view to_string(Errc code) {
     return "unknown";
 }
 
-ApiCall::ApiCall(const char* name) : outermost_(t_api_call == nullptr) {
-    if (outermost_) t_api_call = name;
+ApiCall::ApiCall(const char* name) : outermost_(api_call_detail::t_name == nullptr) {
+    if (outermost_) api_call_detail::t_name = name;
 }
 
 ApiCall::~ApiCall() {
-    if (outermost_) t_api_call = nullptr;
+    if (outermost_) api_call_detail::t_name = nullptr;
 }
 
-const char* ApiCall::current() { return t_api_call ? t_api_call : "guestmem"; }
+const char* ApiCall::current() { return api_call_detail::t_name ? api_call_detail::t_name : "guestmem"; }
 
-ApiCall::UserCode::UserCode() : saved_(t_api_call) { t_api_call = nullptr; }
+ApiCall::UserCode::UserCode() : saved_(api_call_detail::t_name) { api_call_detail::t_name = nullptr; }
 
-ApiCall::UserCode::~UserCode() { t_api_call = saved_; }
+ApiCall::UserCode::~UserCode() { api_call_detail::t_name = saved_; }
 
 Error fail(Errc code, std::string reason) {
     std::string message = std::string(ApiCall::current()) + ": " + std::move(reason);

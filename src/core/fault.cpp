@@ -19,8 +19,6 @@ std::uint64_t Fault::data_mask() const {
 
 GuestAddr Fault::ip() const { return vcpu_.backend().instruction_pointer(); }
 
-void Fault::set_data(std::uint64_t value) { access_.data = value & size_mask(access_.size); }
-
 std::uint64_t Fault::emulate(std::uint64_t word) const {
     const std::uint64_t mask = data_mask();
     const unsigned shift = access_.size >= 8 ? 0 : lane_shift(access_.addr);

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "access_split.hpp"
-#include "format.hpp"
 #include "guestmem/log.hpp"
+#include "user_code.hpp"
 
 namespace guestmem {
 
@@ -41,56 +41,66 @@ void store(std::byte* p, std::size_t size, bool aligned, std::uint64_t value) {
     std::memcpy(p, &value, size);
 }
 
-}  // namespace
-
-bool access_mapped_memory(const FrameMap& frames, Access& access) {
-    const MappedRun* first = frames.find(access.addr);
-    if (!first || (access.is_write && !first->writable())) return false;
-    const std::uint64_t in_first = first->end() - access.addr;
-    if (in_first >= access.size) {
-        std::byte* p = first->host + (access.addr - first->gpa);
-        const bool aligned = (access.addr & (access.size - 1)) == 0;
-        if (access.is_write) {
-            store(p, access.size, aligned, access.data);
+// Reads or writes guest memory through a frame map if every byte of the
+// piece is mapped with the rights it needs; false (and nothing done) if not.
+// A read's value goes to `read`.
+bool access_mapped_memory(const FrameMap& frames, const Access piece, std::uint64_t& read) {
+    const MappedRun* first = frames.find(piece.addr);
+    if (!first || (piece.is_write && !first->writable())) return false;
+    const std::uint64_t in_first = first->end() - piece.addr;
+    if (in_first >= piece.size) {
+        std::byte* p = first->host + (piece.addr - first->gpa);
+        const bool aligned = (piece.addr & (piece.size - 1)) == 0;
+        if (piece.is_write) {
+            store(p, piece.size, aligned, piece.data);
         } else {
-            access.data = load(p, access.size, aligned);
+            read = load(p, piece.size, aligned);
         }
         return true;
     }
-    // The access straddles two runs (frames not contiguous in host memory).
+    // The piece straddles two runs (frames not contiguous in host memory).
     const MappedRun* second = frames.find(first->end());
-    if (!second || (access.is_write && !second->writable())) return false;
-    std::byte* p1 = first->host + (access.addr - first->gpa);
+    if (!second || (piece.is_write && !second->writable())) return false;
+    std::byte* p1 = first->host + (piece.addr - first->gpa);
     std::byte* p2 = second->host;
     const std::size_t n1 = static_cast<std::size_t>(in_first);
-    auto* bytes = reinterpret_cast<std::byte*>(&access.data);  // little-endian host, as the guest
-    if (access.is_write) {
+    std::uint64_t value = piece.data;
+    auto* bytes = reinterpret_cast<std::byte*>(&value);  // little-endian host, as the guest
+    if (piece.is_write) {
         std::memcpy(p1, bytes, n1);
-        std::memcpy(p2, bytes + n1, access.size - n1);
+        std::memcpy(p2, bytes + n1, piece.size - n1);
     } else {
-        std::uint64_t value = 0;
-        auto* out = reinterpret_cast<std::byte*>(&value);
-        std::memcpy(out, p1, n1);
-        std::memcpy(out + n1, p2, access.size - n1);
-        access.data = value;
+        std::memcpy(bytes, p1, n1);
+        std::memcpy(bytes + n1, p2, piece.size - n1);
+        read = value;
     }
     return true;
 }
+
+// Failures are rare: kept out of the loop that performs an access.
+[[gnu::cold, gnu::noinline]] AccessOutcome failed(Vcpu& vcpu, const Access access, const char* reason) {
+    return AccessOutcome{FaultReport{access, vcpu.backend().instruction_pointer(), reason}};
+}
+
+}  // namespace
 
 void FaultDispatcher::set_unhandled_handler(FaultHandler handler) {
     unhandled_.store(handler ? std::make_shared<const FaultHandler>(std::move(handler)) : nullptr);
 }
 
-FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Access& access, GuestAddr base,
-                                  const char*& failure) {
-    Access seen = access;
-    if (!seen.is_write) seen.data = 0;
-    Fault fault(vcpu, seen, base);
+// The steps of an access are inlined into run(): one function on the fast
+// path. A piece travels by value, so that its fields stay in registers until
+// they are stored into the Fault (its one copy): copying a struct that was
+// just written field by field would stall on store forwarding.
+[[gnu::always_inline]] inline FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu,
+                                                                const Access piece, GuestAddr base,
+                                                                std::uint64_t& read, const char*& failure) {
+    Fault fault(vcpu, piece, base);  // a read's data is 0 (see run)
     Fault* outer = vcpu.current_fault_;
     vcpu.current_fault_ = &fault;
     FaultResult result;
     try {
-        ApiCall::UserCode user_code;
+        UserCodeScope user_code;
         result = handler(fault);
     } catch (const std::exception& e) {
         log(LogLevel::error, std::string(ApiCall::current()) + ": the fault handler threw: " + e.what());
@@ -103,7 +113,7 @@ FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Acces
     vcpu.current_fault_ = outer;
     switch (result) {
     case FaultResult::handled:
-        if (!access.is_write) access.data = fault.data() & size_mask(access.size);
+        read = fault.data();  // set_data kept only the piece's size
         break;
     case FaultResult::unhandled:
     case FaultResult::restart:
@@ -120,7 +130,8 @@ FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu, Acces
     return result;
 }
 
-FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure) {
+FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool passed_on, std::uint64_t& read,
+                                       const char*& failure) {
     std::shared_ptr<const FaultHandler> handler = unhandled_.load();
     if (!handler) {
         // Say which way the access got here: the fix differs (register a
@@ -129,7 +140,7 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
                             : "no reservation holds the address and there is no unhandled-fault callback";
         return FaultResult::error;
     }
-    FaultResult result = call(*handler, vcpu, access, /*base=*/0, failure);
+    FaultResult result = call(*handler, vcpu, piece, /*base=*/0, read, failure);
     if (result == FaultResult::unhandled) {
         failure = "the unhandled-fault callback returned FAULT_UNHANDLED";
         return FaultResult::error;
@@ -137,18 +148,20 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, Access& access, bool passed_o
     return result;
 }
 
-FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, Reservation* reservation,
-                                               const char*& failure) {
+[[gnu::always_inline]] inline FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, const Access piece,
+                                                                             Reservation* reservation,
+                                                                             std::uint64_t& read,
+                                                                             const char*& failure) {
     FaultResult result;
     if (reservation && reservation->try_enter()) {
         // The reservation stays alive while this vCPU's cache is pinned (by
-        // dispatch), even if the handler dispatches again and replaces it.
+        // run), even if the handler dispatches again and replaces it.
         struct Inside {
             Reservation* r;
             ~Inside() { r->leave(); }
         } inside{reservation};
         const FrameMap* frames = reservation->frames();
-        if (frames && access_mapped_memory(*frames, access)) return Step::completed;
+        if (frames && access_mapped_memory(*frames, piece, read)) return Step::completed;
         if (reservation->has_deferred()) {
             if (!space_.complete_deferred(*reservation)) {
                 failure = "the deferred mapping of the reservation failed";
@@ -160,25 +173,26 @@ FaultDispatcher::Step FaultDispatcher::attempt(Vcpu& vcpu, Access& access, Reser
         // loads above (it publishes the frames before clearing the flag): the
         // access is then retried against the frames, not given to the callback.
         if (!frames && reservation->frames()) return Step::again;
-        result = call(reservation->handler(), vcpu, access, reservation->range().base, failure);
-        if (result == FaultResult::unhandled) result = unhandled(vcpu, access, /*passed_on=*/true, failure);
+        result = call(reservation->handler(), vcpu, piece, reservation->range().base, read, failure);
+        if (result == FaultResult::unhandled) result = unhandled(vcpu, piece, /*passed_on=*/true, read, failure);
     } else if (reservation) {
         return Step::again;  // freed under us; the next lookup sees the new map
     } else {
-        result = unhandled(vcpu, access, /*passed_on=*/false, failure);
+        result = unhandled(vcpu, piece, /*passed_on=*/false, read, failure);
     }
 
     switch (result) {
     case FaultResult::handled: return Step::completed;
     case FaultResult::ignore:
-        if (!access.is_write) access.data = 0;
+        read = 0;
         return Step::completed;
     case FaultResult::restart: return Step::again;
     default: return Step::failed;
     }
 }
 
-FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done) {
+[[gnu::always_inline]] inline FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& access,
+                                                                                  std::uint64_t done) {
     const GuestAddr addr = access.addr + done;
     const std::uint64_t left = access.size - done;
     LookupCache& cache = *vcpu.lookup_cache_;
@@ -189,18 +203,15 @@ FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& acc
     } else if (auto next = space_.index().next_base_above(cache, addr)) {
         part = bytes_held(addr, *next - 1, left);  // up to the next owner: the unhandled part
     }
-    Piece piece{Access{addr, first_piece_size(addr, part), access.is_write, 0}, owner};
-    if (access.is_write) piece.access.data = (access.data >> (8 * done)) & size_mask(piece.access.size);
-    return piece;
+    return Piece{first_piece_size(addr, part), owner};
 }
 
-AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
-    if (access.size == 0 || access.size > 8) return report(vcpu, access, "access size is not 1 to 8 bytes");
+[[gnu::always_inline]] inline AccessOutcome FaultDispatcher::run(Vcpu& vcpu, Access& access) {
     if (!ends_within_address_space(access.addr, access.size)) {
-        return report(vcpu, access, "access wraps past the top of the address space");
+        return failed(vcpu, access, "access wraps past the top of the address space");
     }
     if (vcpu.dispatch_depth_ >= kMaxNesting) {
-        return report(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
+        return failed(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
                                     "re-enters its own device or the unhandled-fault callback without end?)");
     }
     struct Nesting {
@@ -208,7 +219,11 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
         explicit Nesting(unsigned& d) : depth(d) { ++depth; }
         ~Nesting() { --depth; }
     } nesting{vcpu.dispatch_depth_};
-    if (access.is_write) access.data &= size_mask(access.size);
+    const GuestAddr addr = access.addr;
+    const std::uint8_t size = access.size;
+    const bool is_write = access.is_write;
+    // A write carries only its size's bytes; backends may pass a read anything.
+    const std::uint64_t written = is_write ? access.data & size_mask(size) : 0;
     const SnapshotPin pin(*vcpu.lookup_cache_);
     // One piece per owner (and per aligned piece of an odd-sized part), in
     // ascending address order, as hardware splits an access that crosses
@@ -217,30 +232,51 @@ AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
     std::uint64_t done = 0;
     std::uint64_t value = 0;
     int restarts = 0;
-    while (done < access.size) {
-        Piece piece = next_piece(vcpu, access, done);
+    // The usual access, one owner holding all of it, is performed before the
+    // loop: straight-line code with few live values (the loop only follows
+    // when the piece must be performed again).
+    if ((size & (size - 1)) == 0) {
+        Reservation* owner = space_.index().lookup(*vcpu.lookup_cache_, addr);
+        if (owner && owner->range().contains(addr, size)) {
+            const Access piece{addr, size, is_write, written};
+            std::uint64_t read = 0;
+            const char* failure = "";
+            switch (attempt(vcpu, piece, owner, read, failure)) {
+            case Step::completed: access.data = is_write ? written : read; return AccessOutcome{};
+            case Step::failed: return failed(vcpu, piece, failure);
+            case Step::again: restarts = 1; break;
+            }
+        }
+    }
+    while (done < size) {
+        const Piece next = next_piece(vcpu, access, done);
+        const Access piece{addr + done, next.size, is_write, is_write ? (written >> (8 * done)) & size_mask(next.size) : 0};
+        std::uint64_t read = 0;
         const char* failure = "";
-        switch (attempt(vcpu, piece.access, piece.owner, failure)) {
+        switch (attempt(vcpu, piece, next.owner, read, failure)) {
         case Step::completed:
-            if (!access.is_write) value |= piece.access.data << (8 * done);
-            done += piece.access.size;
+            value |= read << (8 * done);
+            done += next.size;
             restarts = 0;
             break;
-        case Step::failed: return report(vcpu, piece.access, failure);
+        case Step::failed: return failed(vcpu, piece, failure);
         case Step::again:
-            if (++restarts > kMaxRestarts) return report(vcpu, piece.access, "FAULT_RESTART made no progress");
+            if (++restarts > kMaxRestarts) return failed(vcpu, piece, "FAULT_RESTART made no progress");
             break;
         }
     }
-    if (!access.is_write) access.data = value;
-    return AccessOutcome::completed;
+    access.data = is_write ? written : value;
+    return AccessOutcome{};
 }
 
-AccessOutcome FaultDispatcher::report(Vcpu& vcpu, const Access& access, const char* reason) {
-    FaultReport report{access, vcpu.backend().instruction_pointer(), reason};
-    log(LogLevel::error, std::string(ApiCall::current()) + ": " + describe(report));
-    vcpu.last_error_ = report;
-    return AccessOutcome::error;
+// Vm::dispatch is its only caller: inlined there, the public entry is one call.
+[[gnu::always_inline]] inline AccessOutcome FaultDispatcher::dispatch(Vcpu& vcpu, Access& access) {
+    if (access.size == 0 || access.size > 8) return failed(vcpu, access, "access size is not 1 to 8 bytes");
+    return run(vcpu, access);
 }
+
+AccessOutcome Vm::dispatch(Vcpu& vcpu, Access& access) { return dispatcher_->dispatch(vcpu, access); }
+
+AccessOutcome FaultDispatcher::perform(Vcpu& vcpu, Access& access) { return run(vcpu, access); }
 
 }  // namespace guestmem

@@ -8,6 +8,7 @@
 #include "address_space.hpp"
 #include "guestmem/fault.hpp"
 #include "guestmem/vcpu.hpp"
+#include "guestmem/vm.hpp"
 
 namespace guestmem {
 
@@ -30,30 +31,37 @@ public:
 
     explicit FaultDispatcher(AddressSpace& space) : space_(space) {}
 
+    /// The dispatcher of `vm`, for backends that check an access's size
+    /// themselves and then call perform().
+    static FaultDispatcher& of(Vm& vm) { return *vm.dispatcher_; }
+
     void set_unhandled_handler(FaultHandler handler);
+    /// Vm::dispatch (its only caller: defined inline in fault_dispatcher.cpp):
+    /// the size check (1 to 8 bytes), then perform().
     AccessOutcome dispatch(Vcpu& vcpu, Access& access);
+    /// Performs an access of 1 to 8 bytes (the caller checked the size).
+    AccessOutcome perform(Vcpu& vcpu, Access& access);
 
 private:
     enum class Step { completed, again, failed };
-    /// One piece of an access, wholly inside `owner` or wholly outside every
-    /// reservation (owner nullptr) in the snapshot it was cut from.
+    /// Where the next piece of an access goes: `size` bytes wholly inside
+    /// `owner`, or wholly outside every reservation (owner nullptr), in the
+    /// snapshot it was cut from.
     struct Piece {
-        Access access;
+        std::uint8_t size;
         Reservation* owner;
     };
 
+    AccessOutcome run(Vcpu& vcpu, Access& access);
     Piece next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done);
-    Step attempt(Vcpu& vcpu, Access& access, Reservation* owner, const char*& failure);
-    FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access& access, GuestAddr base, const char*& failure);
-    FaultResult unhandled(Vcpu& vcpu, Access& access, bool passed_on, const char*& failure);
-    AccessOutcome report(Vcpu& vcpu, const Access& access, const char* reason);
+    Step attempt(Vcpu& vcpu, Access piece, Reservation* owner, std::uint64_t& read, const char*& failure);
+    FaultResult call(const FaultHandler& handler, Vcpu& vcpu, Access piece, GuestAddr base, std::uint64_t& read,
+                     const char*& failure);
+    FaultResult unhandled(Vcpu& vcpu, Access piece, bool passed_on, std::uint64_t& read, const char*& failure);
 
     AddressSpace& space_;
     std::atomic<std::shared_ptr<const FaultHandler>> unhandled_;
 };
 
-/// Reads or writes guest memory through a frame map if every byte of the
-/// access is mapped with the rights it needs; false (and nothing done) if not.
-bool access_mapped_memory(const FrameMap& frames, Access& access);
 
 }  // namespace guestmem

@@ -23,7 +23,7 @@ void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
     frames_.push_back(std::move(frame));
 }
 
-const MappedRun* FrameMap::find(GuestAddr addr) const {
+const MappedRun* FrameMap::search(GuestAddr addr) const {
     auto it = std::upper_bound(runs_.begin(), runs_.end(), addr,
                                [](GuestAddr a, const MappedRun& r) { return a < r.gpa; });
     if (it == runs_.begin()) return nullptr;

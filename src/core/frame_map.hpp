@@ -21,7 +21,11 @@ public:
     void add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights);
 
     /// The run holding `addr`, or nullptr.
-    const MappedRun* find(GuestAddr addr) const;
+    const MappedRun* find(GuestAddr addr) const {
+        // Contiguous frames merge into one run, the usual case: no search, no call.
+        if (runs_.size() == 1) return addr - runs_[0].gpa < runs_[0].size ? runs_.data() : nullptr;
+        return search(addr);
+    }
     /// The run that starts where `run` (one of runs()) ends, or nullptr if
     /// memory is unmapped there: walking a range run by run without searching.
     const MappedRun* adjacent(const MappedRun& run) const;
@@ -29,6 +33,8 @@ public:
     std::size_t frame_count() const { return frames_.size(); }
 
 private:
+    const MappedRun* search(GuestAddr addr) const;
+
     std::vector<MappedRun> runs_;  // ascending, non-overlapping
     std::vector<std::shared_ptr<Frame>> frames_;
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "region_index.hpp"
 
+#include <bit>
 #include <cstdint>
 
 namespace guestmem {
@@ -13,9 +14,12 @@ constexpr std::size_t kLine = 64;
 RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live) {
     owners_.reserve(live.size());
     for (const auto& entry : live) owners_.push_back(entry.second);
+    // A complete tree: every search takes the same number of steps, so the
+    // loop's exit is predicted (a tree of 10 ends after 3 or 4 steps, by address).
+    nodes_ = live.empty() ? 0 : std::bit_ceil(live.size() + 1) - 1;
     // Room to start node 0 on a cache line boundary (the vector's memory is
-    // 16-byte aligned), then nodes 0..n; node 0 is never read.
-    storage_.resize(live.size() + kNodesPerLine);
+    // 16-byte aligned), then nodes 0..nodes_; node 0 is never read.
+    storage_.resize(nodes_ + kNodesPerLine);
     const auto misalignment = reinterpret_cast<std::uintptr_t>(storage_.data()) % kLine;
     skip_ = misalignment == 0 ? 0 : (kLine - misalignment) / sizeof(Node);
     std::size_t next_sorted = 0;
@@ -23,11 +27,20 @@ RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reserva
 }
 
 // An in-order walk of the implicit tree visits the nodes in address order.
+// The nodes past the reservations come last in address order, ending at
+// the top of the address space and holding nothing: a search that finds one
+// found no reservation (a reservation ending at 2^64 comes first, as the
+// first node in order among equal keys wins).
 void RegionSnapshot::place(std::size_t& next_sorted, std::size_t k) {
-    if (k > owners_.size()) return;
+    if (k > nodes_) return;
     place(next_sorted, 2 * k);
-    Reservation* reservation = owners_[next_sorted++].get();
-    nodes()[k] = Node{reservation->range().last(), reservation};
+    if (next_sorted < owners_.size()) {
+        Reservation* reservation = owners_[next_sorted].get();
+        nodes()[k] = Node{reservation->range().last(), reservation};
+    } else {
+        nodes()[k] = Node{UINT64_MAX, nullptr};
+    }
+    ++next_sorted;
     place(next_sorted, 2 * k + 1);
 }
 
@@ -35,7 +48,7 @@ Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
     // The first node (in address order) whose last address is >= addr: the
     // only reservation that can hold addr, since they do not overlap.
     const Node* tree = nodes();
-    const std::size_t n = owners_.size();
+    const std::size_t n = nodes_;
     std::size_t k = 1;
     while (k <= n) {
         // The line of k's four grandchildren (an address past the end is harmless).
@@ -54,18 +67,21 @@ std::atomic<std::uint64_t> g_next_index_id{1};
 
 RegionIndex::RegionIndex() : id_(g_next_index_id.fetch_add(1, std::memory_order_relaxed)) {}
 
-LookupCache& RegionIndex::thread_cache() const {
-    struct ThreadCache {
-        std::uint64_t index = 0;
-        LookupCache cache;
-    };
-    thread_local ThreadCache mine;
-    if (mine.index != id_) {
-        mine.cache = LookupCache{};
-        mine.index = id_;
-    }
-    return mine.cache;
+namespace region_index_detail {
+
+thread_local constinit ThreadCache* t_cache GUESTMEM_HOT_TLS = nullptr;
+
+ThreadCache::~ThreadCache() {
+    if (t_cache == this) t_cache = nullptr;
 }
+
+ThreadCache& make_thread_cache() {
+    thread_local ThreadCache mine;
+    t_cache = &mine;
+    return mine;
+}
+
+}  // namespace region_index_detail
 
 void RegionIndex::insert(std::shared_ptr<Reservation> reservation) {
     std::lock_guard lock(mutex_);
@@ -123,7 +139,7 @@ const RegionSnapshot& RegionIndex::view(LookupCache& cache) const {
     return *cache.snapshot;
 }
 
-Reservation* RegionIndex::lookup(LookupCache& cache, GuestAddr addr) const {
+Reservation* RegionIndex::search(LookupCache& cache, GuestAddr addr) const {
     const RegionSnapshot& snapshot = view(cache);
     if (cache.last_found && addr - cache.last_found_base <= cache.last_found_span) return cache.last_found;
     Reservation* found = snapshot.find(addr);

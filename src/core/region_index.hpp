@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "hot_tls.hpp"
 #include "reservation.hpp"
 
 namespace guestmem {
@@ -47,6 +48,7 @@ private:
     std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every node's reservation alive
     std::vector<Node> storage_;  // node k (1-based) at nodes()[k]
     std::size_t skip_ = 0;       // storage_ elements before nodes()[0], so that nodes()[4k] starts a cache line
+    std::size_t nodes_ = 0;      // 2^h - 1 >= owners_.size(): the tree is complete
 };
 
 /// A vCPU's view of the index: reused until the index changes.
@@ -67,6 +69,20 @@ struct LookupCache {
     GuestAddr last_found_base = 0;
     std::uint64_t last_found_span = 0;  // size - 1
 };
+
+namespace region_index_detail {
+/// A thread's cache for VMM-side lookups (RegionIndex::thread_cache), and
+/// which index it belongs to.
+struct ThreadCache {
+    std::uint64_t index = 0;
+    LookupCache cache;
+    ~ThreadCache();
+};
+// The calling thread's cache once made: a plain pointer, read without the
+// TLS wrapper call a thread_local with a destructor costs on every use.
+extern thread_local constinit ThreadCache* t_cache GUESTMEM_HOT_TLS;
+ThreadCache& make_thread_cache();
+}  // namespace region_index_detail
 
 /// Pins a LookupCache for the lifetime of a dispatch (see LookupCache).
 class SnapshotPin {
@@ -111,15 +127,34 @@ public:
     /// whichever index the thread last looked up in. The snapshot it keeps
     /// may name freed reservations, which are then inert (Reservation::release).
     /// Not for dispatch, whose nested calls need the vCPU's pinned cache.
-    LookupCache& thread_cache() const;
+    LookupCache& thread_cache() const {
+        region_index_detail::ThreadCache* mine = region_index_detail::t_cache;
+        if (!mine) mine = &region_index_detail::make_thread_cache();
+        if (mine->index != id_) {
+            mine->cache = LookupCache{};
+            mine->index = id_;
+        }
+        return mine->cache;
+    }
     /// The reservation holding `addr` in the snapshot view(cache) returns, or
     /// nullptr; remembers it in `cache` to answer a repeat without searching.
-    Reservation* lookup(LookupCache& cache, GuestAddr addr) const;
+    Reservation* lookup(LookupCache& cache, GuestAddr addr) const {
+        // A repeat in an unchanged index, the common case on a fault path:
+        // inline, no search and no call. last_found is only ever set in the
+        // snapshot of cache.version, and cleared when that changes.
+        if (cache.last_found && addr - cache.last_found_base <= cache.last_found_span &&
+            cache.version == version_.load(std::memory_order_acquire)) {
+            return cache.last_found;
+        }
+        return search(cache, addr);
+    }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.
     std::optional<GuestAddr> next_base_above(LookupCache& cache, GuestAddr addr) const;
 
 private:
+    Reservation* search(LookupCache& cache, GuestAddr addr) const;
+
     mutable std::mutex mutex_;  // a leaf: after AddressSpace::change_mutex_, never before another lock
     std::map<GuestAddr, std::shared_ptr<Reservation>> live_;
     std::atomic<std::uint64_t> version_{0};

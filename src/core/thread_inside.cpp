@@ -90,8 +90,8 @@ namespace thread_inside_detail {
 // The record lives in a thread_local with a constructor and destructor (it
 // registers and unregisters itself); reaching such a variable goes through a
 // TLS wrapper call on every use, so the fast path reads these plain copies.
-thread_local constinit ThreadInside* t_record = nullptr;
-thread_local constinit bool t_asymmetric = false;
+thread_local constinit ThreadInside* t_record GUESTMEM_HOT_TLS = nullptr;
+thread_local constinit bool t_asymmetric GUESTMEM_HOT_TLS = false;
 
 ThreadInside& make_record() {
     thread_local ThreadInside record;

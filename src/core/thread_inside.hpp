@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "hot_tls.hpp"
+
 namespace guestmem {
 
 class Reservation;
@@ -16,8 +18,8 @@ class ThreadInside;
 namespace thread_inside_detail {
 // The calling thread's record, once made (a plain pointer: reached without a
 // TLS wrapper call), and which fence protocol it runs (see reader_fence).
-extern thread_local constinit ThreadInside* t_record;
-extern thread_local constinit bool t_asymmetric;
+extern thread_local constinit ThreadInside* t_record GUESTMEM_HOT_TLS;
+extern thread_local constinit bool t_asymmetric GUESTMEM_HOT_TLS;
 ThreadInside& make_record();
 }  // namespace thread_inside_detail
 

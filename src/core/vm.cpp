@@ -213,8 +213,6 @@ Vcpu* Vm::vcpu(std::size_t index) const {
     return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
 }
 
-AccessOutcome Vm::dispatch(Vcpu& vcpu, Access& access) { return dispatcher_->dispatch(vcpu, access); }
-
 Result<void> Vm::ensure_mapped(ReservationId id) {
     ApiCall call("Vm::ensure_mapped");
     return space_->ensure_mapped(id);

@@ -390,10 +390,12 @@ std::uint64_t EmuVcpu::mmio_access(GuestAddr addr, unsigned size, bool is_write,
 }
 
 bool EmuVcpu::dispatch(Access& access) {
-    if (vcpu_.vm().dispatch(vcpu_, access) == AccessOutcome::completed) return true;
-    RunResult result = stop_result(StopReason::fault_error, "");
-    result.fault = vcpu_.last_error();
-    result.message = result.fault ? describe(*result.fault) : std::string("guest access failed");
+    AccessOutcome outcome = vcpu_.vm().dispatch(vcpu_, access);
+    if (outcome) return true;
+    // The run ends here: the failure is reported (and logged) once.
+    RunResult result = stop_result(StopReason::fault_error, describe(*outcome.failure));
+    log(LogLevel::error, std::string(ApiCall::current()) + ": " + result.message);
+    result.fault = std::move(outcome.failure);
     stop_with(std::move(result));
     if (!access.is_write) access.data = 0;
     return false;

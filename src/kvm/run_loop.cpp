@@ -95,11 +95,10 @@ private:
             const kvm_coalesced_mmio entry = coalesced_entry(ring, first % entries);
             __atomic_store_n(&ring->first, (first + 1) % entries, __ATOMIC_RELEASE);
             ++result_.exits.posted_writes;
-            std::uint8_t data[8] = {};
-            const std::uint32_t len = entry.len <= 8 ? entry.len : 8;
-            std::copy(entry.data, entry.data + len, data);
-            if (dispatch_mmio(core.vm(), core, entry.phys_addr, data, len, /*is_write=*/true) !=
-                AccessOutcome::completed) {
+            std::uint8_t data[sizeof entry.data];
+            std::copy(std::begin(entry.data), std::end(entry.data), data);
+            if (AccessOutcome outcome = dispatch_mmio(core.vm(), core, entry.phys_addr, data, entry.len, /*is_write=*/true);
+                !outcome) {
                 // The exit being handled is abandoned: complete a pending read as 0.
                 if (run_.exit_reason == KVM_EXIT_MMIO) {
                     if (!run_.mmio.is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
@@ -107,14 +106,17 @@ private:
                 } else if (run_.exit_reason == KVM_EXIT_IO) {
                     vcpu_.set_completion_pending();
                 }
-                return stop(StopReason::fault_error, failed_access_message(core));
+                return failed_access(std::move(*outcome.failure));
             }
         }
     }
 
-    std::string failed_access_message(Vcpu& core) {
-        result_.fault = core.last_error();
-        return result_.fault ? describe(*result_.fault) : std::string("guest access failed");
+    // The run ends where the access failed: it reports (and logs) the failure once.
+    RunResult failed_access(FaultReport report) {
+        result_.ip = report.ip;  // the core read it for the report: no second register read
+        std::string message = describe(report);
+        result_.fault = report;
+        return stop(StopReason::fault_error, std::move(message));
     }
 
     std::optional<RunResult> mmio() {
@@ -123,13 +125,12 @@ private:
         Vcpu& core = vcpu_.core();
         const bool is_write = run_.mmio.is_write != 0;
         if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
-        if (dispatch_mmio(core.vm(), core, run_.mmio.phys_addr, run_.mmio.data, run_.mmio.len, is_write) ==
-            AccessOutcome::completed) {
-            return std::nullopt;
-        }
+        AccessOutcome outcome =
+            dispatch_mmio(core.vm(), core, run_.mmio.phys_addr, run_.mmio.data, run_.mmio.len, is_write);
+        if (outcome) return std::nullopt;
         // The failed read completes as 0 when the vCPU is settled (see KvmVcpu::run).
         if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
-        return stop(StopReason::fault_error, failed_access_message(core));
+        return failed_access(std::move(*outcome.failure));
     }
 
     std::optional<RunResult> port_io() {
@@ -163,9 +164,10 @@ private:
     RunResult stop(StopReason reason, std::string message) {
         result_.reason = reason;
         result_.message = std::move(message);
-        if (auto regs = vcpu_.get_regs()) result_.ip = regs->rip;
-        // The core has already logged a failed access, with the same facts.
-        if (reason != StopReason::halted && reason != StopReason::fault_error) {
+        if (reason != StopReason::fault_error) {
+            if (auto regs = vcpu_.get_regs()) result_.ip = regs->rip;
+        }
+        if (reason != StopReason::halted) {
             log(reason == StopReason::stopped ? LogLevel::info : LogLevel::error, std::string(ApiCall::current()) + ": vCPU " + std::to_string(vcpu_.core().index()) +
                                      " stopped (" + std::string(to_string(reason)) + ") at ip " +
                                      hex(result_.ip) + ": " + result_.message);

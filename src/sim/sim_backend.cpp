@@ -4,6 +4,8 @@
 #include "guestmem/sim.hpp"
 #include "guestmem/vm.hpp"
 
+#include "fault_dispatcher.hpp"
+
 namespace guestmem::sim {
 
 namespace {
@@ -90,17 +92,18 @@ Result<SimVcpu*> sim_vcpu(const Vcpu& vcpu) {
     return static_cast<SimVcpu*>(&vcpu.backend());
 }
 
-Result<std::uint64_t> perform(Vcpu& vcpu, Access access) {
+Result<std::uint64_t> perform(Vcpu& vcpu, GuestAddr addr, std::size_t size, bool is_write, std::uint64_t value) {
+    // The access's one size check. One instruction's access: the core also
+    // takes the odd-sized fragments a hypervisor makes, but an instruction
+    // accesses 1, 2, 4 or 8 bytes.
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        return fail(Errc::invalid_argument, "access size " + std::to_string(size) + " is not 1, 2, 4 or 8 bytes");
+    }
     auto sim = sim_vcpu(vcpu);
     if (!sim) return sim.error();
-    // One instruction's access: the core also takes the odd-sized fragments
-    // a hypervisor makes, but an instruction accesses 1, 2, 4 or 8 bytes.
-    if (access.size != 1 && access.size != 2 && access.size != 4 && access.size != 8) {
-        return fail(Errc::invalid_argument, "access size is not 1, 2, 4 or 8 bytes");
-    }
-    if (vcpu.vm().dispatch(vcpu, access) != AccessOutcome::completed) {
-        const FaultReport& report = *vcpu.last_error();
-        return Error{Errc::fault_error, std::string(ApiCall::current()) + ": " + describe(report)};
+    Access access{addr, static_cast<std::uint8_t>(size), is_write, value};
+    if (AccessOutcome outcome = FaultDispatcher::of(vcpu.vm()).perform(vcpu, access); !outcome) {
+        return fail(Errc::fault_error, describe(*outcome.failure));
     }
     (*sim)->advance();
     return access.data;
@@ -112,12 +115,12 @@ std::unique_ptr<Backend> create_backend(Arch arch) { return std::make_unique<Sim
 
 Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size) {
     ApiCall call("sim::read");
-    return perform(vcpu, Access{addr, static_cast<std::uint8_t>(size <= 8 ? size : 0), false, 0});
+    return perform(vcpu, addr, size, /*is_write=*/false, 0);
 }
 
 Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value) {
     ApiCall call("sim::write");
-    auto done = perform(vcpu, Access{addr, static_cast<std::uint8_t>(size <= 8 ? size : 0), true, value});
+    auto done = perform(vcpu, addr, size, /*is_write=*/true, value);
     if (!done) return done.error();
     return {};
 }

@@ -107,14 +107,14 @@ TEST_F(BackendTest, ARefusedInstallLeavesTheReservationUnmappedAndMappableAgain)
     EXPECT_TRUE(rec->live.empty());
     EXPECT_FALSE(vm->reservations().at(0).mapped);
     Access access{0x10000, 4, true, 1};
-    EXPECT_EQ(vm->dispatch(*vcpu, access), AccessOutcome::completed);
+    EXPECT_TRUE(vm->dispatch(*vcpu, access).completed());
     EXPECT_EQ(*device.calls, 1) << "not mapped in the core either";
     EXPECT_EQ(test::peek(caps->frame_memory(f[0])->data(), 4), 0u);
 
     ASSERT_TRUE(vm->map_frames(*id, f, 12));
     EXPECT_FALSE(rec->live.empty());
     Access again{0x10000, 4, true, 1};
-    EXPECT_EQ(vm->dispatch(*vcpu, again), AccessOutcome::completed);
+    EXPECT_TRUE(vm->dispatch(*vcpu, again).completed());
     EXPECT_EQ(*device.calls, 1);
     EXPECT_EQ(test::peek(caps->frame_memory(f[0])->data(), 4), 1u);
 }
@@ -149,7 +149,7 @@ TEST_F(BackendTest, ADeferredMappingIsInstalledAtTheFirstFault) {
     ASSERT_TRUE(vm->map_frames(*id, f, 12));
     EXPECT_EQ(rec->installs, 0);
     Access access{0x10000, 8, false, 0};
-    EXPECT_EQ(vm->dispatch(*vcpu, access), AccessOutcome::completed);
+    EXPECT_TRUE(vm->dispatch(*vcpu, access).completed());
     EXPECT_EQ(rec->installs, 1);
     EXPECT_EQ(rec->live.size(), 1u);
 }
@@ -157,9 +157,9 @@ TEST_F(BackendTest, ADeferredMappingIsInstalledAtTheFirstFault) {
 TEST_F(BackendTest, ErrorReportsUseTheBackendsInstructionPointer) {
     LogCapture log;
     Access access{0x5000, 2, false, 0};
-    EXPECT_EQ(vm->dispatch(*vcpu, access), AccessOutcome::error);
-    ASSERT_TRUE(vcpu->last_error());
-    EXPECT_EQ(vcpu->last_error()->ip, 0xabcu);
+    const AccessOutcome outcome = vm->dispatch(*vcpu, access);
+    ASSERT_TRUE(outcome.failure);
+    EXPECT_EQ(outcome.failure->ip, 0xabcu);
 }
 
 TEST_F(BackendTest, SimAccessesNeedASimVcpu) {

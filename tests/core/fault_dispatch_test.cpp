@@ -188,10 +188,12 @@ TEST_F(DispatchTest, RestartWithoutProgressIsAnErrorAfterASmallBound) {
     EXPECT_LE(calls, FaultDispatcher::kMaxRestarts + 1) << "bounded, never an endless loop";
     EXPECT_LE(calls, 32) << "and the bound is small";
     EXPECT_EQ(s.ip(), kIp) << "an access that failed does not advance the vCPU";
-    ASSERT_TRUE(s.vcpu->last_error());
-    EXPECT_EQ(s.vcpu->last_error()->access.addr, 0x1004u);
-    EXPECT_NE(std::string(s.vcpu->last_error()->reason).find("no progress"), std::string::npos);
     EXPECT_TRUE(log.has_error("sim::read", {"0x1004", "no progress"})) << log.dump();
+    Access again{0x1004, 4, false, 0};
+    const AccessOutcome outcome = s.vm->dispatch(*s.vcpu, again);
+    ASSERT_TRUE(outcome.failure);
+    EXPECT_EQ(outcome.failure->access.addr, 0x1004u);
+    EXPECT_NE(std::string(outcome.failure->reason).find("no progress"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------
@@ -286,8 +288,11 @@ TEST_P(ErrorReport, NamesAddressLengthDirectionAndInstructionPointer) {
         EXPECT_EQ(outcome.code(), Errc::fault_error);
     }
     EXPECT_EQ(s.ip(), kIp) << "the vCPU stops at the access";
-    ASSERT_TRUE(s.vcpu->last_error());
-    const FaultReport& report = *s.vcpu->last_error();
+    EXPECT_EQ(log.error_count(), 1u) << "logged once, where the access ended\n" << log.dump();
+    Access again{0xfee0'0030, 4, write, 0x11};
+    const AccessOutcome outcome = s.vm->dispatch(*s.vcpu, again);
+    ASSERT_TRUE(outcome.failure);
+    const FaultReport& report = *outcome.failure;
     EXPECT_EQ(report.access.addr, 0xfee0'0030u);
     EXPECT_EQ(report.access.size, 4u);
     EXPECT_EQ(report.access.is_write, write);
@@ -336,9 +341,9 @@ TEST_F(DispatchTest, OddSizedFragmentsFromAHypervisorAreSplitIntoAlignedPieces) 
         return FaultResult::handled;
     }));
     Access access{0x2005, 3, true, 0x332211};
-    ASSERT_EQ(s.vm->dispatch(*s.vcpu, access), AccessOutcome::completed);
+    ASSERT_TRUE(s.vm->dispatch(*s.vcpu, access).completed());
     Access read{0x2001, 7, false, 0};
-    ASSERT_EQ(s.vm->dispatch(*s.vcpu, read), AccessOutcome::completed);
+    ASSERT_TRUE(s.vm->dispatch(*s.vcpu, read).completed());
     EXPECT_EQ(read.data, 0xa4a5a6a7a6a7a7ull) << "pieces of 1, 2 and 4 bytes assembled little-endian";
     EXPECT_EQ(seen, (std::vector<std::pair<GuestAddr, std::size_t>>{
                         {0x2005, 1}, {0x2006, 2}, {0x2001, 1}, {0x2002, 2}, {0x2004, 4}}));
@@ -363,13 +368,23 @@ TEST_F(DispatchTest, DispatchReportsOutcomesDirectly) {
         return FaultResult::handled;
     }));
     Access read{0x1000, 1, false, 0};
-    EXPECT_EQ(s.vm->dispatch(*s.vcpu, read), AccessOutcome::completed);
+    EXPECT_TRUE(s.vm->dispatch(*s.vcpu, read).completed());
     EXPECT_EQ(read.data, 0x77u);
     Access stray{0x9000, 4, true, 5};
-    EXPECT_EQ(s.vm->dispatch(*s.vcpu, stray), AccessOutcome::error);
-    ASSERT_TRUE(s.vcpu->last_error());
-    EXPECT_EQ(s.vcpu->last_error()->access.addr, 0x9000u);
-    EXPECT_TRUE(s.vcpu->last_error()->access.is_write);
+    const AccessOutcome outcome = s.vm->dispatch(*s.vcpu, stray);
+    EXPECT_FALSE(outcome.completed());
+    ASSERT_TRUE(outcome.failure);
+    EXPECT_EQ(outcome.failure->access.addr, 0x9000u);
+    EXPECT_TRUE(outcome.failure->access.is_write);
+    EXPECT_EQ(outcome.failure->ip, kIp);
+    EXPECT_NE(std::string(outcome.failure->reason).find("no reservation"), std::string::npos) << outcome.failure->reason;
+    for (std::uint8_t size : {std::uint8_t{0}, std::uint8_t{9}}) {
+        Access bad{0x1000, size, false, 0};
+        const AccessOutcome refused = s.vm->dispatch(*s.vcpu, bad);
+        ASSERT_TRUE(refused.failure) << int{size};
+        EXPECT_NE(std::string(refused.failure->reason).find("size"), std::string::npos) << refused.failure->reason;
+    }
+    EXPECT_EQ(log.error_count(), 0u) << "the caller reports a failure, not Vm::dispatch\n" << log.dump();
 }
 
 TEST_F(DispatchTest, AReadYieldsOnlyWhatTheHandlerDecidedWhateverTheBackendPassedIn) {
@@ -378,10 +393,10 @@ TEST_F(DispatchTest, AReadYieldsOnlyWhatTheHandlerDecidedWhateverTheBackendPasse
     ASSERT_TRUE(s.vm->reserve_at(0x1000, 0x10, returns(FaultResult::ignore)));
     ASSERT_TRUE(s.vm->reserve_at(0x2000, 0x10, returns(FaultResult::handled)));
     Access ignored{0x1000, 4, false, 0xdead'beef};
-    EXPECT_EQ(s.vm->dispatch(*s.vcpu, ignored), AccessOutcome::completed);
+    EXPECT_TRUE(s.vm->dispatch(*s.vcpu, ignored).completed());
     EXPECT_EQ(ignored.data, 0u);
     Access handled{0x2000, 4, false, 0xdead'beef};
-    EXPECT_EQ(s.vm->dispatch(*s.vcpu, handled), AccessOutcome::completed);
+    EXPECT_TRUE(s.vm->dispatch(*s.vcpu, handled).completed());
     EXPECT_EQ(handled.data, 0u) << "handled without set_data reads as 0";
 }
 

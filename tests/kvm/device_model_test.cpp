@@ -46,8 +46,8 @@ public:
         Outcome out;
         for (ScriptOp& op : ops) {
             Access access{op.addr, static_cast<std::uint8_t>(op.size), op.kind == SCRIPT_WRITE, op.value};
-            if (vm_->dispatch(*vcpu_, access) != AccessOutcome::completed) {
-                out.error = vcpu_->last_error();
+            if (AccessOutcome outcome = vm_->dispatch(*vcpu_, access); !outcome) {
+                out.error = outcome.failure;
                 return out;
             }
             if (op.kind == SCRIPT_READ) op.value = access.data;
