@@ -123,7 +123,7 @@ const RegionSnapshot& RegionIndex::view(LookupCache& cache) const {
     return *cache.snapshot;
 }
 
-Reservation* RegionIndex::lookup(LookupCache& cache, GuestAddr addr) const {
+Reservation* RegionIndex::lookup_and_remember(LookupCache& cache, GuestAddr addr) const {
     const RegionSnapshot& snapshot = view(cache);
     if (cache.last_found && addr - cache.last_found_base <= cache.last_found_span) return cache.last_found;
     Reservation* found = snapshot.find(addr);

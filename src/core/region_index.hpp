@@ -114,12 +114,22 @@ public:
     LookupCache& thread_cache() const;
     /// The reservation holding `addr` in the snapshot view(cache) returns, or
     /// nullptr; remembers it in `cache` to answer a repeat without searching.
-    Reservation* lookup(LookupCache& cache, GuestAddr addr) const;
+    /// The repeat under an unchanged index is answered inline (every trapped
+    /// access of a device starts here).
+    Reservation* lookup(LookupCache& cache, GuestAddr addr) const {
+        if (cache.last_found && cache.version == version_.load(std::memory_order_acquire) &&
+            addr - cache.last_found_base <= cache.last_found_span) {
+            return cache.last_found;
+        }
+        return lookup_and_remember(cache, addr);
+    }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.
     std::optional<GuestAddr> next_base_above(LookupCache& cache, GuestAddr addr) const;
 
 private:
+    Reservation* lookup_and_remember(LookupCache& cache, GuestAddr addr) const;
+
     mutable std::mutex mutex_;  // a leaf: after AddressSpace::change_mutex_, never before another lock
     std::map<GuestAddr, std::shared_ptr<Reservation>> live_;
     std::atomic<std::uint64_t> version_{0};
