@@ -117,36 +117,37 @@ private:
     GuestAddr code_begin_ = ~GuestAddr{0};
     GuestAddr code_end_ = 0;
 
-    // State of the current run (vCPU thread only).
-    std::optional<RunResult> stop_;
-    bool stopping_now_ = false;          // uc_emu_stop called: the instruction is abandoned
+    // State of the current run (vCPU thread only). The fields every
+    // emulated access reads come first, the large ones last.
+    bool stopping_now_ = false;            // uc_emu_stop called: the instruction is abandoned
     bool stop_after_instruction_ = false;  // stop_ takes effect at the next instruction
-    // Where a stop inside a block left the guest (AArch64: the emulator moves
-    // the program counter back to the block's start when it leaves a block early).
-    std::optional<GuestAddr> resume_pc_;
-    std::optional<GuestAddr> block_start_;  // while in the block hook
-    // AArch64: a handler asked to stop inside an instruction; it is run again
-    // by itself, its accesses up to log position replay_end_ answered from
-    // access_log_.
-    bool replay_pending_ = false;
-    std::uint64_t replay_end_ = 0;
-    AccessLog access_log_;
-    // The step being run, and the instructions its hook has seen.
-    std::optional<Step> step_;
-    int step_instructions_ = 0;
-    bool replay_done_ = false;
     // An access that failed (FAULT_ERROR, ...) stops the run before its
     // instruction completes; the next run starts at that instruction and
     // completes its emulated accesses as ignored, as KVM completes a failed
     // MMIO access with 0 on re-entry.
     enum class Redo { none, pending, inside };
     Redo redo_ = Redo::none;
-    GuestAddr redo_ip_ = 0;
+    // The step being run, and the instructions its hook has seen.
+    std::optional<Step> step_;
+    int step_instructions_ = 0;
+    bool replay_done_ = false;
+    // AArch64: a handler asked to stop inside an instruction; it is run again
+    // by itself, its accesses up to log position replay_end_ answered from
+    // access_log_.
+    bool replay_pending_ = false;
+    std::uint64_t replay_end_ = 0;
     ExitCounts exits_;
     struct {
         GuestAddr next = 0;
         int remaining = 0;
     } byte_echo_;  // per-byte repeats of an unaligned read-only store, to skip
+    GuestAddr redo_ip_ = 0;
+    // Where a stop inside a block left the guest (AArch64: the emulator moves
+    // the program counter back to the block's start when it leaves a block early).
+    std::optional<GuestAddr> resume_pc_;
+    std::optional<GuestAddr> block_start_;  // while in the block hook
+    std::optional<RunResult> stop_;
+    AccessLog access_log_;
 };
 
 }  // namespace guestmem::emu
