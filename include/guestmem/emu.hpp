@@ -47,10 +47,22 @@
 /// - request_stop() or Vcpu::request_exit() from a fault handler of the
 ///   vCPU itself lets the instruction being handled complete; the run ends
 ///   before the next one, and the next run continues after it.
-/// - To stop between instructions the backend hooks every instruction, which
-///   costs a call into the backend per guest instruction: a loop of guest RAM
-///   accesses (the guest suites' access script) ran about half as fast with
-///   it (about 450 ns per pass instead of 240 ns on the development machine).
+/// - Stopping exactly at an instruction has a cost on every one. x86-64
+///   hooks every instruction: a call into the backend per guest
+///   instruction (the emulator computes x86 flags lazily and stores them,
+///   and the program counter, at every instruction only when instructions
+///   are hooked); a loop of guest RAM accesses (the guest suites' access
+///   script) ran about half as fast with it (about 450 ns per pass instead
+///   of 240 ns on the development machine). AArch64 hooks every store
+///   instead: a call per guest store (the emulator then stores the program
+///   counter before every load and store), and every guest RAM access takes
+///   the emulator's slow path. There, a stop a handler asks for, and the
+///   completion of a failed access, run the instruction again by itself,
+///   its accesses answered as the first time (a handler sees each access
+///   once). A `dc zva` (a store the emulator does not count among the load
+///   and store instructions) that fails on emulated memory stops with the
+///   program counter of the last load or store before it, where the next
+///   run then starts.
 /// - The emulator translates guest code and cannot see the VMM write guest
 ///   RAM: code the VMM writes (an image it loads) is seen from the next
 ///   run(), which drops the translations of the RAM code ran from;

@@ -112,6 +112,10 @@ GuestAddr read_pc(uc_engine* uc, Arch arch) {
     return pc;
 }
 
+void write_pc(uc_engine* uc, Arch arch, GuestAddr pc) {
+    uc_reg_write(uc, arch == Arch::aarch64 ? static_cast<int>(UC_ARM64_REG_PC) : static_cast<int>(UC_X86_REG_RIP), &pc);
+}
+
 Result<Arm64SystemState> read_arm64_system_state(uc_engine* uc) {
     Arm64SystemState state;
     auto sctlr = read_cp(uc, sctlr_el1(), "cannot read SCTLR_EL1");

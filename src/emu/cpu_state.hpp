@@ -15,6 +15,8 @@ Result<void> write_registers(uc_engine* uc, const Registers& registers);
 
 /// The program counter (rip or pc); 0 if the engine cannot say.
 GuestAddr read_pc(uc_engine* uc, Arch arch);
+/// Sets it.
+void write_pc(uc_engine* uc, Arch arch, GuestAddr pc);
 
 /// AArch64 SCTLR_EL1, VBAR_EL1 and TPIDR_EL1. Errc::backend_error.
 Result<Arm64SystemState> read_arm64_system_state(uc_engine* uc);

@@ -82,8 +82,7 @@ void EmuBackend::wait_for_vcpus(std::uint64_t generation) {
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
-void EmuBackend::notify_progress() {
-    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+void EmuBackend::wake_waiters() {
     std::lock_guard lock(mutex_);
     progress_.notify_all();
 }

@@ -52,10 +52,14 @@ public:
     void attach(EmuVcpu& vcpu);
     void detach(EmuVcpu& vcpu);
     /// A vCPU left guest code or applied a generation: wakes a waiting uninstall.
-    void notify_progress();
+    /// Inline: every emulated access calls it, and there is rarely a waiter.
+    void notify_progress() {
+        if (waiters_.load(std::memory_order_seq_cst) != 0) wake_waiters();
+    }
 
 private:
     void wait_for_vcpus(std::uint64_t generation);
+    void wake_waiters();
 
     const Arch arch_;
     const Options options_;

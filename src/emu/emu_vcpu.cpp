@@ -61,6 +61,9 @@ struct Hooks {
     static void code(uc_engine*, std::uint64_t address, std::uint32_t, void* self) {
         static_cast<EmuVcpu*>(self)->on_instruction(address);
     }
+    // Does nothing: its presence makes the AArch64 translator store the
+    // program counter before every load and store.
+    static void store(uc_engine*, uc_mem_type, std::uint64_t, int, std::int64_t, void*) {}
     static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
         return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
     }
@@ -99,7 +102,8 @@ private:
     Phase saved_;
 };
 
-EmuVcpu::EmuVcpu(EmuBackend& backend, Vcpu& vcpu) : backend_(backend), vcpu_(vcpu), arch_(backend.arch()) {
+EmuVcpu::EmuVcpu(EmuBackend& backend, Vcpu& vcpu)
+    : backend_(backend), vcpu_(vcpu), arch_(backend.arch()), hook_every_instruction_(arch_ == Arch::x86_64) {
     backend_.attach(*this);
 }
 
@@ -157,19 +161,24 @@ Result<void> EmuVcpu::add_hooks(uc_engine* uc) {
         void* callback;
         int instruction;  // for UC_HOOK_INSN
     };
+    // The emulator checks for a stop after every memory access, so a failed
+    // access stops the run before any later instruction runs; the hooks
+    // below keep the state exact at that point (see the class comment).
     std::vector<Hook> hooks = {
         {UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), 0},
-        // With an instruction hook the emulator keeps the program counter of
-        // every instruction and checks for a stop after every memory access:
-        // a failed access stops the run before any later instruction runs,
-        // with the counter at the failed one (without it the counter falls
-        // back to the start of the translated block, whose earlier
-        // instructions would run again).
-        {UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::code), 0},
         {UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED, reinterpret_cast<void*>(&Hooks::unmapped), 0},
         {UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&Hooks::write_protected), 0},
         {UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt), 0},
     };
+    if (hook_every_instruction_) {
+        // x86 computes its flags lazily: only an instruction hook makes the
+        // translator store them (and the program counter) at every instruction.
+        hooks.push_back({UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::code), 0});
+    } else {
+        // The program counter before every load and store, for a hook per
+        // store that does nothing (loads, more frequent, get none).
+        hooks.push_back({UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&Hooks::store), 0});
+    }
     if (arch_ == Arch::x86_64) {
         hooks.push_back({UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::port_in), UC_X86_INS_IN});
         hooks.push_back({UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::port_out), UC_X86_INS_OUT});
@@ -225,12 +234,49 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     code_end_ = 0;
     if (redo_ != Redo::none && read_pc(uc, arch_) != redo_ip_) redo_ = Redo::none;
     uc_err err = UC_ERR_OK;
-    if (!stop_) err = uc_emu_start(uc, read_pc(uc, arch_), kNoExit, 0, 0);
+    if (!stop_ && redo_ == Redo::pending && !hook_every_instruction_) {
+        redo_ = Redo::none;
+        err = step(uc, Step::ignore);
+    }
+    if (!stop_ && err == UC_ERR_OK) err = run_from(uc, read_pc(uc, arch_));
+    if (replay_pending_) {
+        // The run stopped inside the instruction whose handler asked to stop: complete it.
+        replay_pending_ = false;
+        stopping_now_ = false;
+        if (err == UC_ERR_OK) err = step(uc, Step::replay);
+    }
     enter(Phase::idle);
     t_running = outer;
     // A block translated just before the run stopped never reached the block hook.
     note_code(read_pc(uc, arch_), static_cast<std::uint32_t>(page_size(arch_)));
     return finish(uc, err);
+}
+
+uc_err EmuVcpu::run_from(uc_engine* uc, GuestAddr from) {
+    resume_pc_.reset();
+    const uc_err err = uc_emu_start(uc, from, kNoExit, 0, 0);
+    if (resume_pc_) write_pc(uc, arch_, *resume_pc_);
+    return err;
+}
+
+uc_err EmuVcpu::step(uc_engine* uc, Step how) {
+    const GuestAddr pc = read_pc(uc, arch_);
+    uc_hook hook = 0;
+    if (const uc_err err = uc_hook_add(uc, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::code), this, 1, 0);
+        err != UC_ERR_OK) {
+        stop_with(stop_result(StopReason::internal_error, describe("cannot add an emulator hook", err)));
+        return UC_ERR_OK;
+    }
+    // A translation made without the hook would run on past the instruction.
+    uc_ctl_remove_cache(uc, pc, pc + 4);
+    step_ = how;
+    step_instructions_ = 0;
+    replay_done_ = false;
+    const uc_err err = run_from(uc, pc);
+    step_.reset();
+    // Also drops the translations made with the hook.
+    uc_hook_del(uc, hook);
+    return err;
 }
 
 RunResult EmuVcpu::finish(uc_engine* uc, uc_err err) {
@@ -270,16 +316,37 @@ RunResult EmuVcpu::finish(uc_engine* uc, uc_err err) {
 void EmuVcpu::stop_with(RunResult result, bool after_instruction) {
     if (!stop_) stop_ = std::move(result);
     if (after_instruction && !stopping_now_) {
-        stop_after_instruction_ = true;
-        return;
+        if (hook_every_instruction_ || step_) {
+            stop_after_instruction_ = true;  // the instruction hook stops at the next one
+            return;
+        }
+        // Stop inside the instruction and run it again by itself; the
+        // access being handled is the last to answer from the log.
+        replay_pending_ = true;
+        replay_end_ = access_log_.next();
+    }
+    if (!hook_every_instruction_ && !resume_pc_) {
+        // Inside an access the program counter is the instruction's; in the
+        // block hook it is stale, and the block's start is where to go on.
+        resume_pc_ = block_start_ ? *block_start_ : read_pc(engine_.get(), arch_);
     }
     // The emulator checks for a stop after every memory access and before
-    // every instruction (see add_hooks): nothing after this point runs.
+    // every block (and instruction, when hooked): nothing after this point runs.
     stopping_now_ = true;
     uc_emu_stop(engine_.get());
 }
 
-bool EmuVcpu::suppress_access() const { return stopping_now_ || redo_ == Redo::inside; }
+bool EmuVcpu::suppress_access() const {
+    return stopping_now_ || redo_ == Redo::inside || step_ == Step::ignore;
+}
+
+std::optional<std::uint64_t> EmuVcpu::replayed(GuestAddr addr, unsigned size, bool is_write) {
+    if (replay_done_) return std::nullopt;
+    const auto answer = access_log_.find(replay_end_, addr, size, is_write);
+    if (!answer) return std::nullopt;
+    replay_done_ = answer->last;
+    return answer->value;
+}
 
 void EmuVcpu::request_stop() noexcept {
     if (t_running == this) {
@@ -301,7 +368,14 @@ void EmuVcpu::note_code(GuestAddr address, std::uint32_t size) {
 void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
     note_code(address, size);
     byte_echo_.remaining = 0;
-    if (stop_requested_.load(std::memory_order_relaxed) && stop_requested_.exchange(false)) {
+    block_start_ = address;
+    struct Leave {
+        std::optional<GuestAddr>& start;
+        ~Leave() { start.reset(); }
+    } leave{block_start_};
+    // A step runs one instruction for a stop already decided (or a failed
+    // access's completion): a stop request waits for the next block after it.
+    if (!step_ && stop_requested_.load(std::memory_order_relaxed) && stop_requested_.exchange(false)) {
         ++exits_.total;
         ++exits_.interrupted;
         stop_with(stop_result(StopReason::stopped, "stop requested"));
@@ -321,6 +395,13 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
 }
 
 void EmuVcpu::on_instruction(GuestAddr address) {
+    if (step_) {
+        // The stepped instruction is the first this hook sees; the next one ends the step.
+        if (step_instructions_++ == 0) return;
+        resume_pc_ = address;
+        uc_emu_stop(engine_.get());
+        return;
+    }
     // The run after a failed access starts at its instruction: complete that
     // instruction's emulated accesses as ignored, then dispatch normally.
     if (redo_ == Redo::pending && address == redo_ip_) {
@@ -337,6 +418,7 @@ void EmuVcpu::on_instruction(GuestAddr address) {
 
 bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
     byte_echo_.remaining = 0;
+    const bool stopped_before = stop_.has_value();
     {
         CallbackScope scope(*this);
         if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
@@ -346,7 +428,10 @@ bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
     // Leaving the callback applied the removals published meanwhile: decide
     // on what this engine maps now, or the retried access could find nothing
     // there (the emulator then fails the run with UC_ERR_MAP).
-    if (stop_) return false;
+    if (stop_ && !stopped_before) return false;  // applying the map failed
+    // A run stopping at once performs no more accesses; one that completes
+    // its instruction first (a stop a handler asked for) maps the page.
+    if (stopping_now_ && !replay_pending_) return false;
     if (memory_->is_ram(addr)) return true;  // mapped meanwhile (deferred mapping): retry as RAM
     // Emulated memory: map its page so that the retried access reaches
     // mmio_access, which can return the value a read yields.
@@ -367,12 +452,14 @@ bool EmuVcpu::on_write_protected(GuestAddr addr, int size, std::int64_t value) {
     }
     byte_echo_.remaining = 0;
     if (size > 1 && addr % static_cast<unsigned>(size) != 0) byte_echo_ = {addr, size};
+    if (step_ == Step::replay && replayed(addr, static_cast<unsigned>(size), true)) return true;
     if (suppress_access()) return true;  // dropped, as ignored
     CallbackScope scope(*this);
     ++exits_.total;
     ++exits_.mmio;
     Access access{addr, static_cast<std::uint8_t>(size), true, low_bytes(value, size)};
     dispatch(access);
+    if (!hook_every_instruction_) access_log_.record(addr, static_cast<unsigned>(size), true, 0);
     return true;  // the store is discarded; the instruction completes
 }
 
@@ -380,18 +467,24 @@ std::uint64_t EmuVcpu::mmio_access(GuestAddr addr, unsigned size, bool is_write,
     byte_echo_.remaining = 0;
     // A later part of an access that already failed (the high half of an
     // 8-byte access), or the failed instruction being completed: as ignored.
+    if (step_ == Step::replay) {
+        if (auto answer = replayed(addr, size, is_write)) return is_write ? 0 : *answer;
+    }
     if (suppress_access()) return 0;
     CallbackScope scope(*this);
     ++exits_.total;
     ++exits_.mmio;
     Access access{addr, static_cast<std::uint8_t>(size), is_write, is_write ? value : 0};
     dispatch(access);
+    if (!hook_every_instruction_) access_log_.record(addr, size, is_write, is_write ? 0 : access.data);
     return is_write ? 0 : access.data;
 }
 
 bool EmuVcpu::dispatch(Access& access) {
     AccessOutcome outcome = vcpu_.vm().dispatch(vcpu_, access);
     if (outcome) return true;
+    // A stop asked for earlier in the instruction ends the run at it, as on x86.
+    replay_pending_ = false;
     // The run ends here: the failure is reported (and logged) once.
     RunResult result = stop_result(StopReason::fault_error, describe(*outcome.failure));
     log(LogLevel::error, std::string(ApiCall::current()) + ": " + result.message);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "access_log.hpp"
 #include "emu_backend.hpp"
 #include "engine.hpp"
 #include "engine_memory.hpp"
@@ -18,6 +19,16 @@ namespace guestmem::emu {
 /// from other threads only set state that the engine's hooks act on, on the
 /// vCPU's thread: a UC_HOOK_BLOCK hook at every translated block, and the
 /// end of every callback into the VMM.
+///
+/// Stopping at an instruction: x86-64 hooks every instruction (the emulator
+/// then keeps the program counter and the lazily computed flags exact at
+/// each one). AArch64 has no lazy state but the program counter, which a
+/// memory hook makes the emulator store before every load and store: a run
+/// stopped inside an access is exact once the backend puts back the counter
+/// the emulator moved to the block's start. What must happen after an
+/// instruction (a stop a handler asked for, completing a failed access) runs
+/// that one instruction alone, with an instruction hook that exists only
+/// for that step (see step()).
 ///
 /// For EmuBackend::uninstall, a vCPU is in one of three phases: idle (not in
 /// run()), guest (executing guest code) or callback (in VMM code on its own
@@ -50,6 +61,14 @@ private:
     Result<uc_engine*> engine();
     Result<void> add_hooks(uc_engine* uc);
     Result<RunResult> run_engine(uc_engine* uc);
+    /// Runs the engine from `from` until a stop; puts back the program
+    /// counter a stop inside a block recorded (resume_pc_).
+    uc_err run_from(uc_engine* uc, GuestAddr from);
+    enum class Step { replay, ignore };
+    /// Runs the one instruction at the program counter by itself (AArch64):
+    /// `replay` answers its accesses up to replay_end_ from the log and
+    /// delivers the rest; `ignore` completes them all as ignored.
+    uc_err step(uc_engine* uc, Step how);
     RunResult finish(uc_engine* uc, uc_err err);
 
     // Hooks (static trampolines in the .cpp call these).
@@ -60,6 +79,8 @@ private:
     void on_interrupt(uc_engine* uc, std::uint32_t number);
     std::uint32_t on_port(std::uint16_t port, int size, bool is_write, std::uint32_t value);
     std::uint64_t mmio_access(GuestAddr addr, unsigned size, bool is_write, std::uint64_t value) override;
+    /// The answer to an access of the instruction being replayed, if the log has it.
+    std::optional<std::uint64_t> replayed(GuestAddr addr, unsigned size, bool is_write);
 
     /// Code was translated from [address, address + size).
     void note_code(GuestAddr address, std::uint32_t size);
@@ -80,6 +101,7 @@ private:
     EmuBackend& backend_;
     Vcpu& vcpu_;
     const Arch arch_;
+    const bool hook_every_instruction_;  // x86-64 (see the class comment)
     Engine engine_;
     std::unique_ptr<EngineMemory> memory_;
     std::optional<X86SystemState> x86_state_;  // x86: recorded, the engine runs long mode
@@ -95,9 +117,9 @@ private:
     GuestAddr code_begin_ = ~GuestAddr{0};
     GuestAddr code_end_ = 0;
 
-    // State of the current run (vCPU thread only).
-    std::optional<RunResult> stop_;
-    bool stopping_now_ = false;          // uc_emu_stop called: the instruction is abandoned
+    // State of the current run (vCPU thread only). The fields every
+    // emulated access reads come first, the large ones last.
+    bool stopping_now_ = false;            // uc_emu_stop called: the instruction is abandoned
     bool stop_after_instruction_ = false;  // stop_ takes effect at the next instruction
     // An access that failed (FAULT_ERROR, ...) stops the run before its
     // instruction completes; the next run starts at that instruction and
@@ -105,12 +127,27 @@ private:
     // MMIO access with 0 on re-entry.
     enum class Redo { none, pending, inside };
     Redo redo_ = Redo::none;
-    GuestAddr redo_ip_ = 0;
+    // The step being run, and the instructions its hook has seen.
+    std::optional<Step> step_;
+    int step_instructions_ = 0;
+    bool replay_done_ = false;
+    // AArch64: a handler asked to stop inside an instruction; it is run again
+    // by itself, its accesses up to log position replay_end_ answered from
+    // access_log_.
+    bool replay_pending_ = false;
+    std::uint64_t replay_end_ = 0;
     ExitCounts exits_;
     struct {
         GuestAddr next = 0;
         int remaining = 0;
     } byte_echo_;  // per-byte repeats of an unaligned read-only store, to skip
+    GuestAddr redo_ip_ = 0;
+    // Where a stop inside a block left the guest (AArch64: the emulator moves
+    // the program counter back to the block's start when it leaves a block early).
+    std::optional<GuestAddr> resume_pc_;
+    std::optional<GuestAddr> block_start_;  // while in the block hook
+    std::optional<RunResult> stop_;
+    AccessLog access_log_;
 };
 
 }  // namespace guestmem::emu

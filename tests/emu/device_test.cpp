@@ -290,6 +290,71 @@ TEST_P(EmuDevice, HandlerCanEndTheRunWithAnExitStatus) {
     EXPECT_EQ(reads, 10);
 }
 
+TEST_P(EmuDevice, ExitFromAHandlerCompletesItsInstructionAndNothingAfterRuns) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "fail_midblock");
+    int calls = 0;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x100, [&](Fault& fault) {
+        ++calls;
+        fault.vcpu().request_exit(3);
+        return FaultResult::handled;
+    }));
+    // The device store is the second instruction of fail_midblock's only
+    // block (x86: 2 bytes long; AArch64: 4).
+    const bool x86 = GetParam() == Arch::x86_64;
+    const GuestAddr after_store = kCode + (x86 ? 9 : 8);
+    const std::uint64_t canary = 0x5a5a5a5a5a5a5a5a;
+    ASSERT_TRUE(write_guest_value(*emu.vm, kData, canary));
+    emu.start(*emu.vcpu, kCode, {kDevice + 0x8, 0x99, kData});
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->reason, StopReason::exited) << result->message;
+    EXPECT_EQ(result->exit_status, 3);
+    EXPECT_EQ(result->ip, after_store);
+    EXPECT_EQ(emu.result(*emu.vcpu), 1u);  // the instructions after the store did not run
+    EXPECT_EQ(*read_guest_value<std::uint64_t>(*emu.vm, kData), canary);
+    EXPECT_EQ(calls, 1);
+
+    result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    ASSERT_TRUE(result->halted()) << result->message;
+    EXPECT_EQ(emu.result(*emu.vcpu), 2u);
+    EXPECT_EQ(*read_guest_value<std::uint64_t>(*emu.vm, kData), 2u);
+    EXPECT_EQ(calls, 1);  // the store was not delivered again
+}
+
+TEST_P(EmuDevice, ExitFromTheFirstHalfOfAnEightByteReadStillDeliversTheSecond) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "access");
+    std::vector<Access> seen;
+    ASSERT_TRUE(emu.vm->reserve_at(kDevice, 0x100, [&](Fault& fault) {
+        seen.push_back(fault.access());
+        if (fault.address() == kDevice + 0x48) {
+            fault.set_data(0x55667788);
+            fault.vcpu().request_exit(5);
+        } else {
+            fault.set_data(0x11223344);
+        }
+        return FaultResult::handled;
+    }));
+    emu.start(*emu.vcpu, kCode, {kDevice + 0x48, 0, load8});
+    auto result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->reason, StopReason::exited) << result->message;
+    EXPECT_EQ(result->exit_status, 5);
+    // The read completed, each half delivered once.
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].addr, kDevice + 0x48);
+    EXPECT_EQ(seen[1].addr, kDevice + 0x4c);
+    EXPECT_EQ(emu.result(*emu.vcpu), 0x1122334455667788u);
+
+    result = emu.vcpu->run();
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->halted()) << result->message;
+    EXPECT_EQ(seen.size(), 2u);
+    EXPECT_EQ(emu.result(*emu.vcpu), 0x1122334455667788u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Arches, EmuDevice, ::testing::ValuesIn(kArches), arch_name);
 
 }  // namespace
