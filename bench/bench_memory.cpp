@@ -38,11 +38,17 @@ void* operator new(std::size_t n) {
     return p;
 }
 void* operator new[](std::size_t n) { return operator new(n); }
+// g++ 12 inlines this delete where the benchmark library frees a node, sees
+// the pointer come from operator new, and warns that free does not match it:
+// here operator new is malloc, so free is the match.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept {
     if (!p) return;
     g_live_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
     std::free(p);
 }
+#pragma GCC diagnostic pop
 void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }

@@ -4,6 +4,7 @@
 // a description of the step, so libFuzzer keeps the input as a crash.
 #include "address_space_harness.hpp"
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -124,11 +125,15 @@ private:
               static_cast<unsigned long long>(base), static_cast<unsigned long long>(size), anonymous, static_cast<int>(p));
     }
 
-    template <class... Args>
-    __attribute__((format(printf, 2, 0))) void trace(const char* format, Args... args) {
+    // C varargs rather than a template, so that the compiler checks each
+    // call's arguments against its format (and sees a literal format).
+    __attribute__((format(printf, 2, 3))) void trace(const char* format, ...) {
         if (!tracing_) return;
         std::fprintf(stderr, "step %d: ", step_);
-        std::fprintf(stderr, format, args...);
+        va_list args;
+        va_start(args, format);
+        std::vfprintf(stderr, format, args);
+        va_end(args);
         std::fputc('\n', stderr);
     }
 

@@ -11,10 +11,14 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# In CI (CI=true) every warning is an error (see scripts/test.sh).
+werror=OFF
+[ "${CI:-}" = true ] && werror=ON
+
 scripts/install-deps.sh
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is missing (apt-get install clang)" >&2; exit 1; }
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DGUESTMEM_BUILD_FUZZERS=ON -DGUESTMEM_SANITIZE=address,undefined \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DGUESTMEM_BUILD_FUZZERS=ON -DGUESTMEM_SANITIZE=address,undefined -DGUESTMEM_WERROR=$werror \
   -DGUESTMEM_BUILD_TESTS=OFF -DGUESTMEM_BUILD_EXAMPLES=OFF -DGUESTMEM_BUILD_VMM=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target address_space_fuzzer
 mkdir -p build-fuzz/corpus

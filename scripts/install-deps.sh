@@ -12,6 +12,7 @@ packages=(
   doxygen                     # the docs target and its warning-free test
   dpkg-dev file               # cpack -G DEB: versioned Depends (dpkg-shlibdeps) and shlibs
   clang libclang-rt-14-dev    # the libFuzzer target (scripts/fuzz.sh, CI's bounded fuzz run)
+  clang-format clang-tidy     # scripts/check-style.sh (Debian 12: version 14, which .clang-format and .clang-tidy are written for)
 )
 
 missing=()

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 which=("$@")
 [ ${#which[@]} -eq 0 ] && which=(asan tsan)
+# In CI (CI=true) every warning is an error (see scripts/test.sh).
+werror=OFF
+[ "${CI:-}" = true ] && werror=ON
 
 scripts/install-deps.sh
 
@@ -17,7 +20,7 @@ for kind in "${which[@]}"; do
   case "$kind" in
   asan)
     echo "== ASan+UBSan: building"
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGUESTMEM_SANITIZE=address,undefined >/dev/null
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGUESTMEM_SANITIZE=address,undefined -DGUESTMEM_WERROR=$werror >/dev/null
     cmake --build build-asan -j"$jobs"
     echo "== ASan+UBSan: running every suite"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -25,7 +28,7 @@ for kind in "${which[@]}"; do
     ;;
   tsan)
     echo "== TSan: building the concurrency suites"
-    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread >/dev/null
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread -DGUESTMEM_WERROR=$werror >/dev/null
     targets=(--target guestmem_tests --target guestmem_kvm_tests --target guestmem_ram_tests)
     [ -d tests/stress ] && targets+=(--target guestmem_stress_tests)
     [ -d src/emu ] && pkg-config --exists unicorn && targets+=(--target guestmem_emu_tests)

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -404,6 +405,7 @@ int run_guests(const Options& o) {
         machines.push_back(std::move(*machine));
     }
     std::vector<vmm::Machine*> views;
+    views.reserve(machines.size());
     for (auto& m : machines) views.push_back(m.get());
     show_maps(o, views);
 
@@ -446,9 +448,7 @@ int run_guests(const Options& o) {
     return status;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     auto options = parse_args(argc, argv);
     if (!options) return kExitUsage;
     if (options->command == "help") {
@@ -465,4 +465,19 @@ int main(int argc, char** argv) {
     }
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
     return run_guests(*options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // What nothing below handles (out of memory, a filesystem error) ends the
+    // run with a message and the VMM's error status, not with std::terminate.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "guestmem-vmm: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "guestmem-vmm: an unknown exception\n";
+    }
+    return kExitVmmError;
 }

@@ -85,6 +85,7 @@ public:
     /// IN and OUT. Without one, any IN or OUT stops the run with
     /// StopReason::port_io_error. Errc::unsupported on AArch64 and on
     /// backends without port I/O.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): by value for the overrides, which keep it
     virtual Result<void> set_port_io_handler(PortIoHandler handler) {
         (void)handler;
         return fail(Errc::unsupported, "this vCPU has no port I/O");
@@ -142,6 +143,7 @@ public:
 
     /// Signals matching guest writes to `ring` on a backend thread, without a
     /// vCPU exit. Writes that do not match still reach Vm::dispatch.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): by value for the overrides, which keep it
     virtual Result<std::unique_ptr<FastPath>> add_doorbell(const DoorbellSpec& spec, DoorbellRing ring) {
         (void)spec;
         (void)ring;

@@ -73,7 +73,7 @@ public:
     /// returns (Vm::map rules; the caller keeps its capabilities). With
     /// deferred mapping on, the iterator runs on the first access.
     /// Errors: as register_at, without the alignment rule, plus Vm::map's.
-    Result<void> register_at(GuestAddr start, std::uint64_t bytes, MapIterator iterator);
+    Result<void> register_at(GuestAddr start, std::uint64_t bytes, const MapIterator& iterator);
 
     /// Marks [start, start + bytes) allocated. Every byte must be registered
     /// RAM; bytes already allocated stay so (marking is idempotent).

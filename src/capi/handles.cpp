@@ -58,6 +58,7 @@ vm_memory_reservation_t* to_handle(vm_t* vm, ReservationId id) {
     const auto token = static_cast<std::uintptr_t>(id) << kTokenShift;
     std::lock_guard lock(tables().mutex);
     tables().reservations.emplace(token, vm);
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the handle is a token, never dereferenced
     return reinterpret_cast<vm_memory_reservation_t*>(token);
 }
 

@@ -19,7 +19,7 @@ constexpr std::uint8_t first_piece_size(GuestAddr addr, std::uint64_t part_size)
     if (part_size == 1 || part_size == 2 || part_size == 4 || part_size == 8) {
         return static_cast<std::uint8_t>(part_size);
     }
-    for (std::uint8_t size : {4, 2}) {
+    for (std::uint8_t size : {std::uint8_t{4}, std::uint8_t{2}}) {
         if (size <= part_size && (addr & (size - 1)) == 0) return size;
     }
     return 1;

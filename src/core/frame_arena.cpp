@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "format.hpp"
 #include "guestmem/frame.hpp"
 
 namespace guestmem {
@@ -34,19 +35,19 @@ const std::shared_ptr<ArenaRegistry>& registry() {
 Result<std::shared_ptr<FrameArena>> FrameArena::create(std::uint64_t capacity) {
     int fd = memfd_create("guestmem-frames", MFD_CLOEXEC);
     if (fd < 0) {
-        return fail(Errc::out_of_memory, std::string("memfd_create failed: ") + std::strerror(errno));
+        return fail(Errc::out_of_memory, std::string("memfd_create failed: ") + errno_message(errno));
     }
     if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) {
         int err = errno;
         close(fd);
-        return fail(Errc::out_of_memory, std::string("cannot size frame arena: ") + std::strerror(err));
+        return fail(Errc::out_of_memory, std::string("cannot size frame arena: ") + errno_message(err));
     }
     // MAP_NORESERVE: the arena is sparse; memory is committed page by page on first touch.
     void* base = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (base == MAP_FAILED) {
         int err = errno;
         close(fd);
-        return fail(Errc::out_of_memory, std::string("cannot map frame arena: ") + std::strerror(err));
+        return fail(Errc::out_of_memory, std::string("cannot map frame arena: ") + errno_message(err));
     }
     auto arena = std::make_shared<FrameArena>(Key{}, fd, static_cast<std::byte*>(base), capacity);
     arena->registry_ = registry();

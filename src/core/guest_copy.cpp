@@ -51,7 +51,7 @@ void for_each_narrow_unit(const std::byte* guest, std::size_t i, std::size_t end
     while (i < end) {
         const auto at = reinterpret_cast<std::uintptr_t>(guest + i);
         std::size_t size = 1;
-        for (std::size_t s : {4, 2}) {
+        for (std::size_t s : {std::size_t{4}, std::size_t{2}}) {
             if (s <= end - i && (at & (s - 1)) == 0) {
                 size = s;
                 break;

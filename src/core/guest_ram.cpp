@@ -161,7 +161,7 @@ Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes) {
     return register_reserved(*id, range, plan_iterator(std::move(plan)), std::move(*caps));
 }
 
-Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes, MapIterator iterator) {
+Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes, const MapIterator& iterator) {
     ApiCall call("GuestRam::register_at");
     if (auto ok = check_ready(); !ok) return ok;
     if (!iterator) return fail(Errc::invalid_argument, "map iterator is NULL");

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <vector>
 
+#include "format.hpp"
 #include "guestmem/guest_memory.hpp"
 
 namespace guestmem {
@@ -34,7 +35,7 @@ Result<std::vector<std::byte>> read_image_file(const std::string& path, std::uin
                                                 " bytes, more than the " + std::to_string(max_bytes) + " allowed");
     }
     std::ifstream file(path, std::ios::binary);
-    if (!file) return fail(Errc::invalid_argument, "cannot open guest image " + path + ": " + std::strerror(errno));
+    if (!file) return fail(Errc::invalid_argument, "cannot open guest image " + path + ": " + errno_message(errno));
     std::vector<std::byte> bytes(static_cast<std::size_t>(size));
     try {
         file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

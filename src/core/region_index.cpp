@@ -52,12 +52,13 @@ Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
     std::size_t k = 1;
     while (k <= n) {
         // The line of k's four grandchildren (an address past the end is harmless).
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): integers, as past the array pointer arithmetic is undefined
         __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(tree) + kLine * k));
         k = 2 * k + (tree[k].last < addr);
     }
     // k went right after the node we want and left ever since: drop those
     // trailing right turns and the last left one.
-    k >>= __builtin_ffsll(static_cast<long long>(~k));
+    k >>= std::countr_one(k) + 1;
     return k == 0 ? nullptr : tree[k].reservation;
 }
 

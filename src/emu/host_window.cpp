@@ -8,12 +8,14 @@
 #include <string>
 #include <utility>
 
+#include "format.hpp"
+
 namespace guestmem::emu {
 
 Result<HostWindow> HostWindow::reserve(std::uint64_t bytes) {
     void* base = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
-        return fail(Errc::out_of_memory, std::string("cannot reserve a host window: ") + std::strerror(errno));
+        return fail(Errc::out_of_memory, std::string("cannot reserve a host window: ") + errno_message(errno));
     }
     return HostWindow(static_cast<std::byte*>(base), bytes);
 }
@@ -40,7 +42,7 @@ Result<void> HostWindow::place(std::uint64_t at, int fd, std::uint64_t offset, s
     void* got = mmap(base_ + at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
                      static_cast<off_t>(offset));
     if (got == MAP_FAILED) {
-        return fail(Errc::out_of_memory, std::string("cannot map frames into a host window: ") + std::strerror(errno));
+        return fail(Errc::out_of_memory, std::string("cannot map frames into a host window: ") + errno_message(errno));
     }
     return {};
 }

@@ -118,8 +118,8 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<FastPath>> make_doorbell(std::shared_ptr<const KvmVmFd> vm, const DoorbellSpec& spec,
-                                               DoorbellRing ring) {
+Result<std::unique_ptr<FastPath>> make_doorbell(const std::shared_ptr<const KvmVmFd>& vm, const DoorbellSpec& spec,
+                                                DoorbellRing ring) {
     if (!vm->system().capabilities().ioeventfd) {
         log(LogLevel::warning, std::string(ApiCall::current()) + ": KVM lacks KVM_CAP_IOEVENTFD: the doorbell at " +
                                    hex(spec.addr) + " is delivered through MMIO exits");

@@ -18,8 +18,8 @@ namespace guestmem::kvm {
 /// (with a logged warning) when KVM lacks KVM_CAP_IOEVENTFD: the core then
 /// delivers the writes through MMIO exits. Detaching deassigns the ioeventfd;
 /// destroying delivers what the eventfd still counts and joins the thread.
-Result<std::unique_ptr<FastPath>> make_doorbell(std::shared_ptr<const KvmVmFd> vm, const DoorbellSpec& spec,
-                                               DoorbellRing ring);
+Result<std::unique_ptr<FastPath>> make_doorbell(const std::shared_ptr<const KvmVmFd>& vm, const DoorbellSpec& spec,
+                                                DoorbellRing ring);
 
 /// Registers a coalesced MMIO zone (KVM_REGISTER_COALESCED_MMIO) for `range`;
 /// detaching unregisters it. nullptr (with a logged warning) when KVM lacks

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "format.hpp"
 #include "unique_fd.hpp"
 
 namespace guestmem::kvm {
@@ -19,7 +20,7 @@ constexpr int kApiVersion = 12;
 
 Error unusable(std::string why) { return Error{Errc::unsupported, std::move(why)}; }
 
-std::string with_errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string with_errno(const char* what) { return std::string(what) + ": " + errno_message(errno); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "format.hpp"
 #include "guestmem/log.hpp"
 
 namespace guestmem::kvm {
@@ -45,7 +46,7 @@ std::vector<kvm_cpuid_entry2> read_supported_cpuid(int fd) {
 
 }  // namespace
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) { return std::string(what) + ": " + errno_message(errno); }
 
 bool kvm_device_present() { return ::access(kDevice, F_OK) == 0; }
 
