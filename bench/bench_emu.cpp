@@ -73,10 +73,12 @@ public:
             frames.push_back(vm_->capabilities().allocate_frame(FrameSize::k4KiB).value());
         }
         must(vm_->map_frames(ram.value(), frames, kPageBits));
-        vm_->reserve_at(bench::RawUnicorn::kDevice, 4, [this](Fault&) {
-            ++reads_;
-            return FaultResult::handled;
-        }).value();
+        vm_->reserve_at(bench::RawUnicorn::kDevice, 4,
+                        [this](Fault&) {
+                            ++reads_;
+                            return FaultResult::handled;
+                        })
+            .value();
         (void)load_image_file(*vm_, bench::RawUnicorn::kEntry, image).value();
         vcpu_ = vm_->create_vcpu().value();
         BootSpec spec;
@@ -124,11 +126,15 @@ void BM_Library_MmioRead(benchmark::State& state, GuestArch arch) {
     report(state, delivered);
 }
 
-#define EMU_BENCH(arch)                                                           \
-    BENCHMARK_CAPTURE(BM_RawUnicorn_MmioRead, arch, GuestArch::arch)              \
-        ->Repetitions(5)->UseRealTime()->Unit(benchmark::kMicrosecond);           \
-    BENCHMARK_CAPTURE(BM_Library_MmioRead, arch, GuestArch::arch)                 \
-        ->Repetitions(5)->UseRealTime()->Unit(benchmark::kMicrosecond)
+#define EMU_BENCH(arch)                                              \
+    BENCHMARK_CAPTURE(BM_RawUnicorn_MmioRead, arch, GuestArch::arch) \
+        ->Repetitions(5)                                             \
+        ->UseRealTime()                                              \
+        ->Unit(benchmark::kMicrosecond);                             \
+    BENCHMARK_CAPTURE(BM_Library_MmioRead, arch, GuestArch::arch)    \
+        ->Repetitions(5)                                             \
+        ->UseRealTime()                                              \
+        ->Unit(benchmark::kMicrosecond)
 EMU_BENCH(x86_64);
 EMU_BENCH(aarch64);
 

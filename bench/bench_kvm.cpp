@@ -134,7 +134,8 @@ void BM_Ioeventfd_Raw(benchmark::State& state) {
 void BM_Doorbell_Lib(benchmark::State& state) {
     LibVm lib(guest("mmio_write_loop"));
     std::atomic<std::uint64_t> rings{0};
-    auto dev = lib.vm->reserve_doorbell(kDevice, 2, [&rings](std::uint64_t n) { rings += n; }, kValue);
+    auto dev = lib.vm->reserve_doorbell(
+        kDevice, 2, [&rings](std::uint64_t n) { rings += n; }, kValue);
     if (!dev) {
         state.SkipWithError("reserve_doorbell failed");
         return;

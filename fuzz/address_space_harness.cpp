@@ -70,10 +70,14 @@ public:
             case 4: map_iterator(in); break;
             case 5: map_frames(in); break;
             case 6: free(in); break;
-            case 7: case 8: access(in); break;
+            case 7:
+            case 8: access(in); break;
             case 9: allocate_frame(in); break;
             case 10: copy_or_delete_cap(in); break;
-            case 11: model_.deferred_mode = in.bits(1); vm_->set_deferred_mapping(model_.deferred_mode); break;
+            case 11:
+                model_.deferred_mode = in.bits(1);
+                vm_->set_deferred_mapping(model_.deferred_mode);
+                break;
             case 12: set_unhandled(in); break;
             }
             check_layout();
@@ -122,7 +126,8 @@ private:
         r.value = value;
         model_.reservations.emplace(id, std::move(r));
         trace("reserve id=%llu [%llx, +%llx) anon=%d policy=%d", static_cast<unsigned long long>(id),
-              static_cast<unsigned long long>(base), static_cast<unsigned long long>(size), anonymous, static_cast<int>(p));
+              static_cast<unsigned long long>(base), static_cast<unsigned long long>(size), anonymous,
+              static_cast<int>(p));
     }
 
     // C varargs rather than a template, so that the compiler checks each
@@ -215,8 +220,9 @@ private:
             f.cap = pick_cap(in);
             const auto cap = model_.caps.find(f.cap);
             f.size_bits = in.below(8) == 0 ? static_cast<unsigned>(in.below(32))
-                          : cap != model_.caps.end() ? model_.frames[static_cast<std::size_t>(cap->second.frame)].size_bits
-                                                     : 12;
+                          : cap != model_.caps.end()
+                              ? model_.frames[static_cast<std::size_t>(cap->second.frame)].size_bits
+                              : 12;
             f.rights = in.below(4) == 0 ? static_cast<unsigned>(in.bits(4)) : 0xf;
             f.addr = in.below(8) == 0 ? addr + in.below(3) * kPage : addr;
             frames.push_back(f);
@@ -287,8 +293,8 @@ private:
         const std::uint64_t value = in.bits(64);
         const fuzzmodel::AccessResult expected = model_.access(addr, size, is_write, value);
         trace("%s %u bytes at %llx value %llx: model %s %llx", is_write ? "write" : "read", size,
-              static_cast<unsigned long long>(addr), static_cast<unsigned long long>(value), expected.ok ? "ok" : "error",
-              static_cast<unsigned long long>(expected.value));
+              static_cast<unsigned long long>(addr), static_cast<unsigned long long>(value),
+              expected.ok ? "ok" : "error", static_cast<unsigned long long>(expected.value));
         if (is_write) {
             expect(guestmem::sim::write(*vcpu_, addr, size, value).ok(), expected.ok, "sim::write");
             return;

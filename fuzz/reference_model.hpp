@@ -79,7 +79,8 @@ public:
     /// The lowest fitting address, pools in address order; nullopt when full.
     std::optional<Addr> anon_fit(std::uint64_t rounded, std::uint64_t align) const;
     /// Validates an iterator's frames for `r`; the mappings if all are valid.
-    std::optional<std::vector<Mapping>> plan_mapping(const Reservation& r, const std::vector<FrameRequest>& frames) const;
+    std::optional<std::vector<Mapping>> plan_mapping(const Reservation& r,
+                                                     const std::vector<FrameRequest>& frames) const;
     AccessResult access(Addr addr, unsigned size, bool is_write, std::uint64_t value);
 
 private:

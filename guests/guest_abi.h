@@ -40,7 +40,7 @@
 #define PONG_PAYLOAD 24 /* ponger: the payload it read plus one */
 
 /* crash.S modes (rdi). */
-#define CRASH_UD2 0        /* an invalid instruction with no IDT: triple fault */
-#define CRASH_JUMP 1       /* jump to the address in rsi (e.g. emulated memory) */
+#define CRASH_UD2 0  /* an invalid instruction with no IDT: triple fault */
+#define CRASH_JUMP 1 /* jump to the address in rsi (e.g. emulated memory) */
 
 #endif

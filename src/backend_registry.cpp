@@ -120,7 +120,8 @@ std::vector<std::string> describe_backends(Arch arch) {
     for (const auto& [kind, name] : kNames) {
         if (kind == BackendKind::automatic) continue;
         const auto reason = unusable_reason(kind, arch);
-        lines.push_back(std::string(name) + ": " + (reason ? "unavailable (" + *reason + ")" : std::string("available")));
+        lines.push_back(std::string(name) + ": " +
+                        (reason ? "unavailable (" + *reason + ")" : std::string("available")));
     }
     return lines;
 }

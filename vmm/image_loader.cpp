@@ -25,8 +25,8 @@ guestmem::Result<GuestImage> parse_elf(const std::vector<std::byte>& file, const
     std::memcpy(&header, file.data(), sizeof header);
     const Elf64_Half machine = arch == guestmem::Arch::aarch64 ? EM_AARCH64 : EM_X86_64;
     if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != machine) {
-        return fail(Errc::invalid_argument, path + ": not an ELF64 file for " + std::string(guestmem::to_string(arch)) +
-                                                " (see --arch)");
+        return fail(Errc::invalid_argument,
+                    path + ": not an ELF64 file for " + std::string(guestmem::to_string(arch)) + " (see --arch)");
     }
     if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > file.size() ||
         header.e_phnum > (file.size() - header.e_phoff) / sizeof(Elf64_Phdr)) {

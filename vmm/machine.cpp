@@ -86,9 +86,10 @@ Result<void> Machine::add_ram() {
     const std::uint64_t chunk_size = layout::lazy_chunk_size(size);
     for (std::uint64_t off = 0; off < size; off += chunk_size) {
         const std::uint64_t chunk = std::min(chunk_size, size - off);
-        auto id = reserve(layout::kRamBase + off, chunk,
-                          {{}, "ram+" + std::to_string(off >> 10) + "K", "lazy RAM", "4 KiB frames on first touch", nullptr},
-                          ram_fault);
+        auto id =
+            reserve(layout::kRamBase + off, chunk,
+                    {{}, "ram+" + std::to_string(off >> 10) + "K", "lazy RAM", "4 KiB frames on first touch", nullptr},
+                    ram_fault);
         if (!id) return id.error();
         FaultCounters* counters = labels_.back().counters;
         auto mapped = vm_->map(*id, [this, counters, chunk_size](guestmem::GuestAddr addr) {

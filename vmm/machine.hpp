@@ -76,8 +76,8 @@ private:
     guestmem::Result<void> add_rom();
     guestmem::Result<void> add_devices();
     guestmem::Result<void> add_shared_window();
-    guestmem::Result<guestmem::ReservationId> reserve(guestmem::GuestAddr base, std::uint64_t size,
-                                                      RegionLabel label, guestmem::FaultHandler handler);
+    guestmem::Result<guestmem::ReservationId> reserve(guestmem::GuestAddr base, std::uint64_t size, RegionLabel label,
+                                                      guestmem::FaultHandler handler);
     guestmem::Result<guestmem::Cap> new_frame();
 
     MachineOptions options_;

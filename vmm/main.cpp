@@ -248,7 +248,8 @@ std::string guest_dir(guestmem::Arch arch) {
 /// Prints UART output line by line, prefixed with the VM's name when two VMs share the terminal.
 class Console {
 public:
-    Console(std::mutex& mutex, std::string prefix, bool quiet) : mutex_(mutex), prefix_(std::move(prefix)), quiet_(quiet) {}
+    Console(std::mutex& mutex, std::string prefix, bool quiet)
+        : mutex_(mutex), prefix_(std::move(prefix)), quiet_(quiet) {}
     void put(char c) {
         if (quiet_) return;
         line_.push_back(c);
@@ -349,9 +350,10 @@ int run_guests(const Options& o) {
     const std::string path = o.image.empty() ? guest_dir(o.arch) + "/" + o.guest + ".bin" : o.image;
     if (o.image.empty() && !std::ifstream(path)) {
         std::cerr << "guestmem-vmm: the bundled " << arch_name << " guest " << o.guest << " is missing (looked for "
-                  << path << ")" << (o.arch == guestmem::Arch::aarch64
-                                         ? "; AArch64 guests are built when binutils-aarch64-linux-gnu is installed"
-                                         : "")
+                  << path << ")"
+                  << (o.arch == guestmem::Arch::aarch64
+                          ? "; AArch64 guests are built when binutils-aarch64-linux-gnu is installed"
+                          : "")
                   << "\n";
         return kExitVmmError;
     }
@@ -368,8 +370,8 @@ int run_guests(const Options& o) {
                      "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
         return kExitVmmError;
     }
-    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name
-              << " guests (" << choice->why << ")\n";
+    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name << " guests ("
+              << choice->why << ")\n";
 
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
@@ -456,9 +458,10 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (options->command == "guests") {
-        std::cout << "Bundled guests (x86_64 in " << guest_dir() << ", aarch64 in " << guest_dir(guestmem::Arch::aarch64)
-                  << "):\n"
-                  << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is read-only\n"
+        std::cout << "Bundled guests (x86_64 in " << guest_dir() << ", aarch64 in "
+                  << guest_dir(guestmem::Arch::aarch64) << "):\n"
+                  << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is "
+                     "read-only\n"
                   << "  memtest   writes and verifies a pattern over RAM above 2 MiB (try --deferred-ram)\n"
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
         return 0;

@@ -25,10 +25,10 @@ constexpr std::uint64_t lazy_chunk_size(std::uint64_t ram_size) {
 
 inline constexpr std::uint64_t kRomBase = 0xfe000000;  ///< boot information, read-only
 inline constexpr std::uint64_t kRomSize = 0x1000;
-inline constexpr std::uint64_t kUartBase = 0xfe001000;  ///< 16550 subset, byte registers
-inline constexpr std::uint64_t kExitBase = 0xfe002000;  ///< write: exit status
+inline constexpr std::uint64_t kUartBase = 0xfe001000;      ///< 16550 subset, byte registers
+inline constexpr std::uint64_t kExitBase = 0xfe002000;      ///< write: exit status
 inline constexpr std::uint64_t kDoorbellBase = 0xfe002010;  ///< write: ring the peer; read: rings received
-inline constexpr std::uint64_t kSharedBase = 0xfe100000;  ///< a frame shared with the peer VM
+inline constexpr std::uint64_t kSharedBase = 0xfe100000;    ///< a frame shared with the peer VM
 inline constexpr std::uint64_t kSharedSize = 0x1000;
 
 /// The boot information at kRomBase, little-endian, as the guest reads it.

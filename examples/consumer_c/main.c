@@ -22,12 +22,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
+#define CHECK(cond)                                                                \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
             fprintf(stderr, "consumer_c: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                       \
-        }                                                                     \
+            failures++;                                                            \
+        }                                                                          \
     } while (0)
 
 /* A one-register device: reads return the last value written plus one. */
@@ -67,8 +67,8 @@ int main(void) {
     /* The guest sees the image. */
     uint64_t value = 0;
     CHECK(vm_sim_access(vcpu, load_at + 4, 4, false, &value) == 0);
-    CHECK(value == ((uint64_t)image[4] | (uint64_t)image[5] << 8 | (uint64_t)image[6] << 16 |
-                    (uint64_t)image[7] << 24));
+    CHECK(value ==
+          ((uint64_t)image[4] | (uint64_t)image[5] << 8 | (uint64_t)image[6] << 16 | (uint64_t)image[7] << 24));
 
     /* Hand out RAM: first fit below the image, then freed and reused. */
     uintptr_t a = 0;

@@ -53,7 +53,11 @@ int main() {
     check(rom_frame.ok(), "allocate ROM frame");
     auto rom = vm.reserve_at(0xf0000, 0x1000, [](Fault&) { return FaultResult::ignore; });
     check(rom.ok(), "reserve ROM");
-    check(vm.map(*rom, [&](GuestAddr addr) { return FrameRequest{*rom_frame, Rights::read, addr, 12}; }).ok(),
+    check(vm.map(*rom,
+                 [&](GuestAddr addr) {
+                     return FrameRequest{*rom_frame, Rights::read, addr, 12};
+                 })
+              .ok(),
           "map ROM");
     const std::vector<std::uint16_t> code{0x9090, 0xf4f4};
     check(write_guest_span<std::uint16_t>(vm, 0xf0000, code).code() == Errc::permission_denied,
@@ -62,10 +66,12 @@ int main() {
 
     // A device register that counts reads.
     std::uint32_t reads = 0;
-    check(vm.reserve_at(0xfe000000, 4, [&](Fault& fault) {
-                 fault.set_data(++reads);
-                 return FaultResult::handled;
-             }).ok(),
+    check(vm.reserve_at(0xfe000000, 4,
+                        [&](Fault& fault) {
+                            fault.set_data(++reads);
+                            return FaultResult::handled;
+                        })
+              .ok(),
           "reserve device");
 
     auto vcpu = vm.create_vcpu();

@@ -27,10 +27,10 @@ class Vcpu;
 /// A run of guest-physical memory backed by host memory that is contiguous in
 /// both, with one set of rights (Rights::read or Rights::read_write).
 struct MappedRun {
-    GuestAddr gpa = 0;              ///< first guest-physical address
-    std::uint64_t size = 0;         ///< bytes
-    std::byte* host = nullptr;      ///< the VMM's view of the first byte
-    Rights rights = Rights::none;   ///< Rights::read or Rights::read_write
+    GuestAddr gpa = 0;             ///< first guest-physical address
+    std::uint64_t size = 0;        ///< bytes
+    std::byte* host = nullptr;     ///< the VMM's view of the first byte
+    Rights rights = Rights::none;  ///< Rights::read or Rights::read_write
 
     /// One past the last guest-physical address.
     GuestAddr end() const { return gpa + size; }

@@ -23,8 +23,8 @@ class FrameArena;
 
 /// What a capability grants: a frame and the rights to it.
 struct CapabilityInfo {
-    std::shared_ptr<Frame> frame;   ///< the frame (shared: holding it keeps the frame alive)
-    Rights rights = Rights::none;   ///< what the capability allows
+    std::shared_ptr<Frame> frame;  ///< the frame (shared: holding it keeps the frame alive)
+    Rights rights = Rights::none;  ///< what the capability allows
 };
 
 /// Frames of 4 KiB, 2 MiB and 1 GiB backed by memfd memory, named by

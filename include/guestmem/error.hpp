@@ -65,11 +65,20 @@ public:
     explicit operator bool() const { return ok(); }
 
     /// The value (requires ok()).
-    T& value() & { assert(ok()); return std::get<0>(state_); }
+    T& value() & {
+        assert(ok());
+        return std::get<0>(state_);
+    }
     /// The value (requires ok()).
-    const T& value() const& { assert(ok()); return std::get<0>(state_); }
+    const T& value() const& {
+        assert(ok());
+        return std::get<0>(state_);
+    }
     /// The value, moved out (requires ok()).
-    T&& value() && { assert(ok()); return std::get<0>(std::move(state_)); }
+    T&& value() && {
+        assert(ok());
+        return std::get<0>(std::move(state_));
+    }
     /// value().
     T& operator*() & { return value(); }
     /// value().
@@ -80,7 +89,10 @@ public:
     const T* operator->() const { return &value(); }
 
     /// The error (requires !ok()).
-    const Error& error() const { assert(!ok()); return std::get<1>(state_); }
+    const Error& error() const {
+        assert(!ok());
+        return std::get<1>(state_);
+    }
     /// error().code (requires !ok()).
     Errc code() const { return error().code; }
 
@@ -102,7 +114,10 @@ public:
     /// ok().
     explicit operator bool() const { return ok(); }
     /// The error (requires !ok()).
-    const Error& error() const { assert(failed_); return error_; }
+    const Error& error() const {
+        assert(failed_);
+        return error_;
+    }
     /// error().code (requires !ok()).
     Errc code() const { return error().code; }
 

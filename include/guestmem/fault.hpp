@@ -30,9 +30,9 @@ enum class FaultResult {
 /// also takes the 3-, 5-, 6- and 7-byte fragments a hypervisor makes of an
 /// access that crosses a page, and splits them.
 struct Access {
-    GuestAddr addr = 0;        ///< guest-physical address of the first byte
-    std::uint8_t size = 0;     ///< bytes: 1, 2, 4 or 8 (1 to 8 for Vm::dispatch)
-    bool is_write = false;     ///< true for a write
+    GuestAddr addr = 0;     ///< guest-physical address of the first byte
+    std::uint8_t size = 0;  ///< bytes: 1, 2, 4 or 8 (1 to 8 for Vm::dispatch)
+    bool is_write = false;  ///< true for a write
     /// For a write, the value written (least significant byte at addr); for a
     /// read, the value read once the access completes.
     std::uint64_t data = 0;
@@ -109,9 +109,9 @@ using FaultHandler = std::function<FaultResult(Fault&)>;
 /// Why a guest access ended in an error: the failure Vm::dispatch returns,
 /// and what a run that it ended reports (RunResult::fault).
 struct FaultReport {
-    Access access;             ///< the access (address, size, direction, data)
-    GuestAddr ip = 0;          ///< guest instruction pointer of the access
-    const char* reason = "";   ///< why it failed (a static string)
+    Access access;            ///< the access (address, size, direction, data)
+    GuestAddr ip = 0;         ///< guest instruction pointer of the access
+    const char* reason = "";  ///< why it failed (a static string)
 };
 
 /// For people: "guest read of 4 bytes at 0x5000 (ip 0x400000) failed: <reason>".

@@ -27,8 +27,8 @@ public:
     /// Where a frame's memory is: made by CapabilitySpace.
     struct Placement {
         std::shared_ptr<FrameArena> arena;  ///< the arena the frame is carved from (kept alive by the frame)
-        std::uint64_t offset;  ///< byte offset in the arena's memfd
-        std::byte* host;       ///< the VMM's view of the frame
+        std::uint64_t offset;               ///< byte offset in the arena's memfd
+        std::byte* host;                    ///< the VMM's view of the frame
     };
     /// A frame of `size` at `placement` (CapabilitySpace makes frames; users get them through capabilities).
     Frame(Placement placement, FrameSize size);

@@ -67,12 +67,12 @@ GUESTMEM_API Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte
 /// Errc::permission_denied and nothing is written.
 /// Errors: as Vm::visit_memory. On error guest memory is unchanged.
 GUESTMEM_API Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes,
-                         WriteRights rights = WriteRights::guest);
+                                      WriteRights rights = WriteRights::guest);
 
 /// Sets guest memory [addr, addr + size) to `value` (e.g. zeroing a BSS).
 /// Same rules and errors as write_guest.
 GUESTMEM_API Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte value,
-                        WriteRights rights = WriteRights::guest);
+                                     WriteRights rights = WriteRights::guest);
 
 /// Types that can be copied to and from guest memory as bytes.
 template <class T>

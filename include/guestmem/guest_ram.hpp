@@ -114,8 +114,7 @@ private:
     struct State;
 
     Result<void> check_ready() const;
-    Result<void> register_reserved(ReservationId id, Range range, const MapIterator& iterator,
-                                   std::vector<Cap> owned);
+    Result<void> register_reserved(ReservationId id, Range range, const MapIterator& iterator, std::vector<Cap> owned);
     Result<std::vector<Cap>> allocate_frames(Range range, std::vector<FrameRequest>& plan);
 
     Vm& vm_;

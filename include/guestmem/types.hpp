@@ -67,8 +67,8 @@ constexpr bool has_rights(Rights held, Rights wanted) { return (held & wanted) =
 
 /// A half-open range of guest-physical addresses [base, base + size).
 struct Range {
-    GuestAddr base = 0;        ///< first address
-    std::uint64_t size = 0;    ///< bytes
+    GuestAddr base = 0;      ///< first address
+    std::uint64_t size = 0;  ///< bytes
 
     /// One past the last address (exact when fits_address_space(base, size);
     /// 0 for a range that ends exactly at 2^64).
@@ -89,9 +89,7 @@ struct Range {
 };
 
 /// True when base + size can be computed without wrapping (so Range::end() is exact).
-constexpr bool fits_address_space(GuestAddr base, std::uint64_t size) {
-    return size <= UINT64_MAX - base;
-}
+constexpr bool fits_address_space(GuestAddr base, std::uint64_t size) { return size <= UINT64_MAX - base; }
 
 /// True when every byte of [base, base + size) is an address: the range may
 /// end exactly at 2^64 (the last page is a legal place for a reservation)

@@ -31,10 +31,10 @@ class GuestRam;
 
 /// One frame an iterator hands to Vm::map (the C++ twin of vm_frame_t).
 struct FrameRequest {
-    Cap cap = kNullCap;              ///< a live capability to the frame
-    Rights rights = Rights::none;    ///< requested rights, intersected with the capability's
-    GuestAddr addr = 0;              ///< where it goes: the address the iterator was called with
-    std::size_t size_bits = 0;       ///< 12, 21 or 30, matching the frame
+    Cap cap = kNullCap;            ///< a live capability to the frame
+    Rights rights = Rights::none;  ///< requested rights, intersected with the capability's
+    GuestAddr addr = 0;            ///< where it goes: the address the iterator was called with
+    std::size_t size_bits = 0;     ///< 12, 21 or 30, matching the frame
 };
 
 /// Called with the reservation's first address, then with the address just
@@ -54,18 +54,18 @@ using DoorbellHandler = std::function<void(std::uint64_t count)>;
 /// What one reservation is, for inspection (memory maps, statistics).
 struct ReservationInfo {
     ReservationId id = ReservationId::none;  ///< its handle
-    Range range;                     ///< the addresses it covers
-    bool anonymous = false;          ///< taken from an anonymous pool
-    bool mapped = false;             ///< frames are mapped
-    bool deferred = false;           ///< a deferred mapping waits for the first fault
-    std::size_t frames = 0;          ///< frames mapped
-    std::vector<MappedRun> runs;     ///< guest memory the frames make up
+    Range range;                             ///< the addresses it covers
+    bool anonymous = false;                  ///< taken from an anonymous pool
+    bool mapped = false;                     ///< frames are mapped
+    bool deferred = false;                   ///< a deferred mapping waits for the first fault
+    std::size_t frames = 0;                  ///< frames mapped
+    std::vector<MappedRun> runs;             ///< guest memory the frames make up
 };
 
 /// An anonymous pool made with Vm::make_anon.
 struct PoolInfo {
-    Range range;                     ///< the pool's addresses
-    std::uint64_t free_bytes = 0;    ///< bytes not reserved
+    Range range;                   ///< the pool's addresses
+    std::uint64_t free_bytes = 0;  ///< bytes not reserved
 };
 
 /// One piece of guest memory that is contiguous in the VMM's view, handed to a

@@ -87,7 +87,7 @@ typedef vm_frame_t (*memory_map_iterator_fn)(uintptr_t addr, void *cookie);
  *         a reservation or an anonymous pool.
  */
 GUESTMEM_API vm_memory_reservation_t *vm_reserve_memory_at(vm_t *vm, uintptr_t addr, size_t size,
-                                              memory_fault_callback_fn fault_callback, void *cookie);
+                                                           memory_fault_callback_fn fault_callback, void *cookie);
 
 /**
  * Reserves size bytes (rounded up to 4 KiB pages) from an anonymous pool, at
@@ -102,8 +102,8 @@ GUESTMEM_API vm_memory_reservation_t *vm_reserve_memory_at(vm_t *vm, uintptr_t a
  * @return the reservation, or NULL when no pool has room or an argument is invalid.
  */
 GUESTMEM_API vm_memory_reservation_t *vm_reserve_anon_memory(vm_t *vm, size_t size, size_t align,
-                                                memory_fault_callback_fn fault_callback, void *cookie,
-                                                uintptr_t *addr);
+                                                             memory_fault_callback_fn fault_callback, void *cookie,
+                                                             uintptr_t *addr);
 
 /**
  * Makes [addr, addr + size) an anonymous pool for vm_reserve_anon_memory.
@@ -146,7 +146,7 @@ GUESTMEM_API int vm_free_reserved_memory(vm_t *vm, vm_memory_reservation_t *rese
  * @return 0 on success, -1 on error.
  */
 GUESTMEM_API int vm_map_reservation(vm_t *vm, vm_memory_reservation_t *reservation, memory_map_iterator_fn map_iterator,
-                       void *cookie);
+                                    void *cookie);
 
 /**
  * Maps frames[i] at base + (i << frame_size_bits) with all rights. The frames
@@ -159,7 +159,7 @@ GUESTMEM_API int vm_map_reservation(vm_t *vm, vm_memory_reservation_t *reservati
  * @return 0 on success, -1 on error.
  */
 GUESTMEM_API int vm_map_reservation_frames(vm_t *vm, vm_memory_reservation_t *reservation, seL4_CPtr *frames,
-                              size_t num_frames, size_t frame_size_bits);
+                                           size_t num_frames, size_t frame_size_bits);
 
 /**
  * Writes the reservation's base address and size. On an invalid handle or a

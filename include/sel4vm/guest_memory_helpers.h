@@ -25,7 +25,7 @@ extern "C" {
  * @return FAULT_ERROR
  */
 GUESTMEM_API memory_fault_result_t default_error_fault_callback(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t fault_addr,
-                                                   size_t fault_length, void *cookie);
+                                                                size_t fault_length, void *cookie);
 
 #ifdef __cplusplus
 }

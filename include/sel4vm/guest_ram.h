@@ -78,14 +78,16 @@ typedef int (*ram_touch_callback_fn)(vm_t *vm, uintptr_t guest_addr, void *vmm_v
  * @param buf        the destination buffer (non-NULL), at least offset + size bytes
  * @return 0, or -1 if vaddr or buf is NULL.
  */
-GUESTMEM_API int vm_guest_ram_read_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
+GUESTMEM_API int vm_guest_ram_read_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset,
+                                            void *buf);
 
 /**
  * Touch callback that copies a buffer into guest memory: copies `size` bytes
  * from (const char *)buf + offset to `vaddr`. Use with vm_ram_touch, buf as cookie.
  * Parameters and return as vm_guest_ram_read_callback.
  */
-GUESTMEM_API int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset, void *buf);
+GUESTMEM_API int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, void *vaddr, size_t size, size_t offset,
+                                             void *buf);
 
 /**
  * Calls touch_callback for every piece of [addr, addr + size), in address
@@ -103,7 +105,8 @@ GUESTMEM_API int vm_guest_ram_write_callback(vm_t *vm, uintptr_t guest_addr, voi
  * @return 0; -1 if vm is invalid or uninitialised, touch_callback is NULL,
  *         the range wraps, a byte is not mapped, or a callback returned non-zero.
  */
-GUESTMEM_API int vm_ram_touch(vm_t *vm, uintptr_t addr, size_t size, ram_touch_callback_fn touch_callback, void *cookie);
+GUESTMEM_API int vm_ram_touch(vm_t *vm, uintptr_t addr, size_t size, ram_touch_callback_fn touch_callback,
+                              void *cookie);
 
 /**
  * Finds the largest free region of RAM (the lowest one on ties). Adjacent free
@@ -152,8 +155,8 @@ GUESTMEM_API int vm_ram_register_at(vm_t *vm, uintptr_t start, size_t bytes, boo
  * @return 0; -1 on invalid arguments, overlap, or a frame the iterator
  *         returned that cannot be mapped (nothing is left reserved then).
  */
-GUESTMEM_API int vm_ram_register_at_custom_iterator(vm_t *vm, uintptr_t start, size_t bytes, memory_map_iterator_fn map_iterator,
-                                       void *cookie);
+GUESTMEM_API int vm_ram_register_at_custom_iterator(vm_t *vm, uintptr_t start, size_t bytes,
+                                                    memory_map_iterator_fn map_iterator, void *cookie);
 
 /**
  * Marks [start, start + bytes) allocated (e.g. where a kernel image was

@@ -141,8 +141,9 @@ typedef void (*vm_doorbell_callback_fn)(vm_t *vm, uintptr_t addr, uint64_t count
  *         uninitialised vm, NULL callback, bad size, value wider than size,
  *         overlap, or a hypervisor error.
  */
-GUESTMEM_API vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, size_t size, bool match_value,
-                                                    uint64_t value, vm_doorbell_callback_fn callback, void *cookie);
+GUESTMEM_API vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintptr_t addr, size_t size,
+                                                                 bool match_value, uint64_t value,
+                                                                 vm_doorbell_callback_fn callback, void *cookie);
 /**
  * Reserves [addr, addr + size) for a device whose guest writes may be posted:
  * on KVM they are queued in KVM's coalesced MMIO ring without an exit and
@@ -157,7 +158,8 @@ GUESTMEM_API vm_memory_reservation_t *vm_reserve_doorbell_memory(vm_t *vm, uintp
  *         vm_reserve_memory_at or a hypervisor error.
  */
 GUESTMEM_API vm_memory_reservation_t *vm_reserve_write_posting_memory(vm_t *vm, uintptr_t addr, size_t size,
-                                                         memory_fault_callback_fn fault_callback, void *cookie);
+                                                                      memory_fault_callback_fn fault_callback,
+                                                                      void *cookie);
 
 /** Log levels passed to a log handler. */
 typedef enum {

@@ -60,7 +60,9 @@ static inline seL4_Word seL4_CapRights_get_capAllowGrantReply(seL4_CapRights_t r
     return (rights.words[0] >> 3) & 1u;
 }
 /** @param rights a set of rights @return 1 if it has the grant right, else 0 */
-static inline seL4_Word seL4_CapRights_get_capAllowGrant(seL4_CapRights_t rights) { return (rights.words[0] >> 2) & 1u; }
+static inline seL4_Word seL4_CapRights_get_capAllowGrant(seL4_CapRights_t rights) {
+    return (rights.words[0] >> 2) & 1u;
+}
 /** @param rights a set of rights @return 1 if it has the read right, else 0 */
 static inline seL4_Word seL4_CapRights_get_capAllowRead(seL4_CapRights_t rights) { return (rights.words[0] >> 1) & 1u; }
 /** @param rights a set of rights @return 1 if it has the write right, else 0 */

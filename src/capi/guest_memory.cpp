@@ -53,7 +53,8 @@ vm_memory_reservation_t* vm_reserve_doorbell_memory(vm_t* vm, uintptr_t addr, si
     if (!capi::present(callback, "doorbell callback")) return nullptr;
     const GuestAddr at = addr;
     auto id = core->reserve_doorbell(
-        addr, size, [vm, at, callback, cookie](std::uint64_t count) { callback(vm, static_cast<uintptr_t>(at), count, cookie); },
+        addr, size,
+        [vm, at, callback, cookie](std::uint64_t count) { callback(vm, static_cast<uintptr_t>(at), count, cookie); },
         match_value ? std::optional<std::uint64_t>(value) : std::nullopt);
     return id ? capi::to_handle(vm, *id) : nullptr;
 }
@@ -98,8 +99,8 @@ int vm_map_reservation(vm_t* vm, vm_memory_reservation_t* reservation, memory_ma
     return core->map(*id, iterator) ? 0 : -1;
 }
 
-int vm_map_reservation_frames(vm_t* vm, vm_memory_reservation_t* reservation, seL4_CPtr* frames,
-                              size_t num_frames, size_t frame_size_bits) {
+int vm_map_reservation_frames(vm_t* vm, vm_memory_reservation_t* reservation, seL4_CPtr* frames, size_t num_frames,
+                              size_t frame_size_bits) {
     ApiCall call(__func__);
     Vm* core = live_vm(vm);
     if (!core) return -1;
@@ -131,8 +132,6 @@ void vm_get_reservation_memory_region(vm_memory_reservation_t* reservation, uint
     *size = static_cast<size_t>(range->size);
 }
 
-memory_fault_result_t default_error_fault_callback(vm_t*, vm_vcpu_t*, uintptr_t, size_t, void*) {
-    return FAULT_ERROR;
-}
+memory_fault_result_t default_error_fault_callback(vm_t*, vm_vcpu_t*, uintptr_t, size_t, void*) { return FAULT_ERROR; }
 
 }  // extern "C"

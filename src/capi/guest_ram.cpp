@@ -31,16 +31,14 @@ int vm_guest_ram_read_callback(vm_t*, uintptr_t, void* vaddr, size_t size, size_
     if (!copy_args_ok(vaddr, buf)) return -1;
     // libsel4vm copies to buf and ignores offset, so every piece after the
     // first overwrote the start of the buffer; the piece belongs at buf + offset.
-    copy_from_guest_memory({static_cast<std::byte*>(buf) + offset, size},
-                           {static_cast<const std::byte*>(vaddr), size});
+    copy_from_guest_memory({static_cast<std::byte*>(buf) + offset, size}, {static_cast<const std::byte*>(vaddr), size});
     return 0;
 }
 
 int vm_guest_ram_write_callback(vm_t*, uintptr_t, void* vaddr, size_t size, size_t offset, void* buf) {
     ApiCall call(__func__);
     if (!copy_args_ok(vaddr, buf)) return -1;
-    copy_to_guest_memory({static_cast<std::byte*>(vaddr), size},
-                         {static_cast<const std::byte*>(buf) + offset, size});
+    copy_to_guest_memory({static_cast<std::byte*>(vaddr), size}, {static_cast<const std::byte*>(buf) + offset, size});
     return 0;
 }
 
@@ -64,7 +62,8 @@ int vm_ram_touch(vm_t* vm, uintptr_t addr, size_t size, ram_touch_callback_fn to
         }
         if (rc != 0) {
             return fail(Errc::invalid_argument, "touch callback returned " + std::to_string(rc) + " for " +
-                                                    hex(chunk.host.size()) + " bytes at guest address " + hex(chunk.gpa));
+                                                    hex(chunk.host.size()) + " bytes at guest address " +
+                                                    hex(chunk.gpa));
         }
         return {};
     });

@@ -16,7 +16,8 @@ Fault* current_fault(vm_vcpu_t* vcpu, const char* function) {
         return nullptr;
     }
     Fault* fault = vcpu->core->current_fault();
-    if (!fault) (void)fail(Errc::invalid_argument, "no fault is being handled on this vCPU (call it from a fault callback)");
+    if (!fault)
+        (void)fail(Errc::invalid_argument, "no fault is being handled on this vCPU (call it from a fault callback)");
     return fault;
 }
 

@@ -98,7 +98,8 @@ FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie) {
     return [callback, cookie](Fault& fault) {
         auto* vcpu = static_cast<vm_vcpu_t*>(fault.vcpu().user_data());
         vm_t* vm = vcpu ? vcpu->owner : static_cast<vm_t*>(fault.vcpu().vm().user_data());
-        return static_cast<FaultResult>(callback(vm, vcpu, static_cast<uintptr_t>(fault.address()), fault.size(), cookie));
+        return static_cast<FaultResult>(
+            callback(vm, vcpu, static_cast<uintptr_t>(fault.address()), fault.size(), cookie));
     };
 }
 

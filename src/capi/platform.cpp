@@ -14,7 +14,8 @@ using guestmem::capi::live_vm;
 extern "C" {
 
 // vm_create passes the C value on as a BackendKind.
-static_assert(static_cast<int>(BackendKind::sim) == VM_BACKEND_SIM && static_cast<int>(BackendKind::kvm) == VM_BACKEND_KVM &&
+static_assert(static_cast<int>(BackendKind::sim) == VM_BACKEND_SIM &&
+              static_cast<int>(BackendKind::kvm) == VM_BACKEND_KVM &&
               static_cast<int>(BackendKind::emu) == VM_BACKEND_EMU &&
               static_cast<int>(BackendKind::automatic) == VM_BACKEND_AUTO);
 

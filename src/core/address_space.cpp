@@ -22,9 +22,7 @@ ReservationId next_reservation_id() {
 bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 bool page_aligned(std::uint64_t v) { return (v & (kPageSize - 1)) == 0; }
 
-std::string id_name(ReservationId id) {
-    return "reservation " + std::to_string(static_cast<std::uint64_t>(id));
-}
+std::string id_name(ReservationId id) { return "reservation " + std::to_string(static_cast<std::uint64_t>(id)); }
 
 }  // namespace
 
@@ -70,8 +68,8 @@ Result<void> AddressSpace::check_new_range(GuestAddr addr, std::uint64_t size) c
     if (!initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     if (size == 0) return fail(Errc::invalid_argument, "size is 0");
     if (!ends_within_address_space(addr, size)) {
-        return fail(Errc::invalid_argument, "range at " + hex(addr) + " of size " + hex(size) +
-                                                " wraps past the top of the address space");
+        return fail(Errc::invalid_argument,
+                    "range at " + hex(addr) + " of size " + hex(size) + " wraps past the top of the address space");
     }
     const Range range{addr, size};
     if (index_.overlaps(range)) {
@@ -135,8 +133,7 @@ Result<void> AddressSpace::make_anon(GuestAddr addr, std::uint64_t size) {
     return {};
 }
 
-Result<Vm::AnonReservation> AddressSpace::reserve_anon(std::uint64_t size, std::uint64_t align,
-                                                       FaultHandler handler) {
+Result<Vm::AnonReservation> AddressSpace::reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler) {
     ChangeLock lock(*this);
     if (auto ok = lock.check(); !ok) return ok.error();
     if (!initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
@@ -176,7 +173,7 @@ void AddressSpace::unmap(Reservation& reservation) {
 
 Result<void> AddressSpace::free(ReservationId id) {
     std::shared_ptr<Reservation> reservation;
-    std::unique_ptr<FastPath> fast_path;  // destroyed (its delivery joined) outside the lock
+    std::unique_ptr<FastPath> fast_path;             // destroyed (its delivery joined) outside the lock
     std::optional<FreeWaits::Registration> waiting;  // while this free waits for other threads
     {
         ChangeLock lock(*this);
@@ -252,12 +249,13 @@ Result<std::unique_ptr<FrameMap>> AddressSpace::collect_frames(const Reservation
         auto where = [&] { return "frame for " + hex(addr) + " of " + describe(range); };
         auto size = frame_size_from_bits(request.size_bits);
         if (!size) {
-            return fail(Errc::bad_frame, where() + ": size_bits " + std::to_string(request.size_bits) +
-                                             " is not 12, 21 or 30");
+            return fail(Errc::bad_frame,
+                        where() + ": size_bits " + std::to_string(request.size_bits) + " is not 12, 21 or 30");
         }
         if (request.cap == kNullCap) return fail(Errc::bad_capability, where() + ": capability is null");
         auto cap = caps_.lookup(request.cap);
-        if (!cap) return fail(Errc::bad_capability, where() + ": capability " + std::to_string(request.cap) + " is not live");
+        if (!cap)
+            return fail(Errc::bad_capability, where() + ": capability " + std::to_string(request.cap) + " is not live");
         if (cap->frame->size() != *size) {
             return fail(Errc::bad_frame, where() + ": capability names a frame of " +
                                              std::to_string(cap->frame->bytes()) + " bytes but size_bits is " +

@@ -41,8 +41,8 @@ std::uint64_t CapabilitySpace::bytes_in_use_locked() const {
 
 Result<Frame::Placement> CapabilitySpace::place(std::uint64_t bytes) {
     if (bytes > options_.frame_budget || bytes_in_use_locked() > options_.frame_budget - bytes) {
-        return fail(Errc::out_of_memory, "frame budget of " + std::to_string(options_.frame_budget) +
-                                             " bytes exhausted");
+        return fail(Errc::out_of_memory,
+                    "frame budget of " + std::to_string(options_.frame_budget) + " bytes exhausted");
     }
     for (const auto& arena : arenas_) {
         if (auto offset = arena->take(bytes)) return Frame::Placement{arena, *offset, arena->base() + *offset};

@@ -32,9 +32,15 @@ std::uint64_t load(const std::byte* p, std::size_t size, bool aligned) {
 void store(std::byte* p, std::size_t size, bool aligned, std::uint64_t value) {
     if (aligned) {
         switch (size) {
-        case 1: __atomic_store_n(reinterpret_cast<std::uint8_t*>(p), static_cast<std::uint8_t>(value), __ATOMIC_RELAXED); return;
-        case 2: __atomic_store_n(reinterpret_cast<std::uint16_t*>(p), static_cast<std::uint16_t>(value), __ATOMIC_RELAXED); return;
-        case 4: __atomic_store_n(reinterpret_cast<std::uint32_t*>(p), static_cast<std::uint32_t>(value), __ATOMIC_RELAXED); return;
+        case 1:
+            __atomic_store_n(reinterpret_cast<std::uint8_t*>(p), static_cast<std::uint8_t>(value), __ATOMIC_RELAXED);
+            return;
+        case 2:
+            __atomic_store_n(reinterpret_cast<std::uint16_t*>(p), static_cast<std::uint16_t>(value), __ATOMIC_RELAXED);
+            return;
+        case 4:
+            __atomic_store_n(reinterpret_cast<std::uint32_t*>(p), static_cast<std::uint32_t>(value), __ATOMIC_RELAXED);
+            return;
         default: __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), value, __ATOMIC_RELAXED); return;
         }
     }
@@ -93,8 +99,8 @@ void FaultDispatcher::set_unhandled_handler(FaultHandler handler) {
 // they are stored into the Fault (its one copy): copying a struct that was
 // just written field by field would stall on store forwarding.
 [[gnu::always_inline]] inline FaultResult FaultDispatcher::call(const FaultHandler& handler, Vcpu& vcpu,
-                                                                const Access piece, GuestAddr base,
-                                                                std::uint64_t& read, const char*& failure) {
+                                                                const Access piece, GuestAddr base, std::uint64_t& read,
+                                                                const char*& failure) {
     Fault fault(vcpu, piece, base);  // a read's data is 0 (see run)
     Fault* outer = vcpu.current_fault_;
     vcpu.current_fault_ = &fault;
@@ -117,8 +123,7 @@ void FaultDispatcher::set_unhandled_handler(FaultHandler handler) {
         break;
     case FaultResult::unhandled:
     case FaultResult::restart:
-    case FaultResult::ignore:
-        break;
+    case FaultResult::ignore: break;
     case FaultResult::error:
         if (!*failure) failure = "the fault handler returned FAULT_ERROR";
         break;
@@ -183,16 +188,14 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
 
     switch (result) {
     case FaultResult::handled: return Step::completed;
-    case FaultResult::ignore:
-        read = 0;
-        return Step::completed;
+    case FaultResult::ignore: read = 0; return Step::completed;
     case FaultResult::restart: return Step::again;
     default: return Step::failed;
     }
 }
 
 [[gnu::always_inline]] inline FaultDispatcher::Piece FaultDispatcher::next_piece(Vcpu& vcpu, const Access& access,
-                                                                                  std::uint64_t done) {
+                                                                                 std::uint64_t done) {
     const GuestAddr addr = access.addr + done;
     const std::uint64_t left = access.size - done;
     LookupCache& cache = *vcpu.lookup_cache_;
@@ -211,8 +214,9 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
         return failed(vcpu, access, "access wraps past the top of the address space");
     }
     if (vcpu.dispatch_depth_ >= kMaxNesting) {
-        return failed(vcpu, access, "guest accesses made from fault handlers nest too deeply (a handler that "
-                                    "re-enters its own device or the unhandled-fault callback without end?)");
+        return failed(vcpu, access,
+                      "guest accesses made from fault handlers nest too deeply (a handler that "
+                      "re-enters its own device or the unhandled-fault callback without end?)");
     }
     struct Nesting {
         unsigned& depth;
@@ -250,7 +254,8 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     }
     while (done < size) {
         const Piece next = next_piece(vcpu, access, done);
-        const Access piece{addr + done, next.size, is_write, is_write ? (written >> (8 * done)) & size_mask(next.size) : 0};
+        const Access piece{addr + done, next.size, is_write,
+                           is_write ? (written >> (8 * done)) & size_mask(next.size) : 0};
         std::uint64_t read = 0;
         const char* failure = "";
         switch (attempt(vcpu, piece, next.owner, read, failure)) {

@@ -63,5 +63,4 @@ private:
     std::atomic<std::shared_ptr<const FaultHandler>> unhandled_;
 };
 
-
 }  // namespace guestmem

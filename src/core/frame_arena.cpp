@@ -97,8 +97,7 @@ std::uint64_t FrameArena::bytes_in_use() {
 void FrameArena::give_back(std::uint64_t offset, std::uint64_t bytes) {
     // Punching the hole frees the host memory and makes the block read as zero
     // when it is handed out again.
-    fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-              static_cast<off_t>(bytes));
+    fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(bytes));
     std::lock_guard lock(mutex_);
     free_.add(offset, bytes);
 }

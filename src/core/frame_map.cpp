@@ -24,8 +24,8 @@ void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
 }
 
 const MappedRun* FrameMap::search(GuestAddr addr) const {
-    auto it = std::upper_bound(runs_.begin(), runs_.end(), addr,
-                               [](GuestAddr a, const MappedRun& r) { return a < r.gpa; });
+    auto it =
+        std::upper_bound(runs_.begin(), runs_.end(), addr, [](GuestAddr a, const MappedRun& r) { return a < r.gpa; });
     if (it == runs_.begin()) return nullptr;
     --it;
     return addr - it->gpa < it->size ? &*it : nullptr;

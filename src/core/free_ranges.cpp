@@ -30,8 +30,7 @@ void FreeRanges::add(std::uint64_t base, std::uint64_t size) {
     total_ += size;
 }
 
-void FreeRanges::carve(std::map<std::uint64_t, std::uint64_t>::iterator it, std::uint64_t base,
-                       std::uint64_t size) {
+void FreeRanges::carve(std::map<std::uint64_t, std::uint64_t>::iterator it, std::uint64_t base, std::uint64_t size) {
     const std::uint64_t range_base = it->first;
     const std::uint64_t range_end = it->first + it->second;
     ranges_.erase(it);

@@ -30,7 +30,9 @@ public:
     public:
         Registration(FreeWaits& waits, std::uint64_t token) : waits_(&waits), token_(token) {}
         ~Registration();
-        Registration(Registration&& other) noexcept : waits_(other.waits_), token_(other.token_) { other.waits_ = nullptr; }
+        Registration(Registration&& other) noexcept : waits_(other.waits_), token_(other.token_) {
+            other.waits_ = nullptr;
+        }
         Registration(const Registration&) = delete;
         Registration& operator=(const Registration&) = delete;
         Registration& operator=(Registration&&) = delete;
@@ -55,8 +57,8 @@ private:
     };
     void remove(std::uint64_t token);
 
-    mutable std::mutex mutex_;     // a leaf: after AddressSpace::change_mutex_, never before another lock
-    std::vector<Waiter> waiters_;  // mutex_
+    mutable std::mutex mutex_;      // a leaf: after AddressSpace::change_mutex_, never before another lock
+    std::vector<Waiter> waiters_;   // mutex_
     std::uint64_t next_token_ = 0;  // mutex_
 };
 

@@ -65,18 +65,45 @@ void for_each_narrow_unit(const std::byte* guest, std::size_t i, std::size_t end
 /// Reads `size` (1, 2 or 4) guest bytes at `from` as one access into `to`.
 void read_unit(std::byte* to, const std::byte* from, std::size_t size) {
     switch (size) {
-    case 4: { const auto v = load_unit<std::uint32_t>(from); std::memcpy(to, &v, 4); return; }
-    case 2: { const auto v = load_unit<std::uint16_t>(from); std::memcpy(to, &v, 2); return; }
-    default: { const auto v = load_unit<std::uint8_t>(from); std::memcpy(to, &v, 1); return; }
+    case 4: {
+        const auto v = load_unit<std::uint32_t>(from);
+        std::memcpy(to, &v, 4);
+        return;
+    }
+    case 2: {
+        const auto v = load_unit<std::uint16_t>(from);
+        std::memcpy(to, &v, 2);
+        return;
+    }
+    default: {
+        const auto v = load_unit<std::uint8_t>(from);
+        std::memcpy(to, &v, 1);
+        return;
+    }
     }
 }
 
 /// Writes `size` (1, 2 or 4) bytes from `from` to guest memory at `to` as one access.
 void write_unit(std::byte* to, const std::byte* from, std::size_t size) {
     switch (size) {
-    case 4: { std::uint32_t v; std::memcpy(&v, from, 4); store_unit(to, v); return; }
-    case 2: { std::uint16_t v; std::memcpy(&v, from, 2); store_unit(to, v); return; }
-    default: { std::uint8_t v; std::memcpy(&v, from, 1); store_unit(to, v); return; }
+    case 4: {
+        std::uint32_t v;
+        std::memcpy(&v, from, 4);
+        store_unit(to, v);
+        return;
+    }
+    case 2: {
+        std::uint16_t v;
+        std::memcpy(&v, from, 2);
+        store_unit(to, v);
+        return;
+    }
+    default: {
+        std::uint8_t v;
+        std::memcpy(&v, from, 1);
+        store_unit(to, v);
+        return;
+    }
     }
 }
 
@@ -125,7 +152,8 @@ struct FromGuest {
     std::byte* mine;
     const std::byte* guest;
     void narrow(std::size_t i, std::size_t end) const {
-        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { read_unit(mine + at, guest + at, size); });
+        for_each_narrow_unit(guest, i, end,
+                             [&](std::size_t at, std::size_t size) { read_unit(mine + at, guest + at, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         for (; i < end; i += kWord) {
@@ -134,7 +162,9 @@ struct FromGuest {
         }
     }
 #ifdef GUESTMEM_VECTOR_COPY
-    void vectors(std::size_t i, std::size_t end) const { move_vectors(mine, guest, i, end, load_vector, store_private); }
+    void vectors(std::size_t i, std::size_t end) const {
+        move_vectors(mine, guest, i, end, load_vector, store_private);
+    }
 #endif
 };
 
@@ -142,7 +172,8 @@ struct ToGuest {
     std::byte* guest;
     const std::byte* mine;
     void narrow(std::size_t i, std::size_t end) const {
-        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { write_unit(guest + at, mine + at, size); });
+        for_each_narrow_unit(guest, i, end,
+                             [&](std::size_t at, std::size_t size) { write_unit(guest + at, mine + at, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         for (; i < end; i += kWord) {
@@ -152,7 +183,9 @@ struct ToGuest {
         }
     }
 #ifdef GUESTMEM_VECTOR_COPY
-    void vectors(std::size_t i, std::size_t end) const { move_vectors(guest, mine, i, end, load_private, store_vector); }
+    void vectors(std::size_t i, std::size_t end) const {
+        move_vectors(guest, mine, i, end, load_private, store_vector);
+    }
 #endif
 };
 
@@ -161,7 +194,8 @@ struct FillGuest {
     std::uint8_t value;
     void narrow(std::size_t i, std::size_t end) const {
         const std::byte pattern[4] = {std::byte{value}, std::byte{value}, std::byte{value}, std::byte{value}};
-        for_each_narrow_unit(guest, i, end, [&](std::size_t at, std::size_t size) { write_unit(guest + at, pattern, size); });
+        for_each_narrow_unit(guest, i, end,
+                             [&](std::size_t at, std::size_t size) { write_unit(guest + at, pattern, size); });
     }
     void words(std::size_t i, std::size_t end) const {
         const std::uint64_t word = value * 0x0101010101010101ull;

@@ -39,8 +39,8 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     if (!space_->initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     if (!visitor) return fail(Errc::invalid_argument, "visitor is empty");
     if (!ends_within_address_space(addr, size)) {
-        return fail(Errc::invalid_argument, "range at " + hex(addr) + " of size " + hex(size) +
-                                                " wraps past the top of the address space");
+        return fail(Errc::invalid_argument,
+                    "range at " + hex(addr) + " of size " + hex(size) + " wraps past the top of the address space");
     }
     if (size == 0) return {};
     const bool need_write = has_rights(needed, Rights::write);
@@ -62,7 +62,8 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
         const GuestAddr at = addr + done;
         Reservation* reservation = snapshot.find(at);
         if (!reservation || !reservation->try_enter()) {
-            return fail(Errc::not_mapped, hex(at) + " (in " + describe(Range{addr, size}) + ") is not in any reservation");
+            return fail(Errc::not_mapped,
+                        hex(at) + " (in " + describe(Range{addr, size}) + ") is not in any reservation");
         }
         held.add(reservation);
         if (!reservation->frames() && reservation->has_deferred()) {
@@ -80,12 +81,12 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
                                                   describe(reservation->range()));
             }
             if (need_write && !run->writable()) {
-                return fail(Errc::permission_denied, hex(here) + " (in " + describe(Range{addr, size}) +
-                                                         ") is mapped read-only");
+                return fail(Errc::permission_denied,
+                            hex(here) + " (in " + describe(Range{addr, size}) + ") is mapped read-only");
             }
             const std::uint64_t piece = bytes_held(here, run->gpa + (run->size - 1), stop - done);
-            chunks.push_back(GuestChunk{here, {run->host + (here - run->gpa), static_cast<std::size_t>(piece)}, done,
-                                        run->rights});
+            chunks.push_back(
+                GuestChunk{here, {run->host + (here - run->gpa), static_cast<std::size_t>(piece)}, done, run->rights});
             done += piece;
             if (done < stop) run = frames->adjacent(*run);
         }

@@ -30,10 +30,10 @@ FaultResult ram_fault(Fault& fault) {
 /// (the last page can still be an ordinary reservation).
 Result<void> check_ends_below_top(GuestAddr start, std::uint64_t bytes) {
     if (fits_address_space(start, bytes)) return {};
-    return fail(Errc::invalid_argument, "RAM at " + hex(start) + " of size " + hex(bytes) +
-                                            (ends_within_address_space(start, bytes)
-                                                 ? " ends at 2^64; RAM must end below it"
-                                                 : " wraps past the top of the address space"));
+    return fail(Errc::invalid_argument,
+                "RAM at " + hex(start) + " of size " + hex(bytes) +
+                    (ends_within_address_space(start, bytes) ? " ends at 2^64; RAM must end below it"
+                                                             : " wraps past the top of the address space"));
 }
 
 /// The largest frame size that starts at `at` (by alignment) and fits before `end`.
@@ -66,7 +66,8 @@ GuestRam::~GuestRam() {
 }
 
 Result<void> GuestRam::check_ready() const {
-    if (!vm_.memory_initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
+    if (!vm_.memory_initialized())
+        return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     return {};
 }
 
@@ -122,7 +123,8 @@ Result<GuestAddr> GuestRam::register_anon(std::uint64_t bytes) {
     ApiCall call("GuestRam::register_anon");
     if (auto ok = check_ready(); !ok) return ok.error();
     if (bytes == 0) return fail(Errc::invalid_argument, "size is 0");
-    if (bytes > UINT64_MAX - (kPageSize - 1)) return fail(Errc::invalid_argument, "size " + hex(bytes) + " is too large");
+    if (bytes > UINT64_MAX - (kPageSize - 1))
+        return fail(Errc::invalid_argument, "size " + hex(bytes) + " is too large");
     const std::uint64_t rounded = (bytes + kPageSize - 1) & ~(kPageSize - 1);
     auto reserved = vm_.reserve_anon(rounded, kPageSize, ram_fault);
     if (!reserved) return reserved.error();
@@ -178,8 +180,8 @@ namespace {
 Result<void> check_range(GuestAddr start, std::uint64_t bytes) {
     if (bytes == 0) return fail(Errc::invalid_argument, "size is 0");
     if (!fits_address_space(start, bytes)) {
-        return fail(Errc::invalid_argument, "range at " + hex(start) + " of size " + hex(bytes) +
-                                                " wraps past the top of the address space");
+        return fail(Errc::invalid_argument,
+                    "range at " + hex(start) + " of size " + hex(bytes) + " wraps past the top of the address space");
     }
     return {};
 }
@@ -203,7 +205,8 @@ Result<GuestAddr> GuestRam::allocate(std::uint64_t bytes, std::uint64_t align) {
     if (auto ok = check_ready(); !ok) return ok.error();
     if (bytes == 0) return fail(Errc::invalid_argument, "size is 0");
     if (align == 0) align = 1;
-    if (!is_power_of_two(align)) return fail(Errc::invalid_argument, "alignment " + hex(align) + " is not a power of two");
+    if (!is_power_of_two(align))
+        return fail(Errc::invalid_argument, "alignment " + hex(align) + " is not a power of two");
     std::lock_guard lock(mutex_);
     if (state_->registered.total() == 0) return fail(Errc::no_space, "no RAM is registered");
     auto addr = state_->free.take(bytes, align);

@@ -46,9 +46,9 @@ private:
     Node* nodes() { return storage_.data() + skip_; }
 
     std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every node's reservation alive
-    std::vector<Node> storage_;  // node k (1-based) at nodes()[k]
-    std::size_t skip_ = 0;       // storage_ elements before nodes()[0], so that nodes()[4k] starts a cache line
-    std::size_t nodes_ = 0;      // 2^h - 1 >= owners_.size(): the tree is complete
+    std::vector<Node> storage_;                         // node k (1-based) at nodes()[k]
+    std::size_t skip_ = 0;   // storage_ elements before nodes()[0], so that nodes()[4k] starts a cache line
+    std::size_t nodes_ = 0;  // 2^h - 1 >= owners_.size(): the tree is complete
 };
 
 /// A vCPU's view of the index: reused until the index changes.

@@ -86,7 +86,8 @@ void Reservation::wait_until_idle() const {
     const auto own_overflow = static_cast<std::uint32_t>(std::count(overflow.begin(), overflow.end(), this));
     for (;;) {
         const std::uint32_t seen = retired_leaves();
-        const bool others = inside_.load(std::memory_order_seq_cst) > own_overflow || ThreadInside::others_holding(this) > 0;
+        const bool others = inside_.load(std::memory_order_seq_cst) > own_overflow ||
+                            ThreadInside::others_holding(this) > 0;
         if (!others) return;
         wait_for_retired_leave(seen);
     }

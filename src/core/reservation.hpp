@@ -107,7 +107,7 @@ private:
     // the allocation allows (metadata per reservation is measured by
     // bench_memory): range, frames, entry count and flags, handler.
     const Range range_;
-    AtomicUniquePtr<FrameMap> frames_;  // read by faults without a lock
+    AtomicUniquePtr<FrameMap> frames_;      // read by faults without a lock
     std::atomic<std::uint32_t> inside_{0};  // entries past the threads' slots (ThreadInside::overflow)
     std::atomic<bool> has_deferred_{false};
     // kLive, then kRetired (no dispatch can enter), then kReleased (handler

@@ -72,8 +72,8 @@ Result<void> Vcpu::set_system_state(const SystemState& state) {
     if (auto ok = check_not_in_handler(); !ok) return ok;
     const Arch of = std::holds_alternative<X86SystemState>(state) ? Arch::x86_64 : Arch::aarch64;
     if (of != arch()) {
-        return fail(Errc::invalid_argument, "system state of " + std::string(to_string(of)) +
-                                                " for a vCPU of " + std::string(to_string(arch())));
+        return fail(Errc::invalid_argument, "system state of " + std::string(to_string(of)) + " for a vCPU of " +
+                                                std::string(to_string(arch())));
     }
     return backend_->set_system_state(state);
 }

@@ -92,8 +92,8 @@ Result<ReservationId> Vm::reserve_doorbell(GuestAddr addr, std::uint64_t size, D
     }
     if (!handler) return fail(Errc::invalid_argument, "doorbell handler is empty");
     if (match && size < 8 && (*match >> (size * 8)) != 0) {
-        return fail(Errc::invalid_argument, "match value " + std::to_string(*match) + " does not fit in " +
-                                                std::to_string(size) + " bytes");
+        return fail(Errc::invalid_argument,
+                    "match value " + std::to_string(*match) + " does not fit in " + std::to_string(size) + " bytes");
     }
     auto bell = std::make_shared<Doorbell>();
     bell->handler = std::move(handler);
@@ -107,18 +107,18 @@ Result<ReservationId> Vm::reserve_doorbell(GuestAddr addr, std::uint64_t size, D
         }
         return FaultResult::ignore;
     };
-    auto id = space_->reserve_at(addr, size, std::move(fallback), ReservationKind::doorbell,
-                                 [this, bell, spec] {
-                                     return backend_->add_doorbell(spec, [bell](std::uint64_t n) { bell->ring(n); });
-                                 });
+    auto id = space_->reserve_at(addr, size, std::move(fallback), ReservationKind::doorbell, [this, bell, spec] {
+        return backend_->add_doorbell(spec, [bell](std::uint64_t n) { bell->ring(n); });
+    });
     if (id) bell->id.store(*id, std::memory_order_release);
     return id;
 }
 
 Result<ReservationId> Vm::reserve_write_posting(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
     ApiCall call("Vm::reserve_write_posting");
-    return space_->reserve_at(addr, size, std::move(handler), ReservationKind::write_posting,
-                              [this, addr, size] { return backend_->add_write_posting(Range{addr, size}); });
+    return space_->reserve_at(addr, size, std::move(handler), ReservationKind::write_posting, [this, addr, size] {
+        return backend_->add_write_posting(Range{addr, size});
+    });
 }
 
 Result<void> Vm::make_anon(GuestAddr addr, std::uint64_t size) {
@@ -156,9 +156,9 @@ Result<void> Vm::map_frames(ReservationId id, std::span<const Cap> frames, std::
     if (!range) return range.error();
     const std::uint64_t bytes = bytes_of(*size);
     if (frames.size() > (UINT64_MAX >> frame_size_bits) || frames.size() * bytes != range->size) {
-        return fail(Errc::invalid_argument,
-                    std::to_string(frames.size()) + " frames of " + std::to_string(bytes) +
-                        " bytes do not cover the reservation's " + std::to_string(range->size) + " bytes exactly");
+        return fail(Errc::invalid_argument, std::to_string(frames.size()) + " frames of " + std::to_string(bytes) +
+                                                " bytes do not cover the reservation's " + std::to_string(range->size) +
+                                                " bytes exactly");
     }
     // The iterator owns a copy of the array: nothing dangles if mapping is deferred.
     auto copy = std::make_shared<const std::vector<Cap>>(frames.begin(), frames.end());

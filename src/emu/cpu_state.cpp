@@ -31,8 +31,7 @@ Result<void> check(uc_err err, const char* what) {
     return {};
 }
 
-uc_arm64_cp_reg cp_reg(std::uint32_t op0, std::uint32_t op1, std::uint32_t crn, std::uint32_t crm,
-                       std::uint32_t op2) {
+uc_arm64_cp_reg cp_reg(std::uint32_t op0, std::uint32_t op1, std::uint32_t crn, std::uint32_t crm, std::uint32_t op2) {
     uc_arm64_cp_reg reg{};
     reg.op0 = op0;
     reg.op1 = op1;
@@ -141,8 +140,8 @@ Result<void> write_arm64_system_state(uc_engine* uc, const Arm64SystemState& sta
 
 Result<void> check_x86_long_mode(const X86SystemState& state) {
     constexpr std::uint64_t cr0_pe = 1, efer_lme = 1u << 8, efer_lma = 1u << 10;
-    const bool long_mode = (state.cr0 & cr0_pe) != 0 && (state.efer & (efer_lme | efer_lma)) != 0 &&
-                           state.cs.present && state.cs.l;
+    const bool long_mode = (state.cr0 & cr0_pe) != 0 && (state.efer & (efer_lme | efer_lma)) != 0 && state.cs.present &&
+                           state.cs.l;
     if (!long_mode) {
         return fail(Errc::unsupported,
                     "the emulator backend runs x86 guests in 64-bit long mode only (CR0.PE, EFER.LME and a 64-bit "

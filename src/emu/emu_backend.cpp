@@ -130,8 +130,8 @@ Result<std::unique_ptr<Backend>> create_backend(Arch arch, const Options& option
     }
     if (resolved.mmio_pages >= resolved.max_regions) {
         return fail(Errc::invalid_argument, "mmio_pages (" + std::to_string(resolved.mmio_pages) +
-                                                ") must be below max_regions (" +
-                                                std::to_string(resolved.max_regions) + ")");
+                                                ") must be below max_regions (" + std::to_string(resolved.max_regions) +
+                                                ")");
     }
     return std::unique_ptr<Backend>(std::make_unique<EmuBackend>(arch, resolved));
 }

@@ -37,17 +37,17 @@ RunResult stop_result(StopReason reason, std::string message) {
 // QEMU's exception numbers for AArch64 (target/arm/cpu.h), which Unicorn hands to interrupt hooks.
 const char* arm64_exception_name(std::uint32_t number) {
     switch (number) {
-        case 1: return "undefined instruction";
-        case 2: return "svc (supervisor call)";
-        case 3: return "prefetch abort";
-        case 4: return "data abort";
-        case 5: return "IRQ";
-        case 6: return "FIQ";
-        case 7: return "brk (breakpoint)";
-        case 11: return "hvc (hypervisor call)";
-        case 13: return "smc (secure monitor call)";
-        case 16: return "hlt (semihosting)";
-        default: return "exception";
+    case 1: return "undefined instruction";
+    case 2: return "svc (supervisor call)";
+    case 3: return "prefetch abort";
+    case 4: return "data abort";
+    case 5: return "IRQ";
+    case 6: return "FIQ";
+    case 7: return "brk (breakpoint)";
+    case 11: return "hvc (hypervisor call)";
+    case 13: return "smc (secure monitor call)";
+    case 16: return "hlt (semihosting)";
+    default: return "exception";
     }
 }
 
@@ -67,8 +67,7 @@ struct Hooks {
     static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
         return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
     }
-    static bool write_protected(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t value,
-                                void* self) {
+    static bool write_protected(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t value, void* self) {
         return static_cast<EmuVcpu*>(self)->on_write_protected(addr, size, value);
     }
     static void interrupt(uc_engine* uc, std::uint32_t number, void* self) {
@@ -336,9 +335,7 @@ void EmuVcpu::stop_with(RunResult result, bool after_instruction) {
     uc_emu_stop(engine_.get());
 }
 
-bool EmuVcpu::suppress_access() const {
-    return stopping_now_ || redo_ == Redo::inside || step_ == Step::ignore;
-}
+bool EmuVcpu::suppress_access() const { return stopping_now_ || redo_ == Redo::inside || step_ == Step::ignore; }
 
 std::optional<std::uint64_t> EmuVcpu::replayed(GuestAddr addr, unsigned size, bool is_write) {
     if (replay_done_) return std::nullopt;
@@ -525,9 +522,9 @@ std::uint32_t EmuVcpu::on_port(std::uint16_t port, int size, bool is_write, std:
         decided = port_io_(access);
     }
     switch (decided) {
-        case PortResult::handled: return is_write ? 0 : access.data;
-        case PortResult::ignore: return 0;
-        case PortResult::error: break;
+    case PortResult::handled: return is_write ? 0 : access.data;
+    case PortResult::ignore: return 0;
+    case PortResult::error: break;
     }
     return refuse("the port I/O handler failed the access to port " + hex(port));
 }
@@ -551,8 +548,8 @@ Result<SystemState> EmuVcpu::system_state() {
         if (x86_state_) return SystemState{*x86_state_};
         // What the engine runs: long mode, flat 64-bit code, paging off.
         X86SystemState state;
-        state.cr0 = 0x11;     // PE, ET
-        state.efer = 0x500;   // LME, LMA
+        state.cr0 = 0x11;    // PE, ET
+        state.efer = 0x500;  // LME, LMA
         state.cs = X86Segment{0, 0xffffffff, 0x8, 0xb, true, 0, false, true, true, true};
         return SystemState{state};
     }

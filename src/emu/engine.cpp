@@ -8,10 +8,9 @@ Result<Engine> open_engine(Arch arch) {
     const uc_err err = arch == Arch::aarch64 ? uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc)
                                              : uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
     if (err != UC_ERR_OK) {
-        return fail(Errc::unsupported,
-                    describe(arch == Arch::aarch64 ? "Unicorn cannot open an AArch64 engine"
-                                                   : "Unicorn cannot open an x86-64 engine",
-                             err));
+        return fail(Errc::unsupported, describe(arch == Arch::aarch64 ? "Unicorn cannot open an AArch64 engine"
+                                                                      : "Unicorn cannot open an x86-64 engine",
+                                                err));
     }
     return Engine(uc);
 }

@@ -72,7 +72,7 @@ private:
     std::size_t mmio_budget_;
     MmioSink& sink_;
     std::map<GuestAddr, std::shared_ptr<const RamWindow>> windows_;  // by gpa: what the engine maps
-    std::map<GuestAddr, std::unique_ptr<MmioPage>> mmio_;          // by page base
+    std::map<GuestAddr, std::unique_ptr<MmioPage>> mmio_;            // by page base
 };
 
 }  // namespace guestmem::emu

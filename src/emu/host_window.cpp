@@ -39,8 +39,7 @@ HostWindow& HostWindow::operator=(HostWindow&& other) noexcept {
 Result<void> HostWindow::place(std::uint64_t at, int fd, std::uint64_t offset, std::uint64_t bytes) {
     if (at > size_ || bytes > size_ - at) return fail(Errc::invalid_argument, "piece outside the host window");
     // MAP_FIXED replaces the reservation's PROT_NONE pages in place.
-    void* got = mmap(base_ + at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                     static_cast<off_t>(offset));
+    void* got = mmap(base_ + at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(offset));
     if (got == MAP_FAILED) {
         return fail(Errc::out_of_memory, std::string("cannot map frames into a host window: ") + errno_message(errno));
     }

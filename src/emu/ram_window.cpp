@@ -27,7 +27,8 @@ Result<void> place_run(HostWindow& window, std::uint64_t at, const MappedRun& ru
     while (done < run.size) {
         auto where = FrameArena::locate(run.host + done);
         if (!where) {
-            return fail(Errc::backend_error, "memory of the run at " + hex(run.gpa + done) + " is not in a frame arena");
+            return fail(Errc::backend_error,
+                        "memory of the run at " + hex(run.gpa + done) + " is not in a frame arena");
         }
         const std::uint64_t piece = std::min(run.size - done, where->bytes_left);
         if (auto ok = window.place(at + done, where->arena->fd(), where->offset, piece); !ok) return ok;

@@ -154,9 +154,8 @@ Result<std::unique_ptr<FastPath>> make_doorbell(const std::shared_ptr<const KvmV
 
 Result<std::unique_ptr<FastPath>> make_write_posting(std::shared_ptr<const KvmVmFd> vm, Range range) {
     if (vm->system().capabilities().coalesced_mmio_page == 0) {
-        log(LogLevel::warning, std::string(ApiCall::current()) +
-                                   ": KVM lacks KVM_CAP_COALESCED_MMIO: writes to " + hex(range.base) +
-                                   " are delivered through MMIO exits");
+        log(LogLevel::warning, std::string(ApiCall::current()) + ": KVM lacks KVM_CAP_COALESCED_MMIO: writes to " +
+                                   hex(range.base) + " are delivered through MMIO exits");
         return std::unique_ptr<FastPath>();
     }
     if (range.size > UINT32_MAX) {

@@ -19,8 +19,7 @@ Result<std::unique_ptr<KvmBackend>> KvmBackend::create(const BackendOptions& opt
 }
 
 KvmBackend::KvmBackend(Key, std::shared_ptr<KvmVmFd> vm, std::uint32_t slot_limit)
-    : vm_(std::move(vm)),
-      slots_(slot_limit, [vm = vm_.get()](const kvm_userspace_memory_region& region) {
+    : vm_(std::move(vm)), slots_(slot_limit, [vm = vm_.get()](const kvm_userspace_memory_region& region) {
           return vm->set_memory_region(region);
       }) {}
 

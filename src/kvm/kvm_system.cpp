@@ -31,7 +31,8 @@ int check(int fd, long cap) {
 std::vector<kvm_cpuid_entry2> read_supported_cpuid(int fd) {
     for (std::size_t n = 64; n <= 4096; n *= 2) {
         // kvm_cpuid2 ends in a flexible array: lay it out in a buffer of entries.
-        const std::size_t header_entries = (sizeof(kvm_cpuid2) + sizeof(kvm_cpuid_entry2) - 1) / sizeof(kvm_cpuid_entry2);
+        const std::size_t header_entries =
+            (sizeof(kvm_cpuid2) + sizeof(kvm_cpuid_entry2) - 1) / sizeof(kvm_cpuid_entry2);
         std::vector<kvm_cpuid_entry2> buffer(header_entries + n);
         auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
         cpuid->nent = static_cast<std::uint32_t>(n);
@@ -91,7 +92,8 @@ Result<std::shared_ptr<const KvmSystem>> KvmSystem::open() {
     const int coalesced = check(fd.get(), KVM_CAP_COALESCED_MMIO);
     const long page = ::sysconf(_SC_PAGESIZE);
     // The ring must lie inside the kvm_run mapping of every vCPU.
-    if (coalesced > 0 && static_cast<std::size_t>(coalesced + 1) * static_cast<std::size_t>(page) <= caps.vcpu_mmap_size) {
+    if (coalesced > 0 &&
+        static_cast<std::size_t>(coalesced + 1) * static_cast<std::size_t>(page) <= caps.vcpu_mmap_size) {
         caps.coalesced_mmio_page = static_cast<std::uint32_t>(coalesced);
     }
 

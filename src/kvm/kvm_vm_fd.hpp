@@ -23,8 +23,7 @@ public:
     /// Creates the VM. `tss_address` (if KVM wants one) is where KVM keeps
     /// three pages of private memory for real mode on Intel CPUs without
     /// unrestricted guest support; guests must not put memory slots there.
-    static Result<std::shared_ptr<KvmVmFd>> create(std::shared_ptr<const KvmSystem> system,
-                                                   std::uint32_t tss_address);
+    static Result<std::shared_ptr<KvmVmFd>> create(std::shared_ptr<const KvmSystem> system, std::uint32_t tss_address);
 
     /// KVM_SET_USER_MEMORY_REGION: creates, or with memory_size 0 deletes, a slot.
     Result<void> set_memory_region(const kvm_userspace_memory_region& region) const;
@@ -46,7 +45,8 @@ public:
 private:
     std::shared_ptr<const KvmSystem> system_;
     UniqueFd fd_;
-    mutable std::mutex coalesced_mutex_;  // held while posted writes reach handlers: outermost, like a doorbell's call lock
+    mutable std::mutex
+        coalesced_mutex_;  // held while posted writes reach handlers: outermost, like a doorbell's call lock
 };
 
 }  // namespace guestmem::kvm

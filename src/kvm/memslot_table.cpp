@@ -34,22 +34,22 @@ Result<void> MemslotTable::check(std::span<const MappedRun> runs) const {
     // Ids of slots KVM failed to delete are never reused, so count ids, not slots.
     const std::size_t free_slots = (limit_ - next_id_) + free_ids_.size();
     if (runs.size() > free_slots) {
-        return fail(Errc::out_of_memory, "KVM memory slots exhausted: " + std::to_string(runs.size()) +
-                                             " needed, " + std::to_string(free_slots) + " of " +
-                                             std::to_string(limit_) + " free");
+        return fail(Errc::out_of_memory, "KVM memory slots exhausted: " + std::to_string(runs.size()) + " needed, " +
+                                             std::to_string(free_slots) + " of " + std::to_string(limit_) + " free");
     }
     for (const MappedRun& run : runs) {
         if (run.size == 0 || !page_aligned(run.gpa) || !page_aligned(run.size) ||
             !page_aligned(reinterpret_cast<std::uintptr_t>(run.host)) || !fits_address_space(run.gpa, run.size)) {
-            return fail(Errc::invalid_argument, "run at " + hex(run.gpa) + " of " + hex(run.size) +
-                                                    " bytes is not page aligned or is empty");
+            return fail(Errc::invalid_argument,
+                        "run at " + hex(run.gpa) + " of " + hex(run.size) + " bytes is not page aligned or is empty");
         }
         if (!has_rights(run.rights, Rights::read)) {
             return fail(Errc::invalid_argument, "run at " + hex(run.gpa) + " has no read right");
         }
         const Range range{run.gpa, run.size};
         auto next = slots_.lower_bound(run.gpa);
-        const bool hits_next = next != slots_.end() && range.overlaps(Range{next->second.run.gpa, next->second.run.size});
+        const bool hits_next = next != slots_.end() &&
+                               range.overlaps(Range{next->second.run.gpa, next->second.run.size});
         const bool hits_prev = next != slots_.begin() &&
                                range.overlaps(Range{std::prev(next)->second.run.gpa, std::prev(next)->second.run.size});
         if (hits_next || hits_prev) {

@@ -64,10 +64,10 @@ private:
 
     const std::uint32_t limit_;
     const Writer writer_;
-    mutable std::mutex mutex_;  // a leaf: after AddressSpace::change_mutex_
-    std::map<GuestAddr, Slot> slots_;    // by first guest address
-    std::set<std::uint32_t> free_ids_;   // ids below next_id_ that are free
-    std::uint32_t next_id_ = 0;          // ids from here up were never used
+    mutable std::mutex mutex_;          // a leaf: after AddressSpace::change_mutex_
+    std::map<GuestAddr, Slot> slots_;   // by first guest address
+    std::set<std::uint32_t> free_ids_;  // ids below next_id_ that are free
+    std::uint32_t next_id_ = 0;         // ids from here up were never used
 };
 
 }  // namespace guestmem::kvm

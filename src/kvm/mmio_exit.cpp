@@ -5,8 +5,7 @@
 
 namespace guestmem::kvm {
 
-AccessOutcome dispatch_mmio(Vm& vm, Vcpu& vcpu, GuestAddr addr, std::uint8_t* data, std::uint32_t len,
-                            bool is_write) {
+AccessOutcome dispatch_mmio(Vm& vm, Vcpu& vcpu, GuestAddr addr, std::uint8_t* data, std::uint32_t len, bool is_write) {
     // Vm::dispatch makes the one size check: a length too large for the
     // Access stays invalid (0) instead of wrapping to a valid size.
     Access access{addr, static_cast<std::uint8_t>(len <= 0xff ? len : 0), is_write, 0};

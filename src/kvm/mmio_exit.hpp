@@ -17,7 +17,6 @@ namespace guestmem::kvm {
 /// owner boundaries, then into naturally aligned pieces). A length of 0 or
 /// above 8 (never produced by KVM) is an invalid access, refused by
 /// Vm::dispatch's size check. The failure is returned, not logged.
-AccessOutcome dispatch_mmio(Vm& vm, Vcpu& vcpu, GuestAddr addr, std::uint8_t* data, std::uint32_t len,
-                            bool is_write);
+AccessOutcome dispatch_mmio(Vm& vm, Vcpu& vcpu, GuestAddr addr, std::uint8_t* data, std::uint32_t len, bool is_write);
 
 }  // namespace guestmem::kvm

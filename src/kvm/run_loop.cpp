@@ -63,16 +63,14 @@ private:
             ++result_.exits.interrupted;
             return std::nullopt;  // a signal: the loop head checks for a stop request
         case KVM_EXIT_SHUTDOWN:
-            return stop(StopReason::exception,
-                        "the guest shut down (triple fault: an exception it could not handle)");
+            return stop(StopReason::exception, "the guest shut down (triple fault: an exception it could not handle)");
         case KVM_EXIT_INTERNAL_ERROR: return stop(StopReason::internal_error, internal_error_text());
         case KVM_EXIT_FAIL_ENTRY:
-            return stop(StopReason::entry_failed,
-                        "the CPU refused to enter the guest (hardware reason " +
-                            hex(run_.fail_entry.hardware_entry_failure_reason) + "): invalid guest state");
+            return stop(StopReason::entry_failed, "the CPU refused to enter the guest (hardware reason " +
+                                                      hex(run_.fail_entry.hardware_entry_failure_reason) +
+                                                      "): invalid guest state");
         default:
-            return stop(StopReason::unexpected_exit,
-                        "unexpected KVM exit reason " + std::to_string(run_.exit_reason));
+            return stop(StopReason::unexpected_exit, "unexpected KVM exit reason " + std::to_string(run_.exit_reason));
         }
     }
 
@@ -97,7 +95,8 @@ private:
             ++result_.exits.posted_writes;
             std::uint8_t data[sizeof entry.data];
             std::copy(std::begin(entry.data), std::end(entry.data), data);
-            if (AccessOutcome outcome = dispatch_mmio(core.vm(), core, entry.phys_addr, data, entry.len, /*is_write=*/true);
+            if (AccessOutcome outcome =
+                    dispatch_mmio(core.vm(), core, entry.phys_addr, data, entry.len, /*is_write=*/true);
                 !outcome) {
                 // The exit being handled is abandoned: complete a pending read as 0.
                 if (run_.exit_reason == KVM_EXIT_MMIO) {
@@ -168,9 +167,9 @@ private:
             if (auto regs = vcpu_.get_regs()) result_.ip = regs->rip;
         }
         if (reason != StopReason::halted) {
-            log(reason == StopReason::stopped ? LogLevel::info : LogLevel::error, std::string(ApiCall::current()) + ": vCPU " + std::to_string(vcpu_.core().index()) +
-                                     " stopped (" + std::string(to_string(reason)) + ") at ip " +
-                                     hex(result_.ip) + ": " + result_.message);
+            log(reason == StopReason::stopped ? LogLevel::info : LogLevel::error,
+                std::string(ApiCall::current()) + ": vCPU " + std::to_string(vcpu_.core().index()) + " stopped (" +
+                    std::string(to_string(reason)) + ") at ip " + hex(result_.ip) + ": " + result_.message);
         }
         return std::move(result_);
     }

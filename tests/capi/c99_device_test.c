@@ -91,7 +91,7 @@ struct device {
 /* Applies a new value to register i with its access semantics. */
 static void device_store(struct device *dev, size_t i, uint32_t written, uint32_t merged) {
     switch (i) {
-    case REG_ID: break;                                /* read-only */
+    case REG_ID: break;                               /* read-only */
     case REG_STATUS: dev->regs[i] &= ~written; break; /* write 1 to clear */
     default: dev->regs[i] = merged; break;
     }
@@ -276,7 +276,7 @@ static void test_device(vm_t *vm) {
     CHECK_EQ(guest_read(DEV_BASE + 0, 4), DEV_ID);
     CHECK_EQ(guest_read(DEV_BASE + 2, 2), DEV_ID >> 16);
     dev.regs[REG_STATUS] = 0xffffffffu; /* the device raises every status bit */
-    guest_write(DEV_BASE + 9, 1, 0x81);  /* clears bits 8 and 15 */
+    guest_write(DEV_BASE + 9, 1, 0x81); /* clears bits 8 and 15 */
     CHECK_EQ(dev.regs[REG_STATUS], 0xffff7effu);
     guest_write(DEV_BASE + 8, 8, 0xffff0000ull); /* 8 bytes: clears STATUS' high half, writes 0 to register 3 */
     CHECK_EQ(dev.regs[REG_STATUS], 0x00007effu);
@@ -367,15 +367,22 @@ static void test_large_ram_and_rom(vm_t *vm) {
     guest_write(0x3ffffc, 4, 0xcafef00d);
     CHECK_EQ(host_load((uint8_t *)vmm_frame_vaddr(large) + 0x1ffffc, 4), 0xcafef00du);
 
-    memcpy(rom_bytes, "\x7f" "ELF", 4);
+    memcpy(rom_bytes,
+           "\x7f"
+           "ELF",
+           4);
     rom_r = vm_reserve_memory_at(vm, 0x100000, 0x1000, rom_write, &rom_faults);
     frames[0] = rom_ro;
     CHECK(vm_map_reservation_frames(vm, rom_r, frames, 1, seL4_PageBits) == 0);
-    CHECK_EQ(guest_read(0x100000, 4), host_load("\x7f" "ELF", 4));
+    CHECK_EQ(guest_read(0x100000, 4), host_load("\x7f"
+                                                "ELF",
+                                                4));
     guest_write(0x100000, 2, 0xdead);
     CHECK_EQ(rom_faults.calls, 1u);
     CHECK_EQ(rom_faults.last_data, 0xdeadu);
-    CHECK_EQ(guest_read(0x100000, 4), host_load("\x7f" "ELF", 4)); /* the write was ignored */
+    CHECK_EQ(guest_read(0x100000, 4), host_load("\x7f"
+                                                "ELF",
+                                                4)); /* the write was ignored */
 
     CHECK(vm_free_reserved_memory(vm, big) == 0);
     CHECK(vm_free_reserved_memory(vm, rom_r) == 0);

@@ -19,7 +19,7 @@ using test::CVm;
 
 constexpr uintptr_t kPool = 0x4000'0000;
 constexpr uintptr_t kDev = 0x1000;
-constexpr uintptr_t kRam = 0x20'0000;    // 8 KiB, unmapped, 2 MiB aligned
+constexpr uintptr_t kRam = 0x20'0000;     // 8 KiB, unmapped, 2 MiB aligned
 constexpr uintptr_t kMapped = 0x30'0000;  // 4 KiB, mapped
 constexpr uint64_t kIp = 0x1234'0000;
 constexpr uintptr_t kSentinel = 0x5e5e'5e5e;
@@ -36,9 +36,9 @@ memory_fault_result_t device(vm_t*, vm_vcpu_t* vcpu, uintptr_t, size_t, void* co
 
 /// The state every row starts from and must leave untouched.
 struct Fx {
-    CVm c;                  // initialised, with everything below
-    CVm other;              // initialised, owns `foreign`
-    CVm uninit{false};      // vm_memory_init not called
+    CVm c;              // initialised, with everything below
+    CVm other;          // initialised, owns `foreign`
+    CVm uninit{false};  // vm_memory_init not called
     CFrames frames;
     Counter dev_calls, unhandled_calls, other_calls;
     vm_memory_reservation_t* dev = nullptr;
@@ -104,7 +104,8 @@ struct Fx {
                 }
                 out << "\n";
             }
-            for (const auto& p : vm.pools()) out << "  pool [" << p.range.base << "+" << p.range.size << ") free=" << p.free_bytes << "\n";
+            for (const auto& p : vm.pools())
+                out << "  pool [" << p.range.base << "+" << p.range.size << ") free=" << p.free_bytes << "\n";
         };
         describe("c", c.core());
         describe("other", other.core());
@@ -178,9 +179,9 @@ vm_frame_t good_iterator(uintptr_t addr, void*) {
 }
 
 struct Row {
-    std::string name;      // test name suffix
-    const char* function;  // the C function the log line must name
-    const char* reason;    // part of the logged reason
+    std::string name;                  // test name suffix
+    const char* function;              // the C function the log line must name
+    const char* reason;                // part of the logged reason
     std::function<bool(Fx&)> rejects;  // true when the call returned its failure value and wrote no output
 };
 
@@ -203,68 +204,115 @@ std::vector<Row> rows() {
     auto reserve = [](vm_t* vm, uintptr_t addr, size_t size, memory_fault_callback_fn cb, Fx& f) {
         return vm_reserve_memory_at(vm, addr, size, cb, &f.dev_calls) == nullptr;
     };
-    add("reserve_null_vm", "vm_reserve_memory_at", kNull, [=](Fx& f) { return reserve(nullptr, 0x5000, 0x10, device, f); });
-    add("reserve_bogus_vm", "vm_reserve_memory_at", kNotLive, [=](Fx& f) { return reserve(f.bogus_vm, 0x5000, 0x10, device, f); });
-    add("reserve_destroyed_vm", "vm_reserve_memory_at", kNotLive, [=](Fx& f) { return reserve(f.dead_vm, 0x5000, 0x10, device, f); });
-    add("reserve_uninitialised_vm", "vm_reserve_memory_at", kNotInit, [=](Fx& f) { return reserve(f.uninit.vm, 0x5000, 0x10, device, f); });
-    add("reserve_null_callback", "vm_reserve_memory_at", "callback is NULL", [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0x10, nullptr, f); });
-    add("reserve_size_zero", "vm_reserve_memory_at", "size is 0", [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0, device, f); });
-    add("reserve_wraps", "vm_reserve_memory_at", "wraps", [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x20, device, f); });
-    add("reserve_wraps_by_one", "vm_reserve_memory_at", "wraps", [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x11, device, f); });
-    add("reserve_overlaps_reservation", "vm_reserve_memory_at", "overlaps a reservation", [=](Fx& f) { return reserve(f.c.vm, kDev + 0xff, 1, device, f); });
-    add("reserve_overlaps_mapped", "vm_reserve_memory_at", "overlaps a reservation", [=](Fx& f) { return reserve(f.c.vm, kMapped - 0x10, 0x20, device, f); });
-    add("reserve_overlaps_pool", "vm_reserve_memory_at", "overlaps the anonymous pool", [=](Fx& f) { return reserve(f.c.vm, kPool + 0x10'0000 - 1, 0x10, device, f); });
+    add("reserve_null_vm", "vm_reserve_memory_at", kNull,
+        [=](Fx& f) { return reserve(nullptr, 0x5000, 0x10, device, f); });
+    add("reserve_bogus_vm", "vm_reserve_memory_at", kNotLive,
+        [=](Fx& f) { return reserve(f.bogus_vm, 0x5000, 0x10, device, f); });
+    add("reserve_destroyed_vm", "vm_reserve_memory_at", kNotLive,
+        [=](Fx& f) { return reserve(f.dead_vm, 0x5000, 0x10, device, f); });
+    add("reserve_uninitialised_vm", "vm_reserve_memory_at", kNotInit,
+        [=](Fx& f) { return reserve(f.uninit.vm, 0x5000, 0x10, device, f); });
+    add("reserve_null_callback", "vm_reserve_memory_at", "callback is NULL",
+        [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0x10, nullptr, f); });
+    add("reserve_size_zero", "vm_reserve_memory_at", "size is 0",
+        [=](Fx& f) { return reserve(f.c.vm, 0x5000, 0, device, f); });
+    add("reserve_wraps", "vm_reserve_memory_at", "wraps",
+        [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x20, device, f); });
+    add("reserve_wraps_by_one", "vm_reserve_memory_at", "wraps",
+        [=](Fx& f) { return reserve(f.c.vm, ~uintptr_t{0} - 0xf, 0x11, device, f); });
+    add("reserve_overlaps_reservation", "vm_reserve_memory_at", "overlaps a reservation",
+        [=](Fx& f) { return reserve(f.c.vm, kDev + 0xff, 1, device, f); });
+    add("reserve_overlaps_mapped", "vm_reserve_memory_at", "overlaps a reservation",
+        [=](Fx& f) { return reserve(f.c.vm, kMapped - 0x10, 0x20, device, f); });
+    add("reserve_overlaps_pool", "vm_reserve_memory_at", "overlaps the anonymous pool",
+        [=](Fx& f) { return reserve(f.c.vm, kPool + 0x10'0000 - 1, 0x10, device, f); });
 
     // vm_reserve_anon_memory: *addr is written only on success
     auto anon = [](vm_t* vm, size_t size, size_t align, memory_fault_callback_fn cb, Fx& f, bool with_addr = true) {
         uintptr_t addr = kSentinel;
-        const bool null = vm_reserve_anon_memory(vm, size, align, cb, &f.dev_calls, with_addr ? &addr : nullptr) == nullptr;
+        const bool null = vm_reserve_anon_memory(vm, size, align, cb, &f.dev_calls, with_addr ? &addr : nullptr) ==
+                          nullptr;
         return null && addr == kSentinel;
     };
     add("anon_null_vm", "vm_reserve_anon_memory", kNull, [=](Fx& f) { return anon(nullptr, 0x1000, 0, device, f); });
-    add("anon_bogus_vm", "vm_reserve_anon_memory", kNotLive, [=](Fx& f) { return anon(f.bogus_vm, 0x1000, 0, device, f); });
-    add("anon_uninitialised_vm", "vm_reserve_anon_memory", kNotInit, [=](Fx& f) { return anon(f.uninit.vm, 0x1000, 0, device, f); });
-    add("anon_null_callback", "vm_reserve_anon_memory", "callback is NULL", [=](Fx& f) { return anon(f.c.vm, 0x1000, 0, nullptr, f); });
-    add("anon_null_addr", "vm_reserve_anon_memory", "addr", [=](Fx& f) { return anon(f.c.vm, 0x1000, 0, device, f, false); });
+    add("anon_bogus_vm", "vm_reserve_anon_memory", kNotLive,
+        [=](Fx& f) { return anon(f.bogus_vm, 0x1000, 0, device, f); });
+    add("anon_uninitialised_vm", "vm_reserve_anon_memory", kNotInit,
+        [=](Fx& f) { return anon(f.uninit.vm, 0x1000, 0, device, f); });
+    add("anon_null_callback", "vm_reserve_anon_memory", "callback is NULL",
+        [=](Fx& f) { return anon(f.c.vm, 0x1000, 0, nullptr, f); });
+    add("anon_null_addr", "vm_reserve_anon_memory", "addr",
+        [=](Fx& f) { return anon(f.c.vm, 0x1000, 0, device, f, false); });
     add("anon_size_zero", "vm_reserve_anon_memory", "size is 0", [=](Fx& f) { return anon(f.c.vm, 0, 0, device, f); });
-    add("anon_size_huge", "vm_reserve_anon_memory", "too large", [=](Fx& f) { return anon(f.c.vm, ~size_t{0}, 0, device, f); });
-    add("anon_align_3", "vm_reserve_anon_memory", "not a power of two", [=](Fx& f) { return anon(f.c.vm, 0x1000, 3, device, f); });
-    add("anon_align_0x3000", "vm_reserve_anon_memory", "not a power of two", [=](Fx& f) { return anon(f.c.vm, 0x1000, 0x3000, device, f); });
-    add("anon_no_room", "vm_reserve_anon_memory", "no anonymous pool has", [=](Fx& f) { return anon(f.c.vm, 0x10'0000, 0, device, f); });
-    add("anon_no_room_at_alignment", "vm_reserve_anon_memory", "no anonymous pool has", [=](Fx& f) { return anon(f.c.vm, 0x1000, 0x20'0000, device, f); });
-    add("anon_no_pool", "vm_reserve_anon_memory", "no anonymous pool", [=](Fx& f) { return anon(f.other.vm, 0x1000, 0, device, f); });
+    add("anon_size_huge", "vm_reserve_anon_memory", "too large",
+        [=](Fx& f) { return anon(f.c.vm, ~size_t{0}, 0, device, f); });
+    add("anon_align_3", "vm_reserve_anon_memory", "not a power of two",
+        [=](Fx& f) { return anon(f.c.vm, 0x1000, 3, device, f); });
+    add("anon_align_0x3000", "vm_reserve_anon_memory", "not a power of two",
+        [=](Fx& f) { return anon(f.c.vm, 0x1000, 0x3000, device, f); });
+    add("anon_no_room", "vm_reserve_anon_memory", "no anonymous pool has",
+        [=](Fx& f) { return anon(f.c.vm, 0x10'0000, 0, device, f); });
+    add("anon_no_room_at_alignment", "vm_reserve_anon_memory", "no anonymous pool has",
+        [=](Fx& f) { return anon(f.c.vm, 0x1000, 0x20'0000, device, f); });
+    add("anon_no_pool", "vm_reserve_anon_memory", "no anonymous pool",
+        [=](Fx& f) { return anon(f.other.vm, 0x1000, 0, device, f); });
 
     // vm_memory_make_anon
     auto make_anon = [](vm_t* vm, uintptr_t addr, size_t size) { return vm_memory_make_anon(vm, addr, size) == -1; };
-    add("make_anon_null_vm", "vm_memory_make_anon", kNull, [=](Fx&) { return make_anon(nullptr, 0x8000'0000, 0x1000); });
-    add("make_anon_bogus_vm", "vm_memory_make_anon", kNotLive, [=](Fx& f) { return make_anon(f.bogus_vm, 0x8000'0000, 0x1000); });
-    add("make_anon_uninitialised_vm", "vm_memory_make_anon", kNotInit, [=](Fx& f) { return make_anon(f.uninit.vm, 0x8000'0000, 0x1000); });
-    add("make_anon_size_zero", "vm_memory_make_anon", "size is 0", [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0000, 0); });
-    add("make_anon_unaligned_addr", "vm_memory_make_anon", "page aligned", [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0800, 0x1000); });
-    add("make_anon_unaligned_size", "vm_memory_make_anon", "page aligned", [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0000, 0x1800); });
-    add("make_anon_wraps", "vm_memory_make_anon", "wraps", [=](Fx& f) { return make_anon(f.c.vm, ~uintptr_t{0} - 0xfff, 0x2000); });
-    add("make_anon_overlaps_pool", "vm_memory_make_anon", "overlaps the anonymous pool", [=](Fx& f) { return make_anon(f.c.vm, kPool + 0xf'f000, 0x2000); });
-    add("make_anon_overlaps_reservation", "vm_memory_make_anon", "overlaps a reservation", [=](Fx& f) { return make_anon(f.c.vm, 0, 0x2000); });
+    add("make_anon_null_vm", "vm_memory_make_anon", kNull,
+        [=](Fx&) { return make_anon(nullptr, 0x8000'0000, 0x1000); });
+    add("make_anon_bogus_vm", "vm_memory_make_anon", kNotLive,
+        [=](Fx& f) { return make_anon(f.bogus_vm, 0x8000'0000, 0x1000); });
+    add("make_anon_uninitialised_vm", "vm_memory_make_anon", kNotInit,
+        [=](Fx& f) { return make_anon(f.uninit.vm, 0x8000'0000, 0x1000); });
+    add("make_anon_size_zero", "vm_memory_make_anon", "size is 0",
+        [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0000, 0); });
+    add("make_anon_unaligned_addr", "vm_memory_make_anon", "page aligned",
+        [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0800, 0x1000); });
+    add("make_anon_unaligned_size", "vm_memory_make_anon", "page aligned",
+        [=](Fx& f) { return make_anon(f.c.vm, 0x8000'0000, 0x1800); });
+    add("make_anon_wraps", "vm_memory_make_anon", "wraps",
+        [=](Fx& f) { return make_anon(f.c.vm, ~uintptr_t{0} - 0xfff, 0x2000); });
+    add("make_anon_overlaps_pool", "vm_memory_make_anon", "overlaps the anonymous pool",
+        [=](Fx& f) { return make_anon(f.c.vm, kPool + 0xf'f000, 0x2000); });
+    add("make_anon_overlaps_reservation", "vm_memory_make_anon", "overlaps a reservation",
+        [=](Fx& f) { return make_anon(f.c.vm, 0, 0x2000); });
 
     // vm_free_reserved_memory
-    add("free_null_vm", "vm_free_reserved_memory", kNull, [](Fx& f) { return vm_free_reserved_memory(nullptr, f.dev) == -1; });
-    add("free_bogus_vm", "vm_free_reserved_memory", kNotLive, [](Fx& f) { return vm_free_reserved_memory(f.bogus_vm, f.dev) == -1; });
-    add("free_null_reservation", "vm_free_reserved_memory", "reservation is NULL", [](Fx& f) { return vm_free_reserved_memory(f.c.vm, nullptr) == -1; });
-    add("free_already_freed", "vm_free_reserved_memory", "unknown or already freed", [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.freed) == -1; });
-    add("free_forged", "vm_free_reserved_memory", "unknown or already freed", [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.forged) == -1; });
-    add("free_other_vms", "vm_free_reserved_memory", "another VM", [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.foreign) == -1; });
-    add("free_handle_of_destroyed_vm", "vm_free_reserved_memory", "unknown or already freed", [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.dead_vms_handle) == -1; });
-    add("free_via_uninitialised_vm", "vm_free_reserved_memory", "another VM", [](Fx& f) { return vm_free_reserved_memory(f.uninit.vm, f.foreign) == -1; });
+    add("free_null_vm", "vm_free_reserved_memory", kNull,
+        [](Fx& f) { return vm_free_reserved_memory(nullptr, f.dev) == -1; });
+    add("free_bogus_vm", "vm_free_reserved_memory", kNotLive,
+        [](Fx& f) { return vm_free_reserved_memory(f.bogus_vm, f.dev) == -1; });
+    add("free_null_reservation", "vm_free_reserved_memory", "reservation is NULL",
+        [](Fx& f) { return vm_free_reserved_memory(f.c.vm, nullptr) == -1; });
+    add("free_already_freed", "vm_free_reserved_memory", "unknown or already freed",
+        [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.freed) == -1; });
+    add("free_forged", "vm_free_reserved_memory", "unknown or already freed",
+        [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.forged) == -1; });
+    add("free_other_vms", "vm_free_reserved_memory", "another VM",
+        [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.foreign) == -1; });
+    add("free_handle_of_destroyed_vm", "vm_free_reserved_memory", "unknown or already freed",
+        [](Fx& f) { return vm_free_reserved_memory(f.c.vm, f.dead_vms_handle) == -1; });
+    add("free_via_uninitialised_vm", "vm_free_reserved_memory", "another VM",
+        [](Fx& f) { return vm_free_reserved_memory(f.uninit.vm, f.foreign) == -1; });
 
     // vm_map_reservation
-    add("map_null_vm", "vm_map_reservation", kNull, [](Fx& f) { return vm_map_reservation(nullptr, f.ram, good_iterator, nullptr) == -1; });
-    add("map_bogus_vm", "vm_map_reservation", kNotLive, [](Fx& f) { return vm_map_reservation(f.bogus_vm, f.ram, good_iterator, nullptr) == -1; });
-    add("map_null_reservation", "vm_map_reservation", "reservation is NULL", [](Fx& f) { return vm_map_reservation(f.c.vm, nullptr, good_iterator, nullptr) == -1; });
-    add("map_freed", "vm_map_reservation", "unknown or already freed", [](Fx& f) { return vm_map_reservation(f.c.vm, f.freed, good_iterator, nullptr) == -1; });
-    add("map_forged", "vm_map_reservation", "unknown or already freed", [](Fx& f) { return vm_map_reservation(f.c.vm, f.forged, good_iterator, nullptr) == -1; });
-    add("map_other_vms", "vm_map_reservation", "another VM", [](Fx& f) { return vm_map_reservation(f.c.vm, f.foreign, good_iterator, nullptr) == -1; });
-    add("map_null_iterator", "vm_map_reservation", "iterator is NULL", [](Fx& f) { return vm_map_reservation(f.c.vm, f.ram, nullptr, nullptr) == -1; });
-    add("map_twice", "vm_map_reservation", "already mapped", [](Fx& f) { return vm_map_reservation(f.c.vm, f.mapped, good_iterator, nullptr) == -1; });
+    add("map_null_vm", "vm_map_reservation", kNull,
+        [](Fx& f) { return vm_map_reservation(nullptr, f.ram, good_iterator, nullptr) == -1; });
+    add("map_bogus_vm", "vm_map_reservation", kNotLive,
+        [](Fx& f) { return vm_map_reservation(f.bogus_vm, f.ram, good_iterator, nullptr) == -1; });
+    add("map_null_reservation", "vm_map_reservation", "reservation is NULL",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, nullptr, good_iterator, nullptr) == -1; });
+    add("map_freed", "vm_map_reservation", "unknown or already freed",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, f.freed, good_iterator, nullptr) == -1; });
+    add("map_forged", "vm_map_reservation", "unknown or already freed",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, f.forged, good_iterator, nullptr) == -1; });
+    add("map_other_vms", "vm_map_reservation", "another VM",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, f.foreign, good_iterator, nullptr) == -1; });
+    add("map_null_iterator", "vm_map_reservation", "iterator is NULL",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, f.ram, nullptr, nullptr) == -1; });
+    add("map_twice", "vm_map_reservation", "already mapped",
+        [](Fx& f) { return vm_map_reservation(f.c.vm, f.mapped, good_iterator, nullptr) == -1; });
     struct BadCase {
         const char* name;
         const char* reason;
@@ -272,17 +320,29 @@ std::vector<Row> rows() {
         seL4_CPtr Fx::*cap;
     };
     const BadCase bad_cases[] = {
-        {"map_null_cap", "capability is null", [](uintptr_t a, const BadIterator&) { return make_frame(seL4_CapNull, a, seL4_PageBits); }, nullptr},
-        {"map_deleted_cap", "is not live", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); }, &Fx::dead_cap},
-        {"map_never_issued_cap", "is not live", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); }, &Fx::never_issued},
-        {"map_size_bits_13", "is not 12, 21 or 30", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, 13); }, &Fx::f1},
-        {"map_size_bits_0", "is not 12, 21 or 30", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, 0); }, &Fx::f1},
-        {"map_size_bits_not_the_frames", "names a frame of 4096 bytes", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_LargePageBits); }, &Fx::f1},
-        {"map_size_bits_not_the_frames_2m", "names a frame of 2097152 bytes", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); }, &Fx::large},
-        {"map_vaddr_mismatch", "frame vaddr is", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a + 0x1000, seL4_PageBits); }, &Fx::f1},
-        {"map_vaddr_repeated", "frame vaddr is", [](uintptr_t, const BadIterator& it) { return make_frame(it.bad_cap, kRam, seL4_PageBits); }, &Fx::f1},
-        {"map_unaligned", "not aligned", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_LargePageBits); }, &Fx::large},
-        {"map_unaligned_huge", "not aligned", [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_HugePageBits); }, &Fx::huge},
+        {"map_null_cap", "capability is null",
+         [](uintptr_t a, const BadIterator&) { return make_frame(seL4_CapNull, a, seL4_PageBits); }, nullptr},
+        {"map_deleted_cap", "is not live",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); }, &Fx::dead_cap},
+        {"map_never_issued_cap", "is not live",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); },
+         &Fx::never_issued},
+        {"map_size_bits_13", "is not 12, 21 or 30",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, 13); }, &Fx::f1},
+        {"map_size_bits_0", "is not 12, 21 or 30",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, 0); }, &Fx::f1},
+        {"map_size_bits_not_the_frames", "names a frame of 4096 bytes",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_LargePageBits); }, &Fx::f1},
+        {"map_size_bits_not_the_frames_2m", "names a frame of 2097152 bytes",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_PageBits); }, &Fx::large},
+        {"map_vaddr_mismatch", "frame vaddr is",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a + 0x1000, seL4_PageBits); }, &Fx::f1},
+        {"map_vaddr_repeated", "frame vaddr is",
+         [](uintptr_t, const BadIterator& it) { return make_frame(it.bad_cap, kRam, seL4_PageBits); }, &Fx::f1},
+        {"map_unaligned", "not aligned",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_LargePageBits); }, &Fx::large},
+        {"map_unaligned_huge", "not aligned",
+         [](uintptr_t a, const BadIterator& it) { return make_frame(it.bad_cap, a, seL4_HugePageBits); }, &Fx::huge},
     };
     for (const BadCase& b : bad_cases) {
         add(b.name, "vm_map_reservation", b.reason, [b](Fx& f) {
@@ -293,31 +353,59 @@ std::vector<Row> rows() {
     add("map_past_the_end", "vm_map_reservation", "ends past the reservation", [](Fx& f) {
         // The first frame itself is too large: 2 MiB at the 2 MiB-aligned start of 8 KiB.
         BadIterator it{f.large, nullptr, seL4_CapNull};
-        return vm_map_reservation(f.c.vm, f.ram, [](uintptr_t a, void* cookie) {
-            return make_frame(static_cast<BadIterator*>(cookie)->good, a, seL4_LargePageBits);
-        }, &it) == -1;
+        return vm_map_reservation(
+                   f.c.vm, f.ram,
+                   [](uintptr_t a, void* cookie) {
+                       return make_frame(static_cast<BadIterator*>(cookie)->good, a, seL4_LargePageBits);
+                   },
+                   &it) == -1;
     });
 
     // vm_map_reservation_frames
-    auto map_frames = [](Fx&, vm_t* vm, vm_memory_reservation_t* res, std::vector<seL4_CPtr> caps, size_t n, size_t bits) {
+    auto map_frames = [](Fx&, vm_t* vm, vm_memory_reservation_t* res, std::vector<seL4_CPtr> caps, size_t n,
+                         size_t bits) {
         return vm_map_reservation_frames(vm, res, caps.empty() ? nullptr : caps.data(), n, bits) == -1;
     };
-    add("frames_null_vm", "vm_map_reservation_frames", kNull, [=](Fx& f) { return map_frames(f, nullptr, f.ram, {f.f0, f.f1}, 2, 12); });
-    add("frames_bogus_vm", "vm_map_reservation_frames", kNotLive, [=](Fx& f) { return map_frames(f, f.bogus_vm, f.ram, {f.f0, f.f1}, 2, 12); });
-    add("frames_null_reservation", "vm_map_reservation_frames", "reservation is NULL", [=](Fx& f) { return map_frames(f, f.c.vm, nullptr, {f.f0, f.f1}, 2, 12); });
-    add("frames_freed", "vm_map_reservation_frames", "unknown or already freed", [=](Fx& f) { return map_frames(f, f.c.vm, f.freed, {f.f0}, 1, 12); });
-    add("frames_other_vms", "vm_map_reservation_frames", "another VM", [=](Fx& f) { return map_frames(f, f.c.vm, f.foreign, {f.f0}, 1, 12); });
-    add("frames_null_array", "vm_map_reservation_frames", "frames is NULL", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {}, 2, 12); });
-    add("frames_null_array_zero_count", "vm_map_reservation_frames", "do not cover", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {}, 0, 12); });
-    add("frames_too_few", "vm_map_reservation_frames", "do not cover", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0}, 1, 12); });
-    add("frames_too_many", "vm_map_reservation_frames", "do not cover", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0, f.f1, f.f0}, 3, 12); });
-    add("frames_absurd_count", "vm_map_reservation_frames", "do not cover", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0}, ~size_t{0}, 12); });
-    add("frames_size_bits_13", "vm_map_reservation_frames", "is not 12, 21 or 30", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0, f.f1}, 2, 13); });
-    add("frames_size_bits_larger", "vm_map_reservation_frames", "do not cover", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.large}, 1, 21); });
-    add("frames_deleted_cap", "vm_map_reservation_frames", "is not live", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0, f.dead_cap}, 2, 12); });
-    add("frames_null_cap", "vm_map_reservation_frames", "capability is null", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0, seL4_CapNull}, 2, 12); });
-    add("frames_wrong_frame_size", "vm_map_reservation_frames", "names a frame of 2097152 bytes", [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0, f.large}, 2, 12); });
-    add("frames_twice", "vm_map_reservation_frames", "already mapped", [=](Fx& f) { return map_frames(f, f.c.vm, f.mapped, {f.f0}, 1, 12); });
+    add("frames_null_vm", "vm_map_reservation_frames", kNull, [=](Fx& f) {
+        return map_frames(f, nullptr, f.ram, {f.f0, f.f1}, 2, 12);
+    });
+    add("frames_bogus_vm", "vm_map_reservation_frames", kNotLive, [=](Fx& f) {
+        return map_frames(f, f.bogus_vm, f.ram, {f.f0, f.f1}, 2, 12);
+    });
+    add("frames_null_reservation", "vm_map_reservation_frames", "reservation is NULL", [=](Fx& f) {
+        return map_frames(f, f.c.vm, nullptr, {f.f0, f.f1}, 2, 12);
+    });
+    add("frames_freed", "vm_map_reservation_frames", "unknown or already freed",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.freed, {f.f0}, 1, 12); });
+    add("frames_other_vms", "vm_map_reservation_frames", "another VM",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.foreign, {f.f0}, 1, 12); });
+    add("frames_null_array", "vm_map_reservation_frames", "frames is NULL",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {}, 2, 12); });
+    add("frames_null_array_zero_count", "vm_map_reservation_frames", "do not cover",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {}, 0, 12); });
+    add("frames_too_few", "vm_map_reservation_frames", "do not cover",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0}, 1, 12); });
+    add("frames_too_many", "vm_map_reservation_frames", "do not cover", [=](Fx& f) {
+        return map_frames(f, f.c.vm, f.ram, {f.f0, f.f1, f.f0}, 3, 12);
+    });
+    add("frames_absurd_count", "vm_map_reservation_frames", "do not cover",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.f0}, ~size_t{0}, 12); });
+    add("frames_size_bits_13", "vm_map_reservation_frames", "is not 12, 21 or 30", [=](Fx& f) {
+        return map_frames(f, f.c.vm, f.ram, {f.f0, f.f1}, 2, 13);
+    });
+    add("frames_size_bits_larger", "vm_map_reservation_frames", "do not cover",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.ram, {f.large}, 1, 21); });
+    add("frames_deleted_cap", "vm_map_reservation_frames", "is not live", [=](Fx& f) {
+        return map_frames(f, f.c.vm, f.ram, {f.f0, f.dead_cap}, 2, 12);
+    });
+    add("frames_null_cap", "vm_map_reservation_frames", "capability is null", [=](Fx& f) {
+        return map_frames(f, f.c.vm, f.ram, {f.f0, seL4_CapNull}, 2, 12);
+    });
+    add("frames_wrong_frame_size", "vm_map_reservation_frames", "names a frame of 2097152 bytes", [=](Fx& f) {
+        return map_frames(f, f.c.vm, f.ram, {f.f0, f.large}, 2, 12);
+    });
+    add("frames_twice", "vm_map_reservation_frames", "already mapped",
+        [=](Fx& f) { return map_frames(f, f.c.vm, f.mapped, {f.f0}, 1, 12); });
 
     // vm_get_reservation_memory_region: writes nothing on error
     auto region = [](vm_memory_reservation_t* res, bool with_addr, bool with_size) {
@@ -326,37 +414,69 @@ std::vector<Row> rows() {
         vm_get_reservation_memory_region(res, with_addr ? &addr : nullptr, with_size ? &size : nullptr);
         return addr == kSentinel && size == kSentinel;
     };
-    add("region_null_reservation", "vm_get_reservation_memory_region", "reservation is NULL", [=](Fx&) { return region(nullptr, true, true); });
-    add("region_freed", "vm_get_reservation_memory_region", "unknown or already freed", [=](Fx& f) { return region(f.freed, true, true); });
-    add("region_forged", "vm_get_reservation_memory_region", "unknown or already freed", [=](Fx& f) { return region(f.forged, true, true); });
-    add("region_handle_of_destroyed_vm", "vm_get_reservation_memory_region", "unknown or already freed", [=](Fx& f) { return region(f.dead_vms_handle, true, true); });
-    add("region_null_addr", "vm_get_reservation_memory_region", "is NULL", [=](Fx& f) { return region(f.dev, false, true); });
-    add("region_null_size", "vm_get_reservation_memory_region", "is NULL", [=](Fx& f) { return region(f.dev, true, false); });
+    add("region_null_reservation", "vm_get_reservation_memory_region", "reservation is NULL",
+        [=](Fx&) { return region(nullptr, true, true); });
+    add("region_freed", "vm_get_reservation_memory_region", "unknown or already freed",
+        [=](Fx& f) { return region(f.freed, true, true); });
+    add("region_forged", "vm_get_reservation_memory_region", "unknown or already freed",
+        [=](Fx& f) { return region(f.forged, true, true); });
+    add("region_handle_of_destroyed_vm", "vm_get_reservation_memory_region", "unknown or already freed",
+        [=](Fx& f) { return region(f.dead_vms_handle, true, true); });
+    add("region_null_addr", "vm_get_reservation_memory_region", "is NULL",
+        [=](Fx& f) { return region(f.dev, false, true); });
+    add("region_null_size", "vm_get_reservation_memory_region", "is NULL",
+        [=](Fx& f) { return region(f.dev, true, false); });
 
     // Platform part
-    add("create_unknown_backend", "vm_create", "unknown backend", [](Fx&) { return vm_create(static_cast<vm_backend_t>(7)) == nullptr; });
-    add("destroy_null_vm", "vm_destroy", kNull, [](Fx&) { vm_destroy(nullptr); return true; });
-    add("destroy_bogus_vm", "vm_destroy", kNotLive, [](Fx& f) { vm_destroy(f.bogus_vm); return true; });
-    add("destroy_twice", "vm_destroy", kNotLive, [](Fx& f) { vm_destroy(f.dead_vm); return true; });
+    add("create_unknown_backend", "vm_create", "unknown backend",
+        [](Fx&) { return vm_create(static_cast<vm_backend_t>(7)) == nullptr; });
+    add("destroy_null_vm", "vm_destroy", kNull, [](Fx&) {
+        vm_destroy(nullptr);
+        return true;
+    });
+    add("destroy_bogus_vm", "vm_destroy", kNotLive, [](Fx& f) {
+        vm_destroy(f.bogus_vm);
+        return true;
+    });
+    add("destroy_twice", "vm_destroy", kNotLive, [](Fx& f) {
+        vm_destroy(f.dead_vm);
+        return true;
+    });
     add("vcpu_null_vm", "vm_create_vcpu", kNull, [](Fx&) { return vm_create_vcpu(nullptr) == nullptr; });
     add("vcpu_bogus_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.bogus_vm) == nullptr; });
     add("vcpu_destroyed_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.dead_vm) == nullptr; });
-    add("unhandled_null_vm", "vm_register_unhandled_mem_fault_callback", kNull, [](Fx& f) { return vm_register_unhandled_mem_fault_callback(nullptr, device, &f.dev_calls) == -1; });
-    add("unhandled_bogus_vm", "vm_register_unhandled_mem_fault_callback", kNotLive, [](Fx& f) { return vm_register_unhandled_mem_fault_callback(f.bogus_vm, device, &f.dev_calls) == -1; });
-    add("unhandled_null_callback", "vm_register_unhandled_mem_fault_callback", "callback is NULL", [](Fx& f) { return vm_register_unhandled_mem_fault_callback(f.c.vm, nullptr, nullptr) == -1; });
-    add("deferred_null_vm", "vm_set_deferred_mapping", kNull, [](Fx&) { vm_set_deferred_mapping(nullptr, true); return true; });
-    add("deferred_bogus_vm", "vm_set_deferred_mapping", kNotLive, [](Fx& f) { vm_set_deferred_mapping(f.bogus_vm, true); return true; });
+    add("unhandled_null_vm", "vm_register_unhandled_mem_fault_callback", kNull,
+        [](Fx& f) { return vm_register_unhandled_mem_fault_callback(nullptr, device, &f.dev_calls) == -1; });
+    add("unhandled_bogus_vm", "vm_register_unhandled_mem_fault_callback", kNotLive,
+        [](Fx& f) { return vm_register_unhandled_mem_fault_callback(f.bogus_vm, device, &f.dev_calls) == -1; });
+    add("unhandled_null_callback", "vm_register_unhandled_mem_fault_callback", "callback is NULL",
+        [](Fx& f) { return vm_register_unhandled_mem_fault_callback(f.c.vm, nullptr, nullptr) == -1; });
+    add("deferred_null_vm", "vm_set_deferred_mapping", kNull, [](Fx&) {
+        vm_set_deferred_mapping(nullptr, true);
+        return true;
+    });
+    add("deferred_bogus_vm", "vm_set_deferred_mapping", kNotLive, [](Fx& f) {
+        vm_set_deferred_mapping(f.bogus_vm, true);
+        return true;
+    });
     for (size_t bits : {size_t{0}, size_t{11}, size_t{13}, size_t{20}, size_t{22}, size_t{31}, size_t{64}}) {
-        add("frame_alloc_bits_" + std::to_string(bits), "vmm_frame_alloc", "is not 12, 21 or 30", [bits](Fx&) { return vmm_frame_alloc(bits) == seL4_CapNull; });
+        add("frame_alloc_bits_" + std::to_string(bits), "vmm_frame_alloc", "is not 12, 21 or 30",
+            [bits](Fx&) { return vmm_frame_alloc(bits) == seL4_CapNull; });
     }
-    add("cap_copy_null", "vmm_cap_copy", "is not live", [](Fx&) { return vmm_cap_copy(seL4_CapNull, seL4_AllRights) == seL4_CapNull; });
-    add("cap_copy_deleted", "vmm_cap_copy", "is not live", [](Fx& f) { return vmm_cap_copy(f.dead_cap, seL4_CanRead) == seL4_CapNull; });
-    add("cap_copy_never_issued", "vmm_cap_copy", "is not live", [](Fx& f) { return vmm_cap_copy(f.never_issued, seL4_CanRead) == seL4_CapNull; });
+    add("cap_copy_null", "vmm_cap_copy", "is not live",
+        [](Fx&) { return vmm_cap_copy(seL4_CapNull, seL4_AllRights) == seL4_CapNull; });
+    add("cap_copy_deleted", "vmm_cap_copy", "is not live",
+        [](Fx& f) { return vmm_cap_copy(f.dead_cap, seL4_CanRead) == seL4_CapNull; });
+    add("cap_copy_never_issued", "vmm_cap_copy", "is not live",
+        [](Fx& f) { return vmm_cap_copy(f.never_issued, seL4_CanRead) == seL4_CapNull; });
     add("cap_delete_null", "vmm_cap_delete", "is not live", [](Fx&) { return vmm_cap_delete(seL4_CapNull) == -1; });
     add("cap_delete_twice", "vmm_cap_delete", "is not live", [](Fx& f) { return vmm_cap_delete(f.dead_cap) == -1; });
-    add("cap_delete_never_issued", "vmm_cap_delete", "is not live", [](Fx& f) { return vmm_cap_delete(f.never_issued) == -1; });
-    add("frame_vaddr_null", "vmm_frame_vaddr", "is not live", [](Fx&) { return vmm_frame_vaddr(seL4_CapNull) == nullptr; });
-    add("frame_vaddr_deleted", "vmm_frame_vaddr", "is not live", [](Fx& f) { return vmm_frame_vaddr(f.dead_cap) == nullptr; });
+    add("cap_delete_never_issued", "vmm_cap_delete", "is not live",
+        [](Fx& f) { return vmm_cap_delete(f.never_issued) == -1; });
+    add("frame_vaddr_null", "vmm_frame_vaddr", "is not live",
+        [](Fx&) { return vmm_frame_vaddr(seL4_CapNull) == nullptr; });
+    add("frame_vaddr_deleted", "vmm_frame_vaddr", "is not live",
+        [](Fx& f) { return vmm_frame_vaddr(f.dead_cap) == nullptr; });
 
     // vm_sim_access: *data is left alone, the vCPU does not move
     auto access = [](vm_vcpu_t* vcpu, uintptr_t addr, size_t len, bool write, bool with_data) {
@@ -364,9 +484,12 @@ std::vector<Row> rows() {
         const bool failed = vm_sim_access(vcpu, addr, len, write, with_data ? &data : nullptr) == -1;
         return failed && data == kSentinel;
     };
-    add("access_null_vcpu", "vm_sim_access", "vcpu is NULL", [=](Fx&) { return access(nullptr, kMapped, 4, false, true); });
-    add("access_null_data", "vm_sim_access", "data is NULL", [=](Fx& f) { return access(f.c.vcpu, kMapped, 4, false, false); });
-    add("access_null_data_write", "vm_sim_access", "data is NULL", [=](Fx& f) { return access(f.c.vcpu, kMapped, 4, true, false); });
+    add("access_null_vcpu", "vm_sim_access", "vcpu is NULL",
+        [=](Fx&) { return access(nullptr, kMapped, 4, false, true); });
+    add("access_null_data", "vm_sim_access", "data is NULL",
+        [=](Fx& f) { return access(f.c.vcpu, kMapped, 4, false, false); });
+    add("access_null_data_write", "vm_sim_access", "data is NULL",
+        [=](Fx& f) { return access(f.c.vcpu, kMapped, 4, true, false); });
     for (size_t len : {size_t{0}, size_t{3}, size_t{5}, size_t{16}}) {
         add("access_len_" + std::to_string(len), "vm_sim_access", "is not 1, 2, 4 or 8", [=](Fx& f) {
             return access(f.c.vcpu, kMapped, len, false, true) && access(f.c.vcpu, kMapped, len, true, true);
@@ -388,8 +511,9 @@ TEST_P(CApiRejection, FailsLogsAndChangesNothing) {
     {
         CLogCapture log;
         EXPECT_TRUE(row.rejects(f)) << "the call did not return its failure value, or wrote an output";
-        EXPECT_TRUE(log.has_error(row.function, row.reason)) << "expected \"" << row.function << ": ..." << row.reason
-                                                              << "...\"\n" << log.dump();
+        EXPECT_TRUE(log.has_error(row.function, row.reason))
+            << "expected \"" << row.function << ": ..." << row.reason << "...\"\n"
+            << log.dump();
     }
     EXPECT_EQ(f.fingerprint(), before);
     EXPECT_EQ(f.dev_calls.calls, dev_calls) << "no callback ran";

@@ -82,13 +82,38 @@ static vm_frame_t no_frame(uintptr_t addr, void *cookie) {
 }
 
 static const struct signatures spec = {
-    vm_reserve_memory_at, vm_reserve_anon_memory, vm_memory_make_anon, vm_free_reserved_memory,
-    vm_map_reservation, vm_map_reservation_frames, vm_get_reservation_memory_region, vm_memory_init,
-    default_error_fault_callback, default_error_fault_callback, no_frame, get_vcpu_fault_address,
-    get_vcpu_fault_ip, get_vcpu_fault_data, get_vcpu_fault_data_mask, get_vcpu_fault_size, is_vcpu_read_fault,
-    set_vcpu_fault_data, emulate_vcpu_fault, advance_vcpu_fault, restart_vcpu_fault, vm_create, vm_destroy,
-    vm_create_vcpu, vm_register_unhandled_mem_fault_callback, vm_set_deferred_mapping, vmm_frame_alloc,
-    vmm_cap_copy, vmm_cap_delete, vmm_frame_vaddr, vm_sim_access, guestmem_set_log_handler,
+    vm_reserve_memory_at,
+    vm_reserve_anon_memory,
+    vm_memory_make_anon,
+    vm_free_reserved_memory,
+    vm_map_reservation,
+    vm_map_reservation_frames,
+    vm_get_reservation_memory_region,
+    vm_memory_init,
+    default_error_fault_callback,
+    default_error_fault_callback,
+    no_frame,
+    get_vcpu_fault_address,
+    get_vcpu_fault_ip,
+    get_vcpu_fault_data,
+    get_vcpu_fault_data_mask,
+    get_vcpu_fault_size,
+    is_vcpu_read_fault,
+    set_vcpu_fault_data,
+    emulate_vcpu_fault,
+    advance_vcpu_fault,
+    restart_vcpu_fault,
+    vm_create,
+    vm_destroy,
+    vm_create_vcpu,
+    vm_register_unhandled_mem_fault_callback,
+    vm_set_deferred_mapping,
+    vmm_frame_alloc,
+    vmm_cap_copy,
+    vmm_cap_delete,
+    vmm_frame_vaddr,
+    vm_sim_access,
+    guestmem_set_log_handler,
 };
 
 static int failures;
@@ -113,7 +138,8 @@ int main(void) {
     expect(seL4_CapRights_get_capAllowRead(rw) == 1 && seL4_CapRights_get_capAllowWrite(rw) == 1 &&
                seL4_CapRights_get_capAllowGrant(rw) == 0 && seL4_CapRights_get_capAllowGrantReply(rw) == 0,
            "seL4_CapRights_new sets exactly the rights asked for");
-    expect(spec.default_error(NULL, NULL, 0, 4, NULL) == FAULT_ERROR, "default_error_fault_callback returns FAULT_ERROR");
+    expect(spec.default_error(NULL, NULL, 0, 4, NULL) == FAULT_ERROR,
+           "default_error_fault_callback returns FAULT_ERROR");
     expect(spec.iterator(0x1000, NULL).size_bits == seL4_PageBits, "vm_frame_t round-trips");
     if (failures == 0) printf("headers_c99: ok\n");
     return failures == 0 ? 0 : 1;

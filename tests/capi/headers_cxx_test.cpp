@@ -23,16 +23,16 @@ constexpr bool same_type(Actual) {
 static_assert(same_type<vm_memory_reservation_t* (*)(vm_t*, uintptr_t, size_t, memory_fault_callback_fn, void*)>(
     &vm_reserve_memory_at));
 static_assert(same_type<vm_memory_reservation_t* (*)(vm_t*, size_t, size_t, memory_fault_callback_fn, void*,
-                                                      uintptr_t*)>(&vm_reserve_anon_memory));
+                                                     uintptr_t*)>(&vm_reserve_anon_memory));
 static_assert(same_type<int (*)(vm_t*, uintptr_t, size_t)>(&vm_memory_make_anon));
 static_assert(same_type<int (*)(vm_t*, vm_memory_reservation_t*)>(&vm_free_reserved_memory));
 static_assert(same_type<int (*)(vm_t*, vm_memory_reservation_t*, memory_map_iterator_fn, void*)>(&vm_map_reservation));
-static_assert(same_type<int (*)(vm_t*, vm_memory_reservation_t*, seL4_CPtr*, size_t, size_t)>(
-    &vm_map_reservation_frames));
+static_assert(
+    same_type<int (*)(vm_t*, vm_memory_reservation_t*, seL4_CPtr*, size_t, size_t)>(&vm_map_reservation_frames));
 static_assert(same_type<void (*)(vm_memory_reservation_t*, uintptr_t*, size_t*)>(&vm_get_reservation_memory_region));
 static_assert(same_type<int (*)(vm_t*)>(&vm_memory_init));
-static_assert(std::is_same_v<memory_fault_callback_fn,
-                             memory_fault_result_t (*)(vm_t*, vm_vcpu_t*, uintptr_t, size_t, void*)>);
+static_assert(
+    std::is_same_v<memory_fault_callback_fn, memory_fault_result_t (*)(vm_t*, vm_vcpu_t*, uintptr_t, size_t, void*)>);
 static_assert(std::is_same_v<memory_map_iterator_fn, vm_frame_t (*)(uintptr_t, void*)>);
 static_assert(same_type<memory_fault_callback_fn>(&default_error_fault_callback));
 static_assert(same_type<seL4_Word (*)(vm_vcpu_t*)>(&get_vcpu_fault_address));

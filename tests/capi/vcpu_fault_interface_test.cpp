@@ -183,10 +183,10 @@ TEST(VcpuFault, ARegisterFileUpdatesOnlyTheWrittenLanes) {
     CVm c;
     RegisterFile dev;
     ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, sizeof dev.regs, register_file, &dev), nullptr);
-    ASSERT_EQ(c.write(kDevice + 1, 1, 0xaa), 0);      // reg0 byte 1
-    ASSERT_EQ(c.write(kDevice + 6, 2, 0xbbcc), 0);    // reg1 bytes 2..3
+    ASSERT_EQ(c.write(kDevice + 1, 1, 0xaa), 0);        // reg0 byte 1
+    ASSERT_EQ(c.write(kDevice + 6, 2, 0xbbcc), 0);      // reg1 bytes 2..3
     ASSERT_EQ(c.write(kDevice + 8, 4, 0xdeadbeef), 0);  // reg2 whole
-    ASSERT_EQ(c.write(kDevice + 15, 1, 0x99), 0);     // reg3 byte 3
+    ASSERT_EQ(c.write(kDevice + 15, 1, 0x99), 0);       // reg3 byte 3
     EXPECT_EQ(dev.regs[0], 0x1111aa11u);
     EXPECT_EQ(dev.regs[1], 0xbbcc2222u);
     EXPECT_EQ(dev.regs[2], 0xdeadbeefu);
@@ -259,8 +259,16 @@ const OutsideCase kOutside[] = {
     {"is_vcpu_read_fault", [](vm_vcpu_t* v) { return !is_vcpu_read_fault(v); }},
     {"set_vcpu_fault_data", [](vm_vcpu_t* v) { return set_vcpu_fault_data(v, 1) == -1; }},
     {"emulate_vcpu_fault", [](vm_vcpu_t* v) { return emulate_vcpu_fault(v, 0x1234) == 0; }},
-    {"advance_vcpu_fault", [](vm_vcpu_t* v) { advance_vcpu_fault(v); return true; }},
-    {"restart_vcpu_fault", [](vm_vcpu_t* v) { restart_vcpu_fault(v); return true; }},
+    {"advance_vcpu_fault",
+     [](vm_vcpu_t* v) {
+         advance_vcpu_fault(v);
+         return true;
+     }},
+    {"restart_vcpu_fault",
+     [](vm_vcpu_t* v) {
+         restart_vcpu_fault(v);
+         return true;
+     }},
 };
 
 TEST(VcpuFaultOutsideACallback, EveryFunctionReturnsItsFailureValueAndLogs) {

@@ -107,9 +107,11 @@ TEST_F(SplitTest, AReadAcrossTwoDevicesIsOnePiecePerDeviceAssembledLittleEndian)
     EXPECT_EQ(sim::read(*s.vcpu, 0x0ffd, 8).value(), pattern(0x0ffd, 8));  // nothing, device, neighbour
 
     EXPECT_EQ(*device.seen, (std::vector<Seen>{{0x1002, 2, false, 0}, {0x1000, 1, false, 0}, {0x1000, 4, false, 0}}));
-    EXPECT_EQ(*neighbour.seen, (std::vector<Seen>{{0x1004, 2, false, 0}, {0x1006, 2, false, 0}, {0x1004, 1, false, 0}}));
-    EXPECT_EQ(*unhandled.seen, (std::vector<Seen>{{0x1008, 2, false, 0}, {0x0fff, 1, false, 0},
-                                                  {0x0ffd, 1, false, 0}, {0x0ffe, 2, false, 0}}));
+    EXPECT_EQ(*neighbour.seen,
+              (std::vector<Seen>{{0x1004, 2, false, 0}, {0x1006, 2, false, 0}, {0x1004, 1, false, 0}}));
+    EXPECT_EQ(*unhandled.seen,
+              (std::vector<Seen>{
+                  {0x1008, 2, false, 0}, {0x0fff, 1, false, 0}, {0x0ffd, 1, false, 0}, {0x0ffe, 2, false, 0}}));
 }
 
 TEST_F(SplitTest, AWriteAcrossTwoDevicesGivesEachOnlyItsBytes) {

@@ -53,8 +53,12 @@ TEST(MakeAnon, PoolsNeverOverlapPoolsOrReservations) {
     SimVm s;
     ASSERT_TRUE(s.vm->make_anon(0x100000, 0x10000));
     ASSERT_TRUE(s.vm->reserve_at(0x200800, 0x10, returns(FaultResult::handled)));
-    for (auto [addr, size] : {std::pair<GuestAddr, std::uint64_t>{0x100000, 0x10000}, {0x10f000, 0x2000},
-                              {0xff000, 0x2000}, {0x0, 0x200000}, {0x200000, 0x1000}, {0x1ff000, 0x10000}}) {
+    for (auto [addr, size] : {std::pair<GuestAddr, std::uint64_t>{0x100000, 0x10000},
+                              {0x10f000, 0x2000},
+                              {0xff000, 0x2000},
+                              {0x0, 0x200000},
+                              {0x200000, 0x1000},
+                              {0x1ff000, 0x10000}}) {
         auto made = s.vm->make_anon(addr, size);
         ASSERT_FALSE(made) << std::hex << addr;
         EXPECT_EQ(made.code(), Errc::overlap);
@@ -72,8 +76,10 @@ TEST(MakeAnon, PoolsNeverOverlapPoolsOrReservations) {
 TEST(ReserveAnon, RoundsSizesUpToPages) {
     SimVm s;
     ASSERT_TRUE(s.vm->make_anon(0x100000, 0x10000));
-    for (auto [asked, got] : {std::pair<std::uint64_t, std::uint64_t>{1, kPage}, {kPage, kPage},
-                              {kPage + 1, 2 * kPage}, {3 * kPage - 1, 3 * kPage}}) {
+    for (auto [asked, got] : {std::pair<std::uint64_t, std::uint64_t>{1, kPage},
+                              {kPage, kPage},
+                              {kPage + 1, 2 * kPage},
+                              {3 * kPage - 1, 3 * kPage}}) {
         auto anon = s.vm->reserve_anon(asked, 0, returns(FaultResult::handled));
         ASSERT_TRUE(anon);
         EXPECT_EQ(anon->addr % kPage, 0u);

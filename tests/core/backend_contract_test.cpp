@@ -37,7 +37,8 @@ public:
     void uninstall(std::span<const MappedRun> runs) noexcept override {
         ++state_->uninstalls;
         for (const MappedRun& run : runs) {
-            auto it = std::find_if(state_->live.begin(), state_->live.end(), [&](const MappedRun& r) { return same(r, run); });
+            auto it = std::find_if(state_->live.begin(), state_->live.end(),
+                                   [&](const MappedRun& r) { return same(r, run); });
             if (it == state_->live.end()) {
                 ADD_FAILURE() << "uninstalling a run that is not installed at 0x" << std::hex << run.gpa;
             } else {

@@ -40,8 +40,8 @@ TEST(CapabilitySpace, AllocatesZeroedFramesOfEverySizeWithAllRights) {
         EXPECT_EQ(mem->front(), std::byte{0x5a});
     }
     EXPECT_EQ(caps.live_capabilities(), 3u);
-    EXPECT_EQ(caps.frame_bytes_in_use(), bytes_of(FrameSize::k4KiB) + bytes_of(FrameSize::k2MiB) +
-                                             bytes_of(FrameSize::k1GiB));
+    EXPECT_EQ(caps.frame_bytes_in_use(),
+              bytes_of(FrameSize::k4KiB) + bytes_of(FrameSize::k2MiB) + bytes_of(FrameSize::k1GiB));
 }
 
 TEST(CapabilitySpace, DeletedCapabilitiesNeverRevive) {

@@ -100,7 +100,10 @@ TEST(Concurrency, VcpusAccessWhileAnotherThreadReservesMapsAndFrees) {
         for (int round = 0; running.load() > 0 || round < 50; ++round) {
             const GuestAddr at = kChurn + (round % 8) * 0x1000;
             auto id = s.vm->reserve_at(at, 0x1000, answer(kChurnValue));
-            if (!id) { ++failures; continue; }
+            if (!id) {
+                ++failures;
+                continue;
+            }
             if (round % 2 == 0 && !s.vm->map_frames(*id, frames, 12)) ++failures;
             auto anon = s.vm->reserve_anon(0x3000, 0x4000, answer(kChurnValue));
             if (!anon) ++failures;
@@ -324,7 +327,7 @@ TEST(Concurrency, AHandlerMayFreeItselfAndFaultAgainOnTheSameVcpu) {
     ASSERT_TRUE(outer);
     EXPECT_EQ(*outer, 0x7777u);
     EXPECT_EQ(nested_value, 0x5151u);
-    EXPECT_EQ(s.vm->reservations().size(), 2u);  // other and the new one
+    EXPECT_EQ(s.vm->reservations().size(), 2u);   // other and the new one
     EXPECT_FALSE(sim::read(*s.vcpu, 0x8010, 4));  // freed: no unhandled-fault callback, an error
 }
 
@@ -373,17 +376,16 @@ TEST(Concurrency, FramesOfAReservationThatFreedItselfAreReleasedWhenItsHandlerRe
     const Cap frame = s.frame();
     const Cap read_only = *s.caps->copy(frame, Rights::read);
     ReservationId self{};
-    auto id = s.vm->reserve_at(0x10000, 0x1000, [&](Fault&) {
-        return s.vm->free(self) ? FaultResult::ignore : FaultResult::error;
-    });
+    auto id = s.vm->reserve_at(0x10000, 0x1000,
+                               [&](Fault&) { return s.vm->free(self) ? FaultResult::ignore : FaultResult::error; });
     ASSERT_TRUE(id);
     self = *id;
     ASSERT_TRUE(s.vm->map_frames(*id, std::span(&read_only, 1), 12));
     ASSERT_TRUE(s.caps->remove(read_only));
     ASSERT_TRUE(s.caps->remove(frame));
     EXPECT_EQ(s.caps->frame_bytes_in_use(), kPageSize);  // held by the mapping
-    ASSERT_TRUE(sim::read(*idle, 0x10000, 4));            // the idle vCPU caches the snapshot
-    ASSERT_TRUE(sim::write(*s.vcpu, 0x10000, 4, 1));      // read-only: the handler frees
+    ASSERT_TRUE(sim::read(*idle, 0x10000, 4));           // the idle vCPU caches the snapshot
+    ASSERT_TRUE(sim::write(*s.vcpu, 0x10000, 4, 1));     // read-only: the handler frees
     EXPECT_TRUE(s.vm->reservations().empty());
     EXPECT_EQ(s.caps->frame_bytes_in_use(), 0u);
 }
@@ -510,7 +512,10 @@ TEST(ConcurrencyC, VcpusCreatedAndUsedFromSeveralThreads) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) {
                 vm_vcpu_t* vcpu = vm_create_vcpu(c.vm);
-                if (!vcpu) { ++failures; continue; }
+                if (!vcpu) {
+                    ++failures;
+                    continue;
+                }
                 made[t].push_back(vcpu);
                 uint64_t v = 0;
                 if (vm_sim_access(vcpu, 0x5000, 4, false, &v) != 0 || v != kChurnValue) ++failures;

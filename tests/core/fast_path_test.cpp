@@ -28,7 +28,8 @@ struct SimVm {
 TEST(SimDoorbell, RingsSynchronouslyForMatchingWritesOnly) {
     SimVm s;
     std::vector<std::uint64_t> rings;
-    auto id = s.vm.reserve_doorbell(kDev, 4, [&](std::uint64_t n) { rings.push_back(n); }, 7);
+    auto id = s.vm.reserve_doorbell(
+        kDev, 4, [&](std::uint64_t n) { rings.push_back(n); }, 7);
     ASSERT_TRUE(id);
     ASSERT_TRUE(sim::write(*s.vcpu, kDev, 4, 7));
     EXPECT_EQ(rings, std::vector<std::uint64_t>{1});  // synchronous

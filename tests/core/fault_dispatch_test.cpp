@@ -377,7 +377,8 @@ TEST_F(DispatchTest, DispatchReportsOutcomesDirectly) {
     EXPECT_EQ(outcome.failure->access.addr, 0x9000u);
     EXPECT_TRUE(outcome.failure->access.is_write);
     EXPECT_EQ(outcome.failure->ip, kIp);
-    EXPECT_NE(std::string(outcome.failure->reason).find("no reservation"), std::string::npos) << outcome.failure->reason;
+    EXPECT_NE(std::string(outcome.failure->reason).find("no reservation"), std::string::npos)
+        << outcome.failure->reason;
     for (std::uint8_t size : {std::uint8_t{0}, std::uint8_t{9}}) {
         Access bad{0x1000, size, false, 0};
         const AccessOutcome refused = s.vm->dispatch(*s.vcpu, bad);

@@ -17,8 +17,9 @@ struct Reservations {
     std::vector<std::unique_ptr<Reservation>> all;
     const Reservation* operator[](std::size_t i) {
         while (all.size() <= i) {
-            all.push_back(std::make_unique<Reservation>(ReservationId{all.size() + 1}, Range{0x1000 * all.size(), 0x1000},
-                                                        [](Fault&) { return FaultResult::error; }, false));
+            all.push_back(std::make_unique<Reservation>(
+                ReservationId{all.size() + 1}, Range{0x1000 * all.size(), 0x1000},
+                [](Fault&) { return FaultResult::error; }, false));
         }
         return all[i].get();
     }

@@ -96,8 +96,7 @@ TEST_P(FrameSizes, MapAccessAndFreeTwoFrames) {
     EXPECT_EQ(s.caps->frame_bytes_in_use(), baseline) << "unmapped and deleted: the frames are gone";
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSizes, FrameSizes,
-                         ::testing::Values(FrameSize::k4KiB, FrameSize::k2MiB, FrameSize::k1GiB),
+INSTANTIATE_TEST_SUITE_P(AllSizes, FrameSizes, ::testing::Values(FrameSize::k4KiB, FrameSize::k2MiB, FrameSize::k1GiB),
                          [](const auto& info) { return "bits" + std::to_string(bits_of(info.param)); });
 
 TEST(Mapping, FramesOfDifferentSizesInOneReservation) {
@@ -172,9 +171,8 @@ TEST_P(BadFrame, FailsLeavesTheReservationUnmappedAndMappableAgain) {
 
     // The same reservation maps fine afterwards.
     asked->clear();
-    ASSERT_TRUE(s.vm->map(*id, [&](GuestAddr addr) {
-        return frame_at(good[(addr - kBase) >> 12], addr, FrameSize::k4KiB);
-    }));
+    ASSERT_TRUE(
+        s.vm->map(*id, [&](GuestAddr addr) { return frame_at(good[(addr - kBase) >> 12], addr, FrameSize::k4KiB); }));
     EXPECT_EQ(sim::read(*s.vcpu, kBase, 8).value(), 0x600d'600d'600d'600dull);
     EXPECT_EQ(device.calls(), 2u);
 }
@@ -193,11 +191,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadFrameCase{"never_issued_cap", Errc::bad_capability, "is not live",
                      [](SimVm&, GuestAddr a) { return frame_at(0xdead'0000, a, FrameSize::k4KiB); }},
         BadFrameCase{"size_bits_13", Errc::bad_frame, "is not 12, 21 or 30",
-                     [](SimVm& s, GuestAddr a) { return FrameRequest{s.frame(), Rights::all, a, 13}; }},
+                     [](SimVm& s, GuestAddr a) {
+                         return FrameRequest{s.frame(), Rights::all, a, 13};
+                     }},
         BadFrameCase{"size_bits_0", Errc::bad_frame, "is not 12, 21 or 30",
-                     [](SimVm& s, GuestAddr a) { return FrameRequest{s.frame(), Rights::all, a, 0}; }},
+                     [](SimVm& s, GuestAddr a) {
+                         return FrameRequest{s.frame(), Rights::all, a, 0};
+                     }},
         BadFrameCase{"size_bits_64", Errc::bad_frame, "is not 12, 21 or 30",
-                     [](SimVm& s, GuestAddr a) { return FrameRequest{s.frame(), Rights::all, a, 64}; }},
+                     [](SimVm& s, GuestAddr a) {
+                         return FrameRequest{s.frame(), Rights::all, a, 64};
+                     }},
         BadFrameCase{"size_bits_larger_than_frame", Errc::bad_frame, "names a frame of 4096 bytes",
                      [](SimVm& s, GuestAddr a) { return frame_at(s.frame(), a, FrameSize::k2MiB); }},
         BadFrameCase{"size_bits_smaller_than_frame", Errc::bad_frame, "names a frame of 2097152 bytes",
@@ -325,21 +329,20 @@ TEST_P(MappingRights, DecideWhatGoesToMemoryAndWhatFaults) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, MappingRights,
-    ::testing::Values(RightsCase{"all_all", Rights::all, Rights::all, Rights::read_write},
-                      RightsCase{"rw_all", Rights::read_write, Rights::all, Rights::read_write},
-                      RightsCase{"all_rw", Rights::all, Rights::read_write, Rights::read_write},
-                      RightsCase{"read_all", Rights::read, Rights::all, Rights::read},
-                      RightsCase{"all_read", Rights::all, Rights::read, Rights::read},
-                      RightsCase{"rw_readcap", Rights::read_write, Rights::read, Rights::read},
-                      RightsCase{"write_all", Rights::write, Rights::all, Rights::none},
-                      RightsCase{"all_write", Rights::all, Rights::write, Rights::none},
-                      RightsCase{"read_writecap", Rights::read, Rights::write, Rights::none},
-                      RightsCase{"none_all", Rights::none, Rights::all, Rights::none},
-                      RightsCase{"all_none", Rights::all, Rights::none, Rights::none},
-                      RightsCase{"grant_all", Rights::grant, Rights::all, Rights::none}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Matrix, MappingRights,
+                         ::testing::Values(RightsCase{"all_all", Rights::all, Rights::all, Rights::read_write},
+                                           RightsCase{"rw_all", Rights::read_write, Rights::all, Rights::read_write},
+                                           RightsCase{"all_rw", Rights::all, Rights::read_write, Rights::read_write},
+                                           RightsCase{"read_all", Rights::read, Rights::all, Rights::read},
+                                           RightsCase{"all_read", Rights::all, Rights::read, Rights::read},
+                                           RightsCase{"rw_readcap", Rights::read_write, Rights::read, Rights::read},
+                                           RightsCase{"write_all", Rights::write, Rights::all, Rights::none},
+                                           RightsCase{"all_write", Rights::all, Rights::write, Rights::none},
+                                           RightsCase{"read_writecap", Rights::read, Rights::write, Rights::none},
+                                           RightsCase{"none_all", Rights::none, Rights::all, Rights::none},
+                                           RightsCase{"all_none", Rights::all, Rights::none, Rights::none},
+                                           RightsCase{"grant_all", Rights::grant, Rights::all, Rights::none}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(MappingRights, ACopyCannotRegainRights) {
     SimVm s;
@@ -409,8 +412,8 @@ TEST(MappingStraddle, IntoAReadOnlyFrameAWriteFaultsAsAWhole) {
     const Cap rw = s.frame(), ro = s.frame();
     poke(s.memory(rw).data() + 0xffc, 4, 0xaaaa'aaaa);
     poke(s.memory(ro).data(), 4, 0xbbbb'bbbb);
-    ScriptedIterator it{{frame_at(rw, 0x10000, FrameSize::k4KiB),
-                         frame_at(ro, 0x11000, FrameSize::k4KiB, Rights::read)}};
+    ScriptedIterator it{
+        {frame_at(rw, 0x10000, FrameSize::k4KiB), frame_at(ro, 0x11000, FrameSize::k4KiB, Rights::read)}};
     ASSERT_TRUE(s.vm->map(*id, it.iterator()));
     ASSERT_TRUE(sim::write(*s.vcpu, 0x10ffc, 8, 0));
     ASSERT_EQ(device.calls(), 1u);
@@ -427,8 +430,8 @@ TEST(MappingStraddle, IntoAnUnmappedFrameEveryAccessFaults) {
     Recorder device;
     auto id = s.vm->reserve_at(0x10000, 0x2000, device.handler());
     const Cap rw = s.frame(), hidden = s.frame();
-    ScriptedIterator it{{frame_at(rw, 0x10000, FrameSize::k4KiB),
-                         frame_at(hidden, 0x11000, FrameSize::k4KiB, Rights::none)}};
+    ScriptedIterator it{
+        {frame_at(rw, 0x10000, FrameSize::k4KiB), frame_at(hidden, 0x11000, FrameSize::k4KiB, Rights::none)}};
     ASSERT_TRUE(s.vm->map(*id, it.iterator()));
     EXPECT_EQ(sim::read(*s.vcpu, 0x10ffe, 4).value(), Recorder::kMarker & 0xffffffffu);
     ASSERT_TRUE(sim::write(*s.vcpu, 0x10ffe, 4, 0x12345678));
@@ -466,12 +469,11 @@ TEST(MapFrames, RejectsArraysThatDoNotCoverTheReservationExactly) {
         std::size_t bits;
         const char* reason;
     };
-    for (const Case& c : {Case{*id, std::span(f, 1), 12, "do not cover"}, Case{*id, std::span(f, 3), 12, "do not cover"},
-                          Case{*id, std::span<const Cap>(), 12, "do not cover"},
-                          Case{*id, std::span(f, 2), 13, "is not 12, 21 or 30"},
-                          Case{*id, std::span(f, 2), 64, "is not 12, 21 or 30"},
-                          Case{*odd, std::span(f, 1), 12, "do not cover"},
-                          Case{*odd, std::span(f, 2), 12, "do not cover"}}) {
+    for (const Case& c :
+         {Case{*id, std::span(f, 1), 12, "do not cover"}, Case{*id, std::span(f, 3), 12, "do not cover"},
+          Case{*id, std::span<const Cap>(), 12, "do not cover"}, Case{*id, std::span(f, 2), 13, "is not 12, 21 or 30"},
+          Case{*id, std::span(f, 2), 64, "is not 12, 21 or 30"}, Case{*odd, std::span(f, 1), 12, "do not cover"},
+          Case{*odd, std::span(f, 2), 12, "do not cover"}}) {
         SCOPED_TRACE(c.reason);
         auto mapped = s.vm->map_frames(c.id, c.frames, c.bits);
         ASSERT_FALSE(mapped);
@@ -599,8 +601,8 @@ TEST(MappingLookup, FindRunSeesMappedMemoryOnly) {
     SimVm s;
     auto id = s.vm->reserve_at(0x100000, 0x2000, returns(FaultResult::error));
     const Cap f = s.frame(), g = s.frame();
-    ScriptedIterator it{{frame_at(f, 0x100000, FrameSize::k4KiB),
-                         frame_at(g, 0x101000, FrameSize::k4KiB, Rights::none)}};
+    ScriptedIterator it{
+        {frame_at(f, 0x100000, FrameSize::k4KiB), frame_at(g, 0x101000, FrameSize::k4KiB, Rights::none)}};
     ASSERT_TRUE(s.vm->map(*id, it.iterator()));
     auto run = s.vm->find_run(0x100123);
     ASSERT_TRUE(run);

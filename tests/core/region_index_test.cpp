@@ -17,8 +17,8 @@ namespace {
 
 std::shared_ptr<Reservation> make_reservation(GuestAddr base, std::uint64_t size) {
     static std::uint64_t next_id = 1;
-    return std::make_shared<Reservation>(ReservationId{next_id++}, Range{base, size},
-                                         [](Fault&) { return FaultResult::error; }, false);
+    return std::make_shared<Reservation>(
+        ReservationId{next_id++}, Range{base, size}, [](Fault&) { return FaultResult::error; }, false);
 }
 
 /// n reservations of uneven sizes with gaps of uneven sizes between them.

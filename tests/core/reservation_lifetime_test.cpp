@@ -38,13 +38,14 @@ TEST(ConcurrentFree, WaitsForAVisitHoldingMoreReservationsThanTheThreadHasSlots)
     const auto ids = ram_pages(s, 0x100000, kPages);
     std::atomic<bool> inside{false}, release{false};
     std::thread visitor([&] {
-        auto r = s.vm->visit_memory(0x100000, kPages * kPageSize, Rights::read, [&](const GuestChunk& c) -> Result<void> {
-            if (c.offset == 0) {
-                inside = true;
-                while (!release) std::this_thread::yield();
-            }
-            return {};
-        });
+        auto r =
+            s.vm->visit_memory(0x100000, kPages * kPageSize, Rights::read, [&](const GuestChunk& c) -> Result<void> {
+                if (c.offset == 0) {
+                    inside = true;
+                    while (!release) std::this_thread::yield();
+                }
+                return {};
+            });
         EXPECT_TRUE(r);
     });
     while (!inside) std::this_thread::yield();

@@ -95,8 +95,7 @@ TEST(SimVcpuRegisters, RunIsUnsupportedAndPointsToSimAccesses) {
     ASSERT_FALSE(run);
     EXPECT_EQ(run.code(), Errc::unsupported);
     EXPECT_NE(run.error().message.find("sim::read"), std::string::npos) << run.error().message;
-    EXPECT_EQ(s.vcpu->set_port_io_handler([](PortAccess&) { return PortResult::handled; }).code(),
-              Errc::unsupported);
+    EXPECT_EQ(s.vcpu->set_port_io_handler([](PortAccess&) { return PortResult::handled; }).code(), Errc::unsupported);
 }
 
 TEST(VcpuBoot, X86LongModeSetsRegistersStateAndWritesTables) {
@@ -113,9 +112,9 @@ TEST(VcpuBoot, X86LongModeSetsRegistersStateAndWritesTables) {
     EXPECT_EQ(r.rflags, 0x2u);  // interrupts off
     const auto s = std::get<X86SystemState>(*g.vcpu->system_state());
     EXPECT_EQ(s.cr0 & 0x80000001u, 0x80000001u);  // PG | PE
-    EXPECT_EQ(s.cr3, kTables + 0x1000);            // the PML4
-    EXPECT_EQ(s.cr4 & 0x20u, 0x20u);               // PAE
-    EXPECT_EQ(s.efer & 0x500u, 0x500u);            // LME | LMA
+    EXPECT_EQ(s.cr3, kTables + 0x1000);           // the PML4
+    EXPECT_EQ(s.cr4 & 0x20u, 0x20u);              // PAE
+    EXPECT_EQ(s.efer & 0x500u, 0x500u);           // LME | LMA
     EXPECT_TRUE(s.cs.l);
     EXPECT_EQ(s.cs.selector, 0x08);
     EXPECT_EQ(s.ss.selector, 0x10);
@@ -156,7 +155,7 @@ TEST(VcpuBoot, Aarch64El1WithTheMmuOff) {
     EXPECT_EQ(r.x[3], 8u);
     EXPECT_EQ(r.x[4], 0u);
     EXPECT_EQ(r.x[30], 0u);
-    EXPECT_EQ(r.pstate & 0xfu, 0x5u);     // EL1h: EL1 using SP_EL1
+    EXPECT_EQ(r.pstate & 0xfu, 0x5u);      // EL1h: EL1 using SP_EL1
     EXPECT_EQ(r.pstate & 0x3c0u, 0x3c0u);  // D, A, I, F masked
     const auto s = std::get<Arm64SystemState>(*g.vcpu->system_state());
     EXPECT_EQ(s.sctlr_el1 & 1u, 0u);  // M: the MMU is off
@@ -174,8 +173,8 @@ TEST(VcpuBoot, RejectsWhatItCannotDoAndChangesNothing) {
     EXPECT_EQ(boot({.entry = 0x10000, .x86_tables = 0x1800}), Errc::invalid_argument);  // tables unaligned
     EXPECT_EQ(boot({.entry = 0x10000, .x86_tables = kTables, .identity_bytes = 3 << 29}), Errc::invalid_argument);
     EXPECT_EQ(boot({.entry = std::uint64_t{5} << 30, .x86_tables = kTables}), Errc::invalid_argument);  // not mapped
-    EXPECT_EQ(boot({.entry = 0x10000, .x86_tables = 0x10000000}), Errc::not_mapped);  // tables not in RAM
-    EXPECT_EQ(boot({.entry = 0x10008, .x86_real_mode = true}), Errc::invalid_argument);  // unaligned
+    EXPECT_EQ(boot({.entry = 0x10000, .x86_tables = 0x10000000}), Errc::not_mapped);      // tables not in RAM
+    EXPECT_EQ(boot({.entry = 0x10008, .x86_real_mode = true}), Errc::invalid_argument);   // unaligned
     EXPECT_EQ(boot({.entry = 0x100000, .x86_real_mode = true}), Errc::invalid_argument);  // above 1 MiB
     EXPECT_EQ(boot({.entry = 0x10000, .stack = 0x10000, .x86_real_mode = true}), Errc::invalid_argument);
     EXPECT_EQ(std::get<X86Registers>(*x86.vcpu->registers()), before);

@@ -30,13 +30,13 @@ TEST(X86BootTables, IdentityMapWith2MiBPages) {
     const X86BootTables t = x86_tables_layout(0x1000, std::uint64_t{2} << 30);
     const auto bytes = build_x86_tables(t);
     ASSERT_EQ(bytes.size(), t.bytes);
-    EXPECT_EQ(word(bytes, 0x1000), 0x3003u);           // PML4[0] -> PDPT, present + writable
+    EXPECT_EQ(word(bytes, 0x1000), 0x3003u);  // PML4[0] -> PDPT, present + writable
     EXPECT_EQ(word(bytes, 0x1008), 0u);
-    EXPECT_EQ(word(bytes, 0x2000), 0x4003u);           // PDPT[0] -> first page directory
-    EXPECT_EQ(word(bytes, 0x2008), 0x5003u);           // PDPT[1] -> second
-    EXPECT_EQ(word(bytes, 0x2010), 0u);                // nothing past 2 GiB
-    EXPECT_EQ(word(bytes, 0x3000), 0x83u);             // 2 MiB page at 0
-    EXPECT_EQ(word(bytes, 0x3008), 0x200083u);         // at 2 MiB
+    EXPECT_EQ(word(bytes, 0x2000), 0x4003u);    // PDPT[0] -> first page directory
+    EXPECT_EQ(word(bytes, 0x2008), 0x5003u);    // PDPT[1] -> second
+    EXPECT_EQ(word(bytes, 0x2010), 0u);         // nothing past 2 GiB
+    EXPECT_EQ(word(bytes, 0x3000), 0x83u);      // 2 MiB page at 0
+    EXPECT_EQ(word(bytes, 0x3008), 0x200083u);  // at 2 MiB
     EXPECT_EQ(word(bytes, 0x4000 + 511 * 8), ((std::uint64_t{2} << 30) - (2u << 20)) | 0x83u);
 }
 

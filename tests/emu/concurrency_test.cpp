@@ -93,8 +93,8 @@ TEST_P(EmuConcurrency, CodeRunningInAFreedReservationStopsTheRun) {
     constexpr GuestAddr kSpin = 0x700000;
     auto id = emu.add_ram(kSpin, 0x1000, Rights::read_write);
     ASSERT_TRUE(id);
-    const std::vector<std::uint8_t> x86_spin = {0xeb, 0xfe};               // jmp .
-    const std::vector<std::uint8_t> a64_spin = {0x00, 0x00, 0x00, 0x14};   // b .
+    const std::vector<std::uint8_t> x86_spin = {0xeb, 0xfe};              // jmp .
+    const std::vector<std::uint8_t> a64_spin = {0x00, 0x00, 0x00, 0x14};  // b .
     const auto& spin = GetParam() == Arch::x86_64 ? x86_spin : a64_spin;
     ASSERT_TRUE(write_guest(*emu.vm, kSpin, std::as_bytes(std::span(spin))));
     emu.start(*emu.vcpu, kSpin, {0, 0, 0});

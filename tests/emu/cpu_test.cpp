@@ -41,8 +41,8 @@ TEST_P(EmuCpu, RegistersRoundTrip) {
     if (GetParam() == Arch::x86_64) {
         X86Registers r;
         std::uint64_t v = 0x1111;
-        for (auto* f : {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rsp, &r.rbp, &r.r8, &r.r9, &r.r10,
-                        &r.r11, &r.r12, &r.r13, &r.r14, &r.r15}) {
+        for (auto* f : {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rsp, &r.rbp, &r.r8, &r.r9, &r.r10, &r.r11,
+                        &r.r12, &r.r13, &r.r14, &r.r15}) {
             *f = v;
             v += 0x10101;
         }

@@ -17,8 +17,8 @@
 
 namespace guestmem::emu::test {
 
-inline constexpr GuestAddr kRamSize = 1 << 20;    // RAM at [0, 1 MiB)
-inline constexpr GuestAddr kCode = 0x1000;        // guest images load here
+inline constexpr GuestAddr kRamSize = 1 << 20;  // RAM at [0, 1 MiB)
+inline constexpr GuestAddr kCode = 0x1000;      // guest images load here
 inline constexpr GuestAddr kStack = 0x80000;
 inline constexpr GuestAddr kData = 0x40000;       // scratch RAM for guests
 inline constexpr GuestAddr kDevice = 0x10000000;  // device reservations from here
@@ -58,10 +58,10 @@ inline const std::array<Arch, 2> kArches = {Arch::x86_64, Arch::aarch64};
 std::string arch_name(const ::testing::TestParamInfo<Arch>& info);
 
 /// Skips the test when guest `name` was not built for `arch`.
-#define EMU_LOAD_OR_SKIP(emu, name)                                                         \
-    do {                                                                                    \
-        if (!(emu).load(name)) GTEST_SKIP() << "guest " << (name) << " was not built for " \
-                                            << to_string((emu).arch) << " (no binutils)";   \
+#define EMU_LOAD_OR_SKIP(emu, name)                                                                                   \
+    do {                                                                                                              \
+        if (!(emu).load(name))                                                                                        \
+            GTEST_SKIP() << "guest " << (name) << " was not built for " << to_string((emu).arch) << " (no binutils)"; \
     } while (0)
 
 }  // namespace guestmem::emu::test

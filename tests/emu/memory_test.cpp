@@ -24,8 +24,7 @@ TEST_P(EmuMemory, WriteToReadOnlyFrameReachesTheHandlerOnceAndChangesNothing) {
         seen.push_back(fault.access());
         return FaultResult::ignore;
     }));
-    ASSERT_TRUE(write_guest_value<std::uint64_t>(*emu.vm, kReadOnly + 0x100, 0x0102030405060708,
-                                                 WriteRights::vmm));
+    ASSERT_TRUE(write_guest_value<std::uint64_t>(*emu.vm, kReadOnly + 0x100, 0x0102030405060708, WriteRights::vmm));
     for (GuestAddr offset : {GuestAddr{0x100}, GuestAddr{0x101}, GuestAddr{0x103}}) {
         seen.clear();
         emu.start(*emu.vcpu, kCode, {kReadOnly + offset, 0xaabbccdd, store4});

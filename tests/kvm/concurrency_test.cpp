@@ -235,14 +235,13 @@ TEST_P(GuestConcurrency, FreeAndRecreateReservationsWhileVcpusFault) {
                     auto half_from_a_source = [](std::uint64_t v) {
                         return v == (kPattern & 0xffffffff) || v == kFromUnhandled || v == kFromChurnHandler;
                     };
-                    ram_ok = half_from_a_source(back[2].value & 0xffffffff) &&
-                             half_from_a_source(back[2].value >> 32);
+                    ram_ok = half_from_a_source(back[2].value & 0xffffffff) && half_from_a_source(back[2].value >> 32);
                 }
                 const bool dev_ok = back[3].value == kFromChurnHandler || back[3].value == kFromUnhandled;
                 if (r.reason != StopReason::halted || back[1].value != marker || !ram_ok || !dev_ok) {
-                    ADD_FAILURE() << "vCPU " << i << " run " << run << ": " << to_string(r.reason) << " "
-                                  << r.message << " read back " << back[1].value << " ram " << back[2].value
-                                  << " dev " << back[3].value;
+                    ADD_FAILURE() << "vCPU " << i << " run " << run << ": " << to_string(r.reason) << " " << r.message
+                                  << " read back " << back[1].value << " ram " << back[2].value << " dev "
+                                  << back[3].value;
                     failed = true;
                 }
             }

@@ -22,9 +22,9 @@ public:
     virtual CapabilitySpace& caps() = 0;
 
     struct Outcome {
-        bool completed = false;             ///< every op completed
-        std::size_t done = 0;               ///< ops completed before the failing one
-        std::optional<FaultReport> error;   ///< the failing access
+        bool completed = false;            ///< every op completed
+        std::size_t done = 0;              ///< ops completed before the failing one
+        std::optional<FaultReport> error;  ///< the failing access
     };
     /// Performs `ops` in order; reads store what they read in ScriptOp::value.
     virtual Outcome perform(std::vector<ScriptOp>& ops) = 0;
@@ -126,14 +126,19 @@ TEST_P(DeviceModel, RegisterFileEverySizeAndEveryResult) {
     RegisterFile regs(kDevice);
     ASSERT_TRUE(vm().reserve_at(kDevice, RegisterFile::kSize, regs.handler()));
     std::vector<Op> ops = {
-        Op::write(kDevice + 0, 1, 0x11),           Op::write(kDevice + 2, 2, 0x2233),
-        Op::write(kDevice + 4, 4, 0x44556677),     Op::write(kDevice + 8, 8, 0x8899aabbccddeeff),
-        Op::read(kDevice + 0, 8),                  Op::read(kDevice + 8, 4),
-        Op::read(kDevice + 13, 1),                 Op::read(kDevice + 10, 2),
+        Op::write(kDevice + 0, 1, 0x11),
+        Op::write(kDevice + 2, 2, 0x2233),
+        Op::write(kDevice + 4, 4, 0x44556677),
+        Op::write(kDevice + 8, 8, 0x8899aabbccddeeff),
+        Op::read(kDevice + 0, 8),
+        Op::read(kDevice + 8, 4),
+        Op::read(kDevice + 13, 1),
+        Op::read(kDevice + 10, 2),
         Op::read(kDevice + RegisterFile::kIdReg, 4),
         Op::write(kDevice + RegisterFile::kIdReg, 4, 0xffffffff),  // ignored
         Op::read(kDevice + RegisterFile::kIdReg, 4),
-        Op::read(kDevice + RegisterFile::kCounterReg, 8), Op::read(kDevice + RegisterFile::kCounterReg, 8),
+        Op::read(kDevice + RegisterFile::kCounterReg, 8),
+        Op::read(kDevice + RegisterFile::kCounterReg, 8),
         Op::write(kDevice + RegisterFile::kDoorbellReg, 4, 0xd00b),
         Op::read(kDevice + RegisterFile::kDoorbellReg, 4),  // ignored: 0
     };

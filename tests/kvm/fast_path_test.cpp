@@ -52,9 +52,9 @@ TEST(KvmWritePosting, WritesArriveInOrderBeforeTheReadOfTheDevice) {
         }
         return FaultResult::handled;
     }));
-    const RunResult r = s.run({ScriptOp::write(kDevice, 4, 1), ScriptOp::write(kDevice + 4, 2, 2),
-                                    ScriptOp::write(kDevice, 8, 3), ScriptOp::read(kDevice, 8),
-                                    ScriptOp::write(kDevice + 0x10, 1, 4)});
+    const RunResult r =
+        s.run({ScriptOp::write(kDevice, 4, 1), ScriptOp::write(kDevice + 4, 2, 2), ScriptOp::write(kDevice, 8, 3),
+               ScriptOp::read(kDevice, 8), ScriptOp::write(kDevice + 0x10, 1, 4)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     const std::vector<SeenAccess> expected = {{kDevice, 4, true, 1, 0},
                                               {kDevice + 4, 2, true, 2, 0},
@@ -155,8 +155,8 @@ TEST(KvmDoorbell, AnyValueRingsWithoutMatch) {
     Rings rings;
     auto id = s.g->vm().reserve_doorbell(kDevice + 8, 8, rings.handler());
     ASSERT_TRUE(id);
-    const RunResult r = s.run({ScriptOp::write(kDevice + 8, 8, 1), ScriptOp::write(kDevice + 8, 8, 2),
-                                    ScriptOp::write(kDevice + 8, 8, 0)});
+    const RunResult r = s.run(
+        {ScriptOp::write(kDevice + 8, 8, 1), ScriptOp::write(kDevice + 8, 8, 2), ScriptOp::write(kDevice + 8, 8, 0)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
     ASSERT_TRUE(s.g->vm().free(*id));

@@ -125,7 +125,6 @@ TEST_P(GuestRun, LongModeMmioEverySize) {
                            }));
 }
 
-
 // A VM running access_script on one vCPU, with a script page at kScripts.
 struct ScriptVm {
     std::unique_ptr<GuestVm> g;
@@ -196,7 +195,7 @@ TEST_P(GuestRun, FaultErrorStopsTheRunAndReportsTheAccess) {
 
     // A write.
     RunResult r = s.run({ScriptOp::read(kRamBase + 0x100, 4), ScriptOp::write(kDevice + 6, 2, 0xbeef),
-                              ScriptOp::read(kRamBase + 0x100, 4)});
+                         ScriptOp::read(kRamBase + 0x100, 4)});
     ASSERT_EQ(r.reason, StopReason::fault_error) << r.message;
     ASSERT_TRUE(r.fault);
     EXPECT_EQ(r.fault->access.addr, kDevice + 6);
@@ -255,8 +254,8 @@ TEST_P(GuestRun, UnhandledFaultHandlerGetsAccessesOutsideEveryReservation) {
         f.set_data(0x44332211);
         return FaultResult::handled;
     }));
-    r = s.run({ScriptOp::read(0xe0000000, 4), ScriptOp::write(0xe0001000, 8, 0x0102030405060708),
-               ScriptOp::read(tail, 8)});
+    r = s.run(
+        {ScriptOp::read(0xe0000000, 4), ScriptOp::write(0xe0001000, 8, 0x0102030405060708), ScriptOp::read(tail, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     const auto back = s.results(3);
     EXPECT_EQ(back[0].value, 0x77u);
@@ -312,9 +311,9 @@ TEST_P(GuestRun, DeferredMappingCompletesTheFirstTouchFromMemory) {
     const bool on_kvm = backend() == BackendKind::kvm;
     const std::size_t slots_before = on_kvm ? kvm::memslot_usage(vm.backend())->in_use : 0;
 
-    const RunResult r = s.run({ScriptOp::read(base + 0x10, 8),                 // first touch: restart
-                                    ScriptOp::write(base + 0x1000, 4, 0xabcd),     // native now
-                                    ScriptOp::read(base + 0x1000, 4), ScriptOp::read(base + 0xfff8, 8)});
+    const RunResult r = s.run({ScriptOp::read(base + 0x10, 8),             // first touch: restart
+                               ScriptOp::write(base + 0x1000, 4, 0xabcd),  // native now
+                               ScriptOp::read(base + 0x1000, 4), ScriptOp::read(base + 0xfff8, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     // Only the first touch left the guest. The emulator delivers that 8-byte
     // read as two 4-byte halves (guestmem/emu.hpp, "Limits"): the first maps
@@ -354,12 +353,12 @@ TEST_P(GuestRun, ReadOnlyFrameWritesFaultWhileReadsStayNative) {
     ASSERT_TRUE(load_image(vm, rom, std::as_bytes(std::span(&contents, 1))));
 
     RunResult r = s.run({ScriptOp::read(rom, 8), ScriptOp::write(rom + 8, 4, 0xdead), ScriptOp::read(rom + 8, 4),
-                              ScriptOp::read(rom + 4, 2)});
+                         ScriptOp::read(rom + 4, 2)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 1u);
     const auto back = s.results(4);
     EXPECT_EQ(back[0].value, contents);
-    EXPECT_EQ(back[2].value, 0u);  // the write never reached memory
+    EXPECT_EQ(back[2].value, 0u);       // the write never reached memory
     EXPECT_EQ(back[3].value, 0x4567u);  // bytes 4 and 5 of the little-endian word
     ASSERT_EQ(writes.size(), 1u);
     EXPECT_EQ(writes[0].addr, rom + 8);

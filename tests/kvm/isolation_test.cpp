@@ -73,7 +73,8 @@ TEST_P(GuestIsolation, ReadOnlyFramesAndCopiedCapabilitiesCannotBeWritten) {
 
     std::vector<ScriptOp> ops;
     for (GuestAddr base : at) {
-        for (std::uint32_t size : {1u, 2u, 4u, 8u}) ops.push_back(ScriptOp::write(base + 0xff8, size, 0x1122334455667788ull));
+        for (std::uint32_t size : {1u, 2u, 4u, 8u})
+            ops.push_back(ScriptOp::write(base + 0xff8, size, 0x1122334455667788ull));
         ops.push_back(ScriptOp::write(base, 8, 0));
         ops.push_back(ScriptOp::read(base + 0xff8, 8));
     }
@@ -113,11 +114,11 @@ TEST_P(GuestIsolation, GuestCannotReachHostMemoryOutsideItsFrames) {
     std::vector<ScriptOp> ops;
     for (std::uint32_t size : {1u, 2u, 4u, 8u}) {
         const std::uint64_t v = 0x0102030405060708ull;
-        ops.push_back(ScriptOp::write(kAt - size, size, v));              // just before the frame
-        ops.push_back(ScriptOp::write(kAt + kPageSize, size, v));         // just after it
-        ops.push_back(ScriptOp::write(kAt - 0x10000, size, v));           // far before
-        ops.push_back(ScriptOp::write(kRamSize, size, v));                // just past guest RAM
-        ops.push_back(ScriptOp::write(0x1'0000'0000 - size, size, v));    // top of the identity map
+        ops.push_back(ScriptOp::write(kAt - size, size, v));            // just before the frame
+        ops.push_back(ScriptOp::write(kAt + kPageSize, size, v));       // just after it
+        ops.push_back(ScriptOp::write(kAt - 0x10000, size, v));         // far before
+        ops.push_back(ScriptOp::write(kRamSize, size, v));              // just past guest RAM
+        ops.push_back(ScriptOp::write(0x1'0000'0000 - size, size, v));  // top of the identity map
         ops.push_back(ScriptOp::read(kAt + kPageSize, size));
     }
     write_script(vm, kScripts, ops);
@@ -149,7 +150,8 @@ TEST_P(GuestIsolation, HostileGuestCannotCrashTheVmm) {
         if (f.is_read()) f.set_data(0xd0d0d0d0d0d0d0d0ull);
         return FaultResult::handled;
     }));
-    auto ro = vm.reserve_at(kRo, kPageSize, [](Fault& f) { return f.is_write() ? FaultResult::ignore : FaultResult::error; });
+    auto ro =
+        vm.reserve_at(kRo, kPageSize, [](Fault& f) { return f.is_write() ? FaultResult::ignore : FaultResult::error; });
     ASSERT_TRUE(ro);
     const Cap ro_frame = *g->caps().allocate_frame(FrameSize::k4KiB);
     fill(g->caps(), ro_frame, 0x77);
@@ -164,11 +166,11 @@ TEST_P(GuestIsolation, HostileGuestCannotCrashTheVmm) {
     for (std::uint32_t size : {1u, 2u, 4u, 8u}) {
         const GuestAddr targets[] = {
             GuestAddr{0x1'0000'0000} - size,  // the top of the guest's reachable address space
-            kDev + 0x100 - size / 2,       // straddling the device's end
-            kDev - size / 2,               // straddling its start
-            kRamSize - size / 2,           // straddling the end of RAM into nothing
-            kRo + kPageSize - size / 2,    // straddling the read-only frame's end
-            kRo - size / 2,                // and its start, from nothing
+            kDev + 0x100 - size / 2,          // straddling the device's end
+            kDev - size / 2,                  // straddling its start
+            kRamSize - size / 2,              // straddling the end of RAM into nothing
+            kRo + kPageSize - size / 2,       // straddling the read-only frame's end
+            kRo - size / 2,                   // and its start, from nothing
         };
         for (GuestAddr t : targets) {
             ops.push_back(ScriptOp::write(t, size, 0x8877665544332211ull));

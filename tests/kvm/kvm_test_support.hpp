@@ -54,10 +54,9 @@ std::vector<BackendKind> guest_backends();
 std::optional<std::string> backend_unavailable(BackendKind kind);
 
 /// Skips the current test when `kind` cannot run guests here, and only then.
-#define GUESTMEM_REQUIRE_BACKEND(kind)                                                   \
-    do {                                                                                 \
-        if (auto why_unavailable = ::guestmem::test::backend_unavailable(kind))          \
-            GTEST_SKIP() << *why_unavailable;                                            \
+#define GUESTMEM_REQUIRE_BACKEND(kind)                                                                            \
+    do {                                                                                                          \
+        if (auto why_unavailable = ::guestmem::test::backend_unavailable(kind)) GTEST_SKIP() << *why_unavailable; \
     } while (0)
 
 /// Skips a KVM-only test when KVM cannot run guests here, and only then.
@@ -75,7 +74,7 @@ protected:
 std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info);
 
 /// Instantiates a GuestBackendTest suite once per guest backend.
-#define GUESTMEM_INSTANTIATE_FOR_GUEST_BACKENDS(suite)                                                  \
+#define GUESTMEM_INSTANTIATE_FOR_GUEST_BACKENDS(suite)                                                 \
     INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(::guestmem::test::guest_backends()), \
                              ::guestmem::test::backend_param_name)
 

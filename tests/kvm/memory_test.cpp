@@ -50,8 +50,8 @@ TEST(KvmMemory, ContiguousFramesShareOneSlot) {
     ASSERT_TRUE(res);
     ASSERT_TRUE(s.vm().map_frames(*res, allocate_frames(s.guest().caps(), 32), kPageBits));
     EXPECT_EQ(slots(s.vm()), 2u);
-    const RunResult r = s.run({ScriptOp::write(0x400000, 8, 1), ScriptOp::write(0x41fff8, 8, 2),
-                                    ScriptOp::read(0x41fff8, 8)});
+    const RunResult r =
+        s.run({ScriptOp::write(0x400000, 8, 1), ScriptOp::write(0x41fff8, 8, 2), ScriptOp::read(0x41fff8, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 0u);
     EXPECT_EQ(s.results(3)[2].value, 2u);
@@ -74,7 +74,7 @@ TEST(KvmMemory, FramesApartInHostMemoryNeedASlotEach) {
     ASSERT_TRUE(s.vm().map_frames(*ra, a, kPageBits));
     EXPECT_EQ(slots(s.vm()), 1u + 4u);
     const RunResult r = s.run({ScriptOp::write(0x400ffc, 8, 0x1122334455667788),  // spans two slots
-                                    ScriptOp::read(0x400ffc, 8)});
+                               ScriptOp::read(0x400ffc, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(s.results(2)[1].value, 0x1122334455667788u);
     std::uint32_t low = 0, high = 0;
@@ -102,9 +102,9 @@ TEST(KvmMemory, RightsSplitRunsAndReadOnlyRunsFault) {
         return FrameRequest{frames[i], i == 1 ? Rights::read : Rights::read_write, addr, kPageBits};
     }));
     EXPECT_EQ(slots(s.vm()), 1u + 3u);
-    const RunResult r = s.run({ScriptOp::write(base, 4, 1), ScriptOp::write(base + 0x1000, 4, 2),
-                                    ScriptOp::write(base + 0x2000, 4, 3), ScriptOp::write(base + 0x3000, 4, 4),
-                                    ScriptOp::read(base + 0x1000, 4)});
+    const RunResult r =
+        s.run({ScriptOp::write(base, 4, 1), ScriptOp::write(base + 0x1000, 4, 2), ScriptOp::write(base + 0x2000, 4, 3),
+               ScriptOp::write(base + 0x3000, 4, 4), ScriptOp::read(base + 0x1000, 4)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 1u);
     ASSERT_EQ(faults.size(), 1u);
@@ -132,8 +132,8 @@ TEST(KvmMemory, FreeRemovesExactlyItsSlots) {
         return FaultResult::ignore;
     });
     // b is still native memory; a's range is gone and faults to the unhandled handler.
-    const RunResult r = s.run({ScriptOp::write(0x500010, 8, 7), ScriptOp::read(0x500010, 8),
-                                    ScriptOp::read(0x400010, 8)});
+    const RunResult r =
+        s.run({ScriptOp::write(0x500010, 8, 7), ScriptOp::read(0x500010, 8), ScriptOp::read(0x400010, 8)});
     ASSERT_EQ(r.reason, StopReason::halted) << r.message;
     EXPECT_EQ(r.exits.mmio, 1u);
     EXPECT_EQ(s.results(3)[1].value, 7u);

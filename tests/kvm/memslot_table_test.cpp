@@ -114,11 +114,11 @@ TEST(MemslotTable, RejectsRunsKvmCannotTake) {
     const MappedRun installed[] = {run(0x10000, 2, 0)};
     ASSERT_TRUE(table.install(installed));
     const MappedRun bad[][1] = {
-        {MappedRun{0x20000, 0, g_host, Rights::read_write}},                 // empty
-        {MappedRun{0x20800, kPageSize, g_host, Rights::read_write}},         // unaligned guest address
-        {MappedRun{0x20000, kPageSize, g_host + 16, Rights::read_write}},    // unaligned host address
-        {MappedRun{0x20000, kPageSize, g_host, Rights::write}},              // no read right
-        {run(0x11000, 2, 4)},                                                // overlaps the installed run
+        {MappedRun{0x20000, 0, g_host, Rights::read_write}},                              // empty
+        {MappedRun{0x20800, kPageSize, g_host, Rights::read_write}},                      // unaligned guest address
+        {MappedRun{0x20000, kPageSize, g_host + 16, Rights::read_write}},                 // unaligned host address
+        {MappedRun{0x20000, kPageSize, g_host, Rights::write}},                           // no read right
+        {run(0x11000, 2, 4)},                                                             // overlaps the installed run
         {MappedRun{~std::uint64_t{0} & ~0xfffull, 2 * kPageSize, g_host, Rights::read}},  // wraps
     };
     for (const auto& runs : bad) {

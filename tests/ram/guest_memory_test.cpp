@@ -448,7 +448,8 @@ template <class T>
 int torn_vmm_reads(SimVm& vm, GuestAddr addr, Vcpu& writer) {
     std::atomic<bool> stop{false};
     std::thread guest([&] {
-        for (std::uint64_t i = 0; !stop; ++i) (void)sim::write(writer, addr, sizeof(T), (i & 1) ? ~std::uint64_t{0} : 0);
+        for (std::uint64_t i = 0; !stop; ++i)
+            (void)sim::write(writer, addr, sizeof(T), (i & 1) ? ~std::uint64_t{0} : 0);
     });
     int torn = 0;
     for (int i = 0; i < kTearRounds; ++i) {

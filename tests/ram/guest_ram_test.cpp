@@ -296,8 +296,7 @@ TEST(GuestRam, EverythingFailsBeforeInitMemory) {
     SimVm vm(false);
     LogCapture log;
     EXPECT_EQ(vm->ram().register_at(0, 0x1000).code(), Errc::not_initialized);
-    EXPECT_EQ(vm->ram().register_at(0, 0x1000, [](GuestAddr) { return FrameRequest{}; }).code(),
-              Errc::not_initialized);
+    EXPECT_EQ(vm->ram().register_at(0, 0x1000, [](GuestAddr) { return FrameRequest{}; }).code(), Errc::not_initialized);
     EXPECT_EQ(vm->ram().register_anon(0x1000).code(), Errc::not_initialized);
     EXPECT_EQ(vm->ram().allocate(1).code(), Errc::not_initialized);
     EXPECT_EQ(vm->ram().mark_allocated(0, 1).code(), Errc::not_initialized);

@@ -258,7 +258,9 @@ TEST(RamCapi, RegisterAtErrors) {
     // A failing iterator leaves the range free for another use.
     EXPECT_EQ(vm_ram_register_at_custom_iterator(
                   c.vm, 0x10000, 0x1000,
-                  [](uintptr_t addr, void*) { return vm_frame_t{seL4_CapNull, seL4_AllRights, addr, seL4_PageBits}; },
+                  [](uintptr_t addr, void*) {
+                      return vm_frame_t{seL4_CapNull, seL4_AllRights, addr, seL4_PageBits};
+                  },
                   nullptr),
               -1);
     EXPECT_EQ(vm_ram_register_at(c.vm, 0x10000, 0x1000, false), 0);
@@ -350,7 +352,10 @@ TEST(RamCapi, EveryFunctionFailsBeforeMemoryInit) {
     EXPECT_EQ(vm_ram_register(c.vm, 0x1000), 0u);
     EXPECT_EQ(vm_ram_register_at(c.vm, 0, 0x1000, false), -1);
     EXPECT_EQ(vm_ram_register_at_custom_iterator(
-                  c.vm, 0, 0x1000, [](uintptr_t a, void*) { return vm_frame_t{seL4_CapNull, seL4_AllRights, a, 12}; },
+                  c.vm, 0, 0x1000,
+                  [](uintptr_t a, void*) {
+                      return vm_frame_t{seL4_CapNull, seL4_AllRights, a, 12};
+                  },
                   nullptr),
               -1);
     EXPECT_EQ(vm_ram_allocate(c.vm, 1), 0u);
@@ -358,9 +363,9 @@ TEST(RamCapi, EveryFunctionFailsBeforeMemoryInit) {
     vm_ram_mark_allocated(c.vm, 0, 1);
     vm_ram_free(c.vm, 0, 1);
     EXPECT_EQ(vm_ram_touch(c.vm, 0, 1, vm_guest_ram_read_callback, &addr), -1);
-    for (const char* fn : {"vm_ram_register", "vm_ram_register_at", "vm_ram_register_at_custom_iterator",
-                           "vm_ram_allocate", "vm_ram_find_largest_free_region", "vm_ram_mark_allocated",
-                           "vm_ram_free", "vm_ram_touch"}) {
+    for (const char* fn :
+         {"vm_ram_register", "vm_ram_register_at", "vm_ram_register_at_custom_iterator", "vm_ram_allocate",
+          "vm_ram_find_largest_free_region", "vm_ram_mark_allocated", "vm_ram_free", "vm_ram_touch"}) {
         EXPECT_TRUE(log.has_error_with({std::string(fn) + ": ", "not initialised"})) << fn;
     }
     EXPECT_EQ(vm_memory_init(c.vm), 0);

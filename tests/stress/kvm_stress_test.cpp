@@ -25,7 +25,7 @@ namespace gp = guestmem::guests;
 
 constexpr unsigned kVcpus = 2;
 constexpr unsigned kSlots = 4;
-constexpr GuestAddr kSlotBase = test::kDevice;        // slot i: device page at + i * 0x2000
+constexpr GuestAddr kSlotBase = test::kDevice;           // slot i: device page at + i * 0x2000
 constexpr GuestAddr kStable = test::kDevice + 0x100000;  // a device that never changes
 constexpr std::size_t kMaxGenerations = std::size_t{1} << 20;
 constexpr std::uint64_t kUnhandledData = 0xeeee'eeee'eeee'eeee;
@@ -57,7 +57,8 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
     vm.set_unhandled_fault_handler([&](Fault& f) {
         const unsigned v = f.vcpu().index();
         bool in_ram_page = false;
-        for (unsigned i = 0; i < kSlots; ++i) in_ram_page |= f.address() >= ram_page(i) && f.address() < ram_page(i) + kPageSize;
+        for (unsigned i = 0; i < kSlots; ++i)
+            in_ram_page |= f.address() >= ram_page(i) && f.address() < ram_page(i) + kPageSize;
         (in_ram_page ? unhandled_ram : unhandled_dev)[v].fetch_add(1);
         if (f.is_read()) f.set_data(kUnhandledData);
         return FaultResult::handled;
@@ -70,7 +71,8 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
     }));
     auto device_handler = [&](std::uint64_t g, unsigned slot) -> FaultHandler {
         return [&, g, slot](Fault& f) {
-            if (freed[g].load()) violations.add("handler of generation " + std::to_string(g) + " ran after its free returned");
+            if (freed[g].load())
+                violations.add("handler of generation " + std::to_string(g) + " ran after its free returned");
             if (f.address() < device_page(slot) || f.address() + f.size() > device_page(slot) + 0x100)
                 violations.add("generation " + std::to_string(g) + " got an access outside its range");
             dev_faults[f.vcpu().index()].fetch_add(1);
@@ -106,7 +108,8 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
             const GuestAddr script = test::kScripts + v * kPageSize;
             while (!stop.load()) {
                 gvm->reset(vcpu, {script, kRepeat});
-                const std::uint64_t dev0 = dev_faults[v].load(), ud0 = unhandled_dev[v].load(), ur0 = unhandled_ram[v].load();
+                const std::uint64_t dev0 = dev_faults[v].load(), ud0 = unhandled_dev[v].load(),
+                                    ur0 = unhandled_ram[v].load();
                 auto result = vcpu.run();
                 if (!result || result->reason != StopReason::halted) {
                     violations.add("vCPU " + std::to_string(v) + " run " + std::to_string(runs[v]) + ": " +
@@ -116,25 +119,29 @@ TEST(KvmStress, GuestsFaultWhileReservationsAndSlotsChangeAroundThem) {
                 const std::uint64_t dev = dev_faults[v].load() - dev0, ud = unhandled_dev[v].load() - ud0,
                                     ur = unhandled_ram[v].load() - ur0;
                 if (dev + ud != kDeviceOps * kRepeat)
-                    violations.add("vCPU " + std::to_string(v) + ": " + std::to_string(dev + ud) + " device faults dispatched for " +
-                                   std::to_string(kDeviceOps * kRepeat) + " device accesses");
+                    violations.add("vCPU " + std::to_string(v) + ": " + std::to_string(dev + ud) +
+                                   " device faults dispatched for " + std::to_string(kDeviceOps * kRepeat) +
+                                   " device accesses");
                 // An exit for a RAM page whose slot appeared meanwhile completes
                 // from memory in dispatch, without a fault: exits may exceed
                 // faults by at most the RAM reads, never the other way round.
                 if (result->exits.mmio < dev + ud + ur || result->exits.mmio > dev + ud + ur + kSlots * kRepeat)
-                    violations.add("vCPU " + std::to_string(v) + ": " + std::to_string(result->exits.mmio) + " MMIO exits but " +
-                                   std::to_string(dev + ud + ur) + " faults dispatched");
-                if (test::x86_registers(vcpu).rax != kOps * kRepeat) violations.add("guest performed the wrong number of ops");
+                    violations.add("vCPU " + std::to_string(v) + ": " + std::to_string(result->exits.mmio) +
+                                   " MMIO exits but " + std::to_string(dev + ud + ur) + " faults dispatched");
+                if (test::x86_registers(vcpu).rax != kOps * kRepeat)
+                    violations.add("guest performed the wrong number of ops");
                 exits[v] += result->exits.mmio;
                 const auto back = test::read_script(vm, script, kOps);
                 for (unsigned i = 0; i < kSlots; ++i) {
                     const std::uint64_t dev_value = back[3 * i + 1].value, ram_value = back[3 * i + 2].value;
                     const std::uint64_t g = (dev_value >> 8) & 0xfffff;
-                    const bool dev_ok = dev_value == kUnhandledData ||
-                                        (dev_value == tag(g) && g < kMaxGenerations && gen_slot[g] == static_cast<int>(i));
-                    if (!dev_ok) violations.add("slot " + std::to_string(i) + " read a value no reservation of it gave");
+                    const bool dev_ok = dev_value == kUnhandledData || (dev_value == tag(g) && g < kMaxGenerations &&
+                                                                        gen_slot[g] == static_cast<int>(i));
+                    if (!dev_ok)
+                        violations.add("slot " + std::to_string(i) + " read a value no reservation of it gave");
                     if (ram_value != kPattern && ram_value != kUnhandledData)
-                        violations.add("RAM page " + std::to_string(i) + " read neither its frame nor the unhandled value");
+                        violations.add("RAM page " + std::to_string(i) +
+                                       " read neither its frame nor the unhandled value");
                 }
                 ++runs[v];
             }

@@ -25,7 +25,7 @@ namespace {
 
 namespace gp = guestmem::guests;
 
-constexpr std::size_t kMaxExtraMappings = 8;             // allocator arenas, thread stacks settling
+constexpr std::size_t kMaxExtraMappings = 8;  // allocator arenas, thread stacks settling
 constexpr std::uint64_t kMaxExtraRss = std::uint64_t{8} << 20;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -67,8 +67,12 @@ void expect_no_growth(const char* what, const Baseline& before, const Baseline& 
                   {"rss_kib_after", double(after.process.rss >> 10)},
                   {"live_caps_after", double(after.caps)}});
     EXPECT_EQ(after.process.fds, before.process.fds) << "file descriptors leaked";
-    if (kMeasureMemory) { EXPECT_LE(after.process.mappings, before.process.mappings + kMaxExtraMappings) << "memory mappings leaked"; }
-    if (kMeasureMemory) { EXPECT_LE(rss_growth, double(kMaxExtraRss)) << "resident memory grew by " << rss_growth / 1024 << " KiB"; }
+    if (kMeasureMemory) {
+        EXPECT_LE(after.process.mappings, before.process.mappings + kMaxExtraMappings) << "memory mappings leaked";
+    }
+    if (kMeasureMemory) {
+        EXPECT_LE(rss_growth, double(kMaxExtraRss)) << "resident memory grew by " << rss_growth / 1024 << " KiB";
+    }
     EXPECT_EQ(after.caps, before.caps) << "capabilities leaked";
     EXPECT_EQ(after.frame_bytes, before.frame_bytes) << "frames leaked";
 }
@@ -146,7 +150,8 @@ TEST(Leaks, TenThousandReserveMapFaultFreeCyclesInOneVm) {
         ASSERT_TRUE(r);
         ASSERT_EQ(*sim::read(vcpu, r->addr + 8, 4), 1u);
         std::vector<Cap> frames;
-        for (std::uint64_t off = 0; off < 0x2000u + static_cast<std::uint64_t>(i % 4) * 0x1000; off += kPageSize) frames.push_back(*caps->allocate_frame(FrameSize::k4KiB));
+        for (std::uint64_t off = 0; off < 0x2000u + static_cast<std::uint64_t>(i % 4) * 0x1000; off += kPageSize)
+            frames.push_back(*caps->allocate_frame(FrameSize::k4KiB));
         ASSERT_TRUE(vm->map_frames(r->id, frames, kPageBits));
         for (Cap c : frames) ASSERT_TRUE(caps->remove(c));
         ASSERT_TRUE(sim::write(vcpu, r->addr + 0x1ff8, 8, i));
@@ -164,13 +169,19 @@ TEST(Leaks, TenThousandReserveMapFaultFreeCyclesInOneVm) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const ProcessResources after = ProcessResources::now();
-    report("sim reserve/map/fault/free in one VM",
-           {{"cycles", 10'000}, {"duration_s", seconds}, {"rss_kib_before", double(before.rss >> 10)},
-            {"rss_kib_after", double(after.rss >> 10)}, {"mappings_before", double(before.mappings)},
-            {"mappings_after", double(after.mappings)}});
+    report("sim reserve/map/fault/free in one VM", {{"cycles", 10'000},
+                                                    {"duration_s", seconds},
+                                                    {"rss_kib_before", double(before.rss >> 10)},
+                                                    {"rss_kib_after", double(after.rss >> 10)},
+                                                    {"mappings_before", double(before.mappings)},
+                                                    {"mappings_after", double(after.mappings)}});
     EXPECT_EQ(after.fds, before.fds);
-    if (kMeasureMemory) { EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings); }
-    if (kMeasureMemory) { EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss)); }
+    if (kMeasureMemory) {
+        EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings);
+    }
+    if (kMeasureMemory) {
+        EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss));
+    }
     EXPECT_EQ(caps->live_capabilities(), 0u);
     EXPECT_EQ(caps->frame_bytes_in_use(), 0u);
     EXPECT_TRUE(vm->reservations().empty());
@@ -210,7 +221,8 @@ void kvm_cycle(const std::shared_ptr<CapabilitySpace>& caps, int i) {
                        {test::ScriptOp::write(test::kDevice, 4, i), test::ScriptOp::read(test::kDevice, 4),
                         test::ScriptOp::write(0x100008, 8, i), test::ScriptOp::read(0x200000, 8)});
     Vcpu& vcpu = **vm.create_vcpu();
-    ASSERT_TRUE(vcpu.boot({.entry = test::kImage, .stack = 0x30000, .args = {test::kScripts, 1}, .x86_tables = test::kTables}));
+    ASSERT_TRUE(
+        vcpu.boot({.entry = test::kImage, .stack = 0x30000, .args = {test::kScripts, 1}, .x86_tables = test::kTables}));
     auto result = vcpu.run();
     ASSERT_TRUE(result);
     ASSERT_TRUE(result->halted()) << result->message;
@@ -250,8 +262,12 @@ TEST(Leaks, KvmVmLifecycles) {
                                  {"rss_kib_before", double(before.rss >> 10)},
                                  {"rss_kib_after", double(after.rss >> 10)}});
     EXPECT_EQ(after.fds, before.fds) << "VM, vCPU or memfd descriptors leaked";
-    if (kMeasureMemory) { EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings) << "kvm_run or frame mappings leaked"; }
-    if (kMeasureMemory) { EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss)); }
+    if (kMeasureMemory) {
+        EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings) << "kvm_run or frame mappings leaked";
+    }
+    if (kMeasureMemory) {
+        EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss));
+    }
     EXPECT_EQ(caps->live_capabilities(), 0u);
     EXPECT_EQ(caps->frame_bytes_in_use(), 0u) << "every VM's frames went with it";
 }
@@ -282,14 +298,19 @@ TEST(Leaks, KvmSlotsComeBackAfterThousandsOfMapFreeCycles) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const ProcessResources after = ProcessResources::now();
-    report("kvm map/free in one VM", {{"cycles", double(kCycles)}, {"duration_s", seconds},
+    report("kvm map/free in one VM", {{"cycles", double(kCycles)},
+                                      {"duration_s", seconds},
                                       {"memslots_after", double(kvm::memslot_usage(vm.backend())->in_use)},
                                       {"mappings_before", double(before.mappings)},
                                       {"mappings_after", double(after.mappings)}});
     EXPECT_EQ(kvm::memslot_usage(vm.backend())->in_use, slots_before);
     EXPECT_EQ(after.fds, before.fds);
-    if (kMeasureMemory) { EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings); }
-    if (kMeasureMemory) { EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss)); }
+    if (kMeasureMemory) {
+        EXPECT_LE(after.mappings, before.mappings + kMaxExtraMappings);
+    }
+    if (kMeasureMemory) {
+        EXPECT_LE(static_cast<double>(after.rss) - static_cast<double>(before.rss), double(kMaxExtraRss));
+    }
 }
 
 }  // namespace

@@ -37,12 +37,12 @@ namespace {
 
 constexpr GuestAddr kDeviceArea = 0x1000'0000;  // one slot per page
 constexpr unsigned kDevicePages = 16;
-constexpr GuestAddr kPool = 0x2000'0000;         // anonymous pool
+constexpr GuestAddr kPool = 0x2000'0000;  // anonymous pool
 constexpr unsigned kPoolPages = 16;
 constexpr unsigned kVcpus = 2;
 constexpr std::size_t kMaxGenerations = std::size_t{1} << 20;
 constexpr std::size_t kMaxRecordsPerVcpu = std::size_t{3} << 20;
-constexpr std::uint64_t kUnhandled = ~std::uint64_t{0};   // "served" value of the unhandled handler
+constexpr std::uint64_t kUnhandled = ~std::uint64_t{0};  // "served" value of the unhandled handler
 constexpr std::uint64_t kUnhandledData = 0xeeee'eeee'eeee'eeee;
 constexpr std::uint64_t kNever = ~std::uint64_t{0};
 
@@ -79,8 +79,8 @@ struct Record {
 
 struct Shared {
     std::atomic<std::uint64_t> clock{0};
-    std::unique_ptr<std::atomic<bool>[]> freed{new std::atomic<bool>[kMaxGenerations]()};
-    std::unique_ptr<std::atomic<std::uint64_t>[]> hits{new std::atomic<std::uint64_t>[kMaxGenerations]()};
+    std::unique_ptr<std::atomic<bool>[]> freed { new std::atomic<bool>[ kMaxGenerations ]() };
+    std::unique_ptr<std::atomic<std::uint64_t>[]> hits { new std::atomic<std::uint64_t>[ kMaxGenerations ]() };
     std::atomic<std::uint64_t> unhandled_hits{0};
     std::uint64_t served[kVcpus] = {};  // written by handlers on the vCPU's own thread
     std::uint64_t calls[kVcpus] = {};   // handler calls, likewise
@@ -110,7 +110,8 @@ protected:
         // `base` is known up front for fixed reservations; anonymous ones are
         // range-checked by the checker (their base is known once reserve returns).
         return [this, g, base, size](Fault& f) {
-            if (s_.freed[g].load()) s_.violations.add("handler of generation " + std::to_string(g) + " ran after its free returned");
+            if (s_.freed[g].load())
+                s_.violations.add("handler of generation " + std::to_string(g) + " ran after its free returned");
             if (size && (f.address() < base || f.address() + f.size() > base + size))
                 s_.violations.add("generation " + std::to_string(g) + " got an access outside its range");
             s_.hits[g].fetch_add(1, std::memory_order_relaxed);
@@ -231,7 +232,9 @@ protected:
             const std::uint64_t span = (pool ? kPoolPages : kDevicePages) * kPageSize;
             r.size = static_cast<std::uint8_t>(1u << (rng() % 4));
             r.addr = area + rng() % (span - r.size + 1);
-            if (rng() % 8 == 0) r.addr = area + (rng() % (span / kPageSize)) * kPageSize + kPageSize - (rng() % r.size) - 1;  // straddle page ends
+            if (rng() % 8 == 0)
+                r.addr = area + (rng() % (span / kPageSize)) * kPageSize + kPageSize - (rng() % r.size) -
+                         1;  // straddle page ends
             r.addr = std::min<GuestAddr>(r.addr, area + span - r.size);
             r.is_write = rng() % 3 == 0;
             s_.served[index] = 0;
@@ -259,7 +262,8 @@ protected:
         for (std::uint64_t g = 0; g < gens_.size(); ++g) {
             const Generation& gen = gens_[g];
             if (!gen.exists) continue;
-            for (GuestAddr p = gen.base / kPageSize; p <= (gen.base + gen.size - 1) / kPageSize; ++p) by_page[p].push_back(g);
+            for (GuestAddr p = gen.base / kPageSize; p <= (gen.base + gen.size - 1) / kPageSize; ++p)
+                by_page[p].push_back(g);
         }
         std::vector<std::uint64_t> served_count(gens_.size(), 0);
         std::uint64_t unhandled = 0;
@@ -286,8 +290,8 @@ protected:
             for (const Record& r : all[v]) {
                 auto what = [&] {  // built only for a violation
                     std::ostringstream out;
-                    out << "vCPU " << v << (r.is_write ? " write " : " read ") << int(r.size) << "@0x" << std::hex << r.addr
-                        << std::dec << " clock [" << r.a << "," << r.b << "]: ";
+                    out << "vCPU " << v << (r.is_write ? " write " : " read ") << int(r.size) << "@0x" << std::hex
+                        << r.addr << std::dec << " clock [" << r.a << "," << r.b << "]: ";
                     return out;
                 };
                 if (!r.ok) {
@@ -304,7 +308,8 @@ protected:
                 bool maybe_split = false;
                 candidates(r, [&](std::uint64_t g) {
                     const Generation& gen = gens_[g];
-                    if (gen.exists && !contains(gen, r) && gen.res_begin <= r.b && gen.free_end >= r.a) maybe_split = true;
+                    if (gen.exists && !contains(gen, r) && gen.res_begin <= r.b && gen.free_end >= r.a)
+                        maybe_split = true;
                 });
                 if (maybe_split) {
                     split_calls += r.calls;
@@ -320,9 +325,11 @@ protected:
                 });
                 if (r.served == kUnhandled) {
                     ++unhandled;
-                    if (owner) s_.violations.add(what().str() + "went to the unhandled handler while generation " +
-                                                 std::to_string(*owner) + " held it");
-                    else if (!r.is_write && r.value != (kUnhandledData & (r.size == 8 ? ~0ull : (1ull << 8 * r.size) - 1)))
+                    if (owner)
+                        s_.violations.add(what().str() + "went to the unhandled handler while generation " +
+                                          std::to_string(*owner) + " held it");
+                    else if (!r.is_write &&
+                             r.value != (kUnhandledData & (r.size == 8 ? ~0ull : (1ull << 8 * r.size) - 1)))
                         s_.violations.add(what().str() + "unhandled read returned the wrong value");
                     continue;
                 }
@@ -333,16 +340,24 @@ protected:
                         continue;
                     }
                     ++served_count[g];
-                    if (!plausible) s_.violations.add(what().str() + "served by generation " + std::to_string(g) +
-                                                      " which did not hold it then");
+                    if (!plausible)
+                        s_.violations.add(what().str() + "served by generation " + std::to_string(g) +
+                                          " which did not hold it then");
                     else if (owner && *owner != g)
-                        s_.violations.add(what().str() + "served by " + std::to_string(g) + " but owned by " + std::to_string(*owner));
+                        s_.violations.add(what().str() + "served by " + std::to_string(g) + " but owned by " +
+                                          std::to_string(*owner));
                     else if (!r.is_write && r.value != (tag(g) & (r.size == 8 ? ~0ull : (1ull << 8 * r.size) - 1)))
                         s_.violations.add(what().str() + "read the wrong value from its handler");
                     continue;
                 }
-                if (!plausible) s_.violations.add(what().str() + "completed from memory no live mapped frame explains (value 0x" +
-                                                  [&] { std::ostringstream h; h << std::hex << r.value; return h.str(); }() + ")");
+                if (!plausible)
+                    s_.violations.add(what().str() + "completed from memory no live mapped frame explains (value 0x" +
+                                      [&] {
+                                          std::ostringstream h;
+                                          h << std::hex << r.value;
+                                          return h.str();
+                                      }() +
+                                      ")");
             }
         }
         // Split accesses' pieces also ran handlers, which we cannot attribute
@@ -353,8 +368,9 @@ protected:
             hits += s_.hits[g].load();
             served += served_count[g];
             if (s_.hits[g].load() < served_count[g])
-                s_.violations.add("generation " + std::to_string(g) + ": handler ran " + std::to_string(s_.hits[g].load()) +
-                                  " times, accesses served " + std::to_string(served_count[g]));
+                s_.violations.add("generation " + std::to_string(g) + ": handler ran " +
+                                  std::to_string(s_.hits[g].load()) + " times, accesses served " +
+                                  std::to_string(served_count[g]));
         }
         if (s_.unhandled_hits.load() < unhandled)
             s_.violations.add("unhandled handler ran " + std::to_string(s_.unhandled_hits.load()) + " times for " +

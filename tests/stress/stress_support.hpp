@@ -47,9 +47,9 @@ inline void report(const std::string& what, std::initializer_list<std::pair<cons
 
 /// The process's resources, from /proc/self.
 struct ProcessResources {
-    std::size_t fds = 0;        ///< open file descriptors
-    std::size_t mappings = 0;   ///< lines of /proc/self/maps
-    std::uint64_t rss = 0;      ///< resident bytes (statm)
+    std::size_t fds = 0;       ///< open file descriptors
+    std::size_t mappings = 0;  ///< lines of /proc/self/maps
+    std::uint64_t rss = 0;     ///< resident bytes (statm)
 
     static ProcessResources now() {
         ProcessResources r;

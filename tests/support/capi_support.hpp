@@ -84,9 +84,7 @@ struct CVm {
     Vm& core() const { return *vm->core; }
 
     int read(uintptr_t addr, size_t len, uint64_t* out) const { return vm_sim_access(vcpu, addr, len, false, out); }
-    int write(uintptr_t addr, size_t len, uint64_t value) const {
-        return vm_sim_access(vcpu, addr, len, true, &value);
-    }
+    int write(uintptr_t addr, size_t len, uint64_t value) const { return vm_sim_access(vcpu, addr, len, true, &value); }
     /// The value a read yields; fails the test if the read does not complete.
     uint64_t read_value(uintptr_t addr, size_t len) const {
         uint64_t value = 0xbad;

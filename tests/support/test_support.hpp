@@ -75,8 +75,8 @@ public:
     }
     std::size_t error_count() const {
         std::lock_guard lock(mutex_);
-        return static_cast<std::size_t>(
-            std::count_if(lines_.begin(), lines_.end(), [](const Line& line) { return line.level == LogLevel::error; }));
+        return static_cast<std::size_t>(std::count_if(lines_.begin(), lines_.end(),
+                                                      [](const Line& line) { return line.level == LogLevel::error; }));
     }
     /// Every line, one per row, for failure messages.
     std::string dump() const {

@@ -80,8 +80,8 @@ TEST(SimScript, DeferredRamMapsOneChunkPerFirstTouch) {
 TEST(SimScript, ErrorsAndMismatchesAreCountedNotFatal) {
     SimMachine m;
     std::string out;
-    auto r = m.run("read 0x80000000 4\nread 0xfe002000 4 expect 9\nwrite 0x1000\nfly 1 2 3\n# only a comment\n\n",
-                   &out);
+    auto r =
+        m.run("read 0x80000000 4\nread 0xfe002000 4 expect 9\nwrite 0x1000\nfly 1 2 3\n# only a comment\n\n", &out);
     EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.accesses, 2u);
     EXPECT_EQ(r.failed, 1u);

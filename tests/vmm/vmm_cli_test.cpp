@@ -38,9 +38,8 @@ std::string no_guest_backend() {
     return choice ? std::string() : choice.error().message;
 }
 
-#define REQUIRE_GUEST_BACKEND()                                    \
-    if (const std::string why = no_guest_backend(); !why.empty()) \
-    GTEST_SKIP() << "no backend runs guests here: " << why
+#define REQUIRE_GUEST_BACKEND() \
+    if (const std::string why = no_guest_backend(); !why.empty()) GTEST_SKIP() << "no backend runs guests here: " << why
 
 /// True when the VMM probed the host for a backend (it says which it chose).
 bool chose_a_backend(const Outcome& o) { return o.output.find("guestmem-vmm: backend ") != std::string::npos; }
@@ -84,9 +83,9 @@ void expect_pingpong_passed(const Outcome& o) {
 TEST(VmmCli, HelpDocumentsEveryFlag) {
     Outcome o = vmm("--help");
     EXPECT_EQ(o.status, 0);
-    for (const char* flag : {"--guest", "--image", "--ram", "--deferred-ram", "--map", "--map-svg", "--quiet",
-                             "--timeout", "--backend", "--arch", "auto", "emu", "aarch64", "--script", "Examples:",
-                             "Exit status"}) {
+    for (const char* flag :
+         {"--guest", "--image", "--ram", "--deferred-ram", "--map", "--map-svg", "--quiet", "--timeout", "--backend",
+          "--arch", "auto", "emu", "aarch64", "--script", "Examples:", "Exit status"}) {
         EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
     }
 }
@@ -169,7 +168,8 @@ TEST(VmmCli, HelloPrintsThroughTheUartAndExitsZero) {
     EXPECT_NE(o.output.find("Writing the ROM was refused"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("exited, exit status 0"), std::string::npos) << o.output;
     // The map: every reservation, RAM as one slot of 1024 frames, ROM read-only.
-    EXPECT_TRUE(std::regex_search(o.output, std::regex(R"(\[0x00000000, 0x00400000\)\s+4 MiB\s+ram\s+RAM\s+rw\s+.*1024\s+1)")))
+    EXPECT_TRUE(
+        std::regex_search(o.output, std::regex(R"(\[0x00000000, 0x00400000\)\s+4 MiB\s+ram\s+RAM\s+rw\s+.*1024\s+1)")))
         << o.output;
     EXPECT_TRUE(std::regex_search(o.output, std::regex(R"(\[0xfe000000, 0xfe001000\)\s+4 KiB\s+rom\s+ROM\s+r-)")));
     EXPECT_NE(o.output.find("uart"), std::string::npos);
@@ -262,7 +262,8 @@ TEST(VmmCli, ImageThatDoesNotFitIsRefused) {
 
 TEST(VmmCli, WritesAnSvgMapWithEveryReservation) {
     const std::string svg = temp_path("vmm_map.svg");
-    Outcome o = vmm("run --backend sim --script " + std::string(GUESTMEM_VMM_SOURCE_DIR) + "/scripts/hello.txt --map-svg " + svg);
+    Outcome o = vmm("run --backend sim --script " + std::string(GUESTMEM_VMM_SOURCE_DIR) +
+                    "/scripts/hello.txt --map-svg " + svg);
     ASSERT_EQ(o.status, 0) << o.output;
     std::ifstream in(svg);
     std::stringstream text;

@@ -33,11 +33,12 @@ std::string fault_table(const FaultStats& stats, const RunTotals& totals) {
         ns += c->callback_ns.load();
     }
     char line[200];
-    std::snprintf(line, sizeof line,
-                  "totals: %llu faults dispatched to callbacks, %.3f ms in callbacks, %llu exits, %llu accesses, %.3f s\n",
-                  static_cast<unsigned long long>(faults), static_cast<double>(ns) / 1e6,
-                  static_cast<unsigned long long>(totals.exits), static_cast<unsigned long long>(totals.accesses),
-                  totals.seconds);
+    std::snprintf(
+        line, sizeof line,
+        "totals: %llu faults dispatched to callbacks, %.3f ms in callbacks, %llu exits, %llu accesses, %.3f s\n",
+        static_cast<unsigned long long>(faults), static_cast<double>(ns) / 1e6,
+        static_cast<unsigned long long>(totals.exits), static_cast<unsigned long long>(totals.accesses),
+        totals.seconds);
     out << line;
     return out.str();
 }

@@ -11,9 +11,9 @@ namespace vmm {
 
 /// Totals a run adds to the table.
 struct RunTotals {
-    std::uint64_t exits = 0;       ///< hypervisor exits (0 on the sim backend)
-    std::uint64_t accesses = 0;    ///< accesses performed (sim scripts)
-    double seconds = 0;            ///< wall time of the run
+    std::uint64_t exits = 0;     ///< hypervisor exits (0 on the sim backend)
+    std::uint64_t accesses = 0;  ///< accesses performed (sim scripts)
+    double seconds = 0;          ///< wall time of the run
 };
 
 /// Rows with faults (or lazy mappings) only, then totals.

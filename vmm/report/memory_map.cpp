@@ -41,9 +41,7 @@ std::string escape(const std::string& s) {
     return out;
 }
 
-std::string count(std::size_t n, const char* noun) {
-    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
+std::string count(std::size_t n, const char* noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 const char* colour_of(const std::string& kind) {
     if (kind == "RAM") return "#8fd19e";
@@ -101,7 +99,8 @@ std::string memory_map_svg(const std::vector<MapRow>& rows, const std::string& t
         return 22 + static_cast<int>(6 * std::log2(static_cast<double>(std::max<std::uint64_t>(size, 1))));
     };
     std::vector<MapRow> sorted = rows;
-    std::sort(sorted.begin(), sorted.end(), [](const MapRow& a, const MapRow& b) { return a.range.base > b.range.base; });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const MapRow& a, const MapRow& b) { return a.range.base > b.range.base; });
 
     std::ostringstream body;
     int y = kTop;
@@ -123,7 +122,9 @@ std::string memory_map_svg(const std::vector<MapRow>& rows, const std::string& t
         if (i + 1 < sorted.size()) {
             const std::uint64_t gap = row.range.base - sorted[i + 1].range.end();
             if (gap > 0) {
-                body << "  <g class=\"gap\">\n    <path d=\"M" << kBarX << " " << y + 4 << " l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6\" fill=\"none\" stroke=\"#adb5bd\"/>\n"
+                body << "  <g class=\"gap\">\n    <path d=\"M" << kBarX << " " << y + 4
+                     << " l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6 l 20 -6 l 20 6\" fill=\"none\" "
+                        "stroke=\"#adb5bd\"/>\n"
                      << "    <text x=\"" << kBarX + kBarWidth + 12 << "\" y=\"" << y + kGap / 2 + 5
                      << "\" fill=\"#6c757d\">gap of " << escape(human_size(gap)) << " (not to scale)</text>\n  </g>\n";
                 y += kGap;
@@ -137,8 +138,7 @@ std::string memory_map_svg(const std::vector<MapRow>& rows, const std::string& t
         << "  <title>" << escape(title) << "</title>\n"
         << "  <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         << "  <text x=\"20\" y=\"28\" font-size=\"16\" font-weight=\"bold\">" << escape(title) << "</text>\n"
-        << body.str()
-        << "  <text x=\"20\" y=\"" << y + 20
+        << body.str() << "  <text x=\"20\" y=\"" << y + 20
         << "\" fill=\"#6c757d\">Heights grow with log2(size); gaps are shortened. High addresses on top.</text>\n"
         << "</svg>\n";
     return svg.str();
