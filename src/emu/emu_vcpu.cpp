@@ -485,7 +485,7 @@ bool EmuVcpu::dispatch(Access& access) {
     // The run ends here: the failure is reported (and logged) once.
     RunResult result = stop_result(StopReason::fault_error, describe(*outcome.failure));
     log(LogLevel::error, std::string(ApiCall::current()) + ": " + result.message);
-    result.fault = std::move(outcome.failure);
+    result.fault = outcome.failure;
     stop_with(std::move(result));
     if (!access.is_write) access.data = 0;
     return false;

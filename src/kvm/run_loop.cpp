@@ -105,7 +105,7 @@ private:
                 } else if (run_.exit_reason == KVM_EXIT_IO) {
                     vcpu_.set_completion_pending();
                 }
-                return failed_access(std::move(*outcome.failure));
+                return failed_access(*outcome.failure);
             }
         }
     }
@@ -129,7 +129,7 @@ private:
         if (outcome) return std::nullopt;
         // The failed read completes as 0 when the vCPU is settled (see KvmVcpu::run).
         if (!is_write) std::fill(std::begin(run_.mmio.data), std::end(run_.mmio.data), 0);
-        return failed_access(std::move(*outcome.failure));
+        return failed_access(*outcome.failure);
     }
 
     std::optional<RunResult> port_io() {
