@@ -72,9 +72,7 @@ public:
 
     /// Sets the value a read returns; only the access's size is kept.
     /// Inline: most handlers call it on every read.
-    void set_data(std::uint64_t value) {
-        access_.data = access_.size >= 8 ? value : value & ((std::uint64_t{1} << (8 * access_.size)) - 1);
-    }
+    void set_data(std::uint64_t value) { access_.data = value & size_mask(access_.size); }
     /// For a write: `word` with the written value merged in at the accessed lane.
     /// For a read: libsel4vm's formula, (word & ~(mask >> s)) | ((data & mask) >> s).
     std::uint64_t emulate(std::uint64_t word) const;

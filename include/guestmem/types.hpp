@@ -65,6 +65,12 @@ constexpr Rights operator|(Rights a, Rights b) {
 /// True when every right in `wanted` is in `held`.
 constexpr bool has_rights(Rights held, Rights wanted) { return (held & wanted) == wanted; }
 
+/// Mask of the low `size` bytes of a 64-bit value (all ones for 8 or more):
+/// the bytes an access of `size` bytes carries.
+constexpr std::uint64_t size_mask(std::size_t size) {
+    return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (size * 8)) - 1;
+}
+
 /// A half-open range of guest-physical addresses [base, base + size).
 struct Range {
     GuestAddr base = 0;      ///< first address

@@ -31,9 +31,4 @@ constexpr std::uint64_t bytes_held(GuestAddr addr, GuestAddr owner_last, std::ui
     return owner_last - addr < left ? owner_last - addr + 1 : left;
 }
 
-/// Mask of the low `size` bytes (all ones for 8 or more).
-constexpr std::uint64_t size_mask(std::size_t size) {
-    return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (size * 8)) - 1;
-}
-
 }  // namespace guestmem

@@ -23,8 +23,7 @@ constexpr std::uint64_t kNoExit = ~std::uint64_t{0};
 thread_local const EmuVcpu* t_running = nullptr;
 
 std::uint64_t low_bytes(std::int64_t value, int size) {
-    const auto v = static_cast<std::uint64_t>(value);
-    return size >= 8 ? v : v & ((std::uint64_t{1} << (8 * size)) - 1);
+    return static_cast<std::uint64_t>(value) & size_mask(static_cast<std::size_t>(size));
 }
 
 RunResult stop_result(StopReason reason, std::string message) {
