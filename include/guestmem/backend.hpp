@@ -22,6 +22,8 @@
 
 namespace guestmem {
 
+class DirtyLog;
+
 class Vcpu;
 
 /// A run of guest-physical memory backed by host memory that is contiguous in
@@ -31,6 +33,9 @@ struct MappedRun {
     std::uint64_t size = 0;        ///< bytes
     std::byte* host = nullptr;     ///< the VMM's view of the first byte
     Rights rights = Rights::none;  ///< Rights::read or Rights::read_write
+    /// Where writes to the run are recorded while dirty tracking is on (the
+    /// frames' arena; nullptr for memory no tracker can see). Core-internal.
+    DirtyLog* dirty = nullptr;
 
     /// One past the last guest-physical address.
     GuestAddr end() const { return gpa + size; }
@@ -135,6 +140,24 @@ public:
     virtual void uninstall(std::span<const MappedRun> runs) noexcept = 0;
     /// Creates the backend's part of a new vCPU of the Vm (called by Vm::create_vcpu).
     virtual Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) = 0;
+
+    // Dirty logging (Vm::start_dirty_tracking). Writes that reach the core
+    // (Vm::dispatch, VMM-side copies) are recorded by the core; a backend
+    // must record the guest writes its hypervisor performs on its own. The
+    // core calls these with the capability space's tracker lock held; they
+    // must not call back into a Vm.
+
+    /// Starts logging guest writes to installed runs and to runs installed
+    /// later. Errc::unsupported (the default) when the backend cannot: the
+    /// message says why.
+    virtual Result<void> start_dirty_log() { return fail(Errc::unsupported, "this backend cannot track guest writes"); }
+    /// Stops logging (after a successful start_dirty_log()).
+    virtual void stop_dirty_log() noexcept {}
+    /// Records every guest write logged since the last call into the dirty
+    /// log of the frames written (MappedRun::dirty), so a tracker collecting
+    /// next sees it. Also called before a run with logged writes is
+    /// uninstalled, by the backend itself. Errors: Errc::backend_error.
+    virtual Result<void> harvest_dirty_log() { return {}; }
 
     // Optional fast paths. Both return nullptr when the backend has none (the
     // sim backend, or a KVM without the capability): the core then delivers

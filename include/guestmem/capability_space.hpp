@@ -19,7 +19,10 @@
 
 namespace guestmem {
 
+class Backend;
 class FrameArena;
+class Vm;
+struct DirtyTrackers;
 
 /// What a capability grants: a frame and the rights to it.
 struct CapabilityInfo {
@@ -76,6 +79,16 @@ public:
     std::uint64_t frame_bytes_in_use() const;
 
 private:
+    // Dirty-page tracking (Vm::start_dirty_tracking): trackers are VMs
+    // recording writes to this space's frames; sources are the backends of
+    // every VM using the space, which log the guest writes they perform.
+    friend class Vm;
+    Result<unsigned> start_tracker();
+    void stop_tracker(unsigned tracker);
+    void add_dirty_source(Backend& backend);
+    void remove_dirty_source(Backend& backend);
+    Result<void> harvest_dirty();
+
     Result<Frame::Placement> place(std::uint64_t bytes);  // caller holds mutex_
     std::uint64_t bytes_in_use_locked() const;
 
@@ -84,6 +97,8 @@ private:
     std::unordered_map<Cap, CapabilityInfo> caps_;
     std::vector<std::shared_ptr<FrameArena>> arenas_;
     Cap next_cap_ = 1;
+    std::uint64_t tracked_ = 0;  // mutex_; bit t: the arenas record for tracker t
+    std::unique_ptr<DirtyTrackers> trackers_;
 };
 
 }  // namespace guestmem

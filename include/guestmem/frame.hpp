@@ -49,10 +49,20 @@ public:
     int memfd() const;
     /// See memfd().
     std::uint64_t memfd_offset() const { return placement_.offset; }
+    /// The arena the frame is carved from (core-internal: its dirty log).
+    FrameArena& arena() const { return *placement_.arena; }
 
 private:
     Placement placement_;
     FrameSize size_;
+};
+
+/// One frame mapped in a reservation (Vm::frame_mappings): snapshots save
+/// frames by identity, so a frame two reservations share is saved once.
+struct FrameMapping {
+    GuestAddr gpa = 0;                   ///< where the frame starts
+    Rights rights = Rights::none;        ///< the rights it was mapped with (none: mapped but inaccessible)
+    std::shared_ptr<const Frame> frame;  ///< the frame (its size, memory and identity)
 };
 
 }  // namespace guestmem

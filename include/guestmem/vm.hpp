@@ -18,6 +18,7 @@
 
 #include "guestmem/backend.hpp"
 #include "guestmem/capability_space.hpp"
+#include "guestmem/dirty_bitmap.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/fault.hpp"
 #include "guestmem/types.hpp"
@@ -75,7 +76,14 @@ struct GuestChunk {
     std::span<std::byte> host;     ///< the VMM's view of the bytes (shared with the guest)
     std::uint64_t offset = 0;      ///< gpa minus the address the visit started at
     Rights rights = Rights::none;  ///< what the guest may do there: Rights::read or Rights::read_write
+    DirtyLog* dirty = nullptr;     ///< core-internal: where record_write() records (see MappedRun::dirty)
 };
+
+/// Records that a MemoryVisitor wrote `chunk`, for dirty tracking
+/// (Vm::start_dirty_tracking). Vm::visit_memory records every chunk itself
+/// when called with Rights::write; a visitor that writes under Rights::read
+/// (the VMM writing read-only memory) calls this after writing.
+GUESTMEM_API void record_write(const GuestChunk& chunk) noexcept;
 
 /// Receives the pieces of a range in address order; an error stops the visit
 /// and becomes its result.
@@ -285,6 +293,40 @@ public:
     bool copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
                              Rights needed);
 
+    /// Every frame mapped in reservation `id`, in address order (empty while
+    /// unmapped or deferred). Errors: Errc::not_initialized, Errc::unknown_reservation.
+    Result<std::vector<FrameMapping>> frame_mappings(ReservationId id) const;
+
+    /// Starts recording which 4 KiB pages of guest memory are written, by
+    /// anyone: this VM's guests (on sim: every write through Vm::dispatch; on
+    /// KVM: KVM_MEM_LOG_DIRTY_PAGES; on the emulator: its write hook), the
+    /// VMM (read/write_guest, the typed accessors, the RAM callbacks and
+    /// touches, visit_memory for writing), and other VMs writing frames this
+    /// VM shares with them. Every page starts clean. While no VM of a
+    /// capability space tracks, no path pays for it. Errors:
+    /// Errc::not_initialized, Errc::invalid_argument (already tracking),
+    /// Errc::unsupported (the backend of this VM, or of another VM sharing the
+    /// capability space, cannot log its guest writes; nothing is started),
+    /// Errc::out_of_memory (more than 64 tracking VMs on one capability space).
+    /// Thread safety: any thread.
+    Result<void> start_dirty_tracking();
+    /// Stops recording; the pages recorded are dropped. Errors:
+    /// Errc::invalid_argument (not tracking).
+    Result<void> stop_dirty_tracking();
+    /// True while tracking.
+    bool dirty_tracking() const;
+    /// The pages of [addr, addr + size) (page aligned) written since tracking
+    /// started or since they were last returned, and marks them clean: a write
+    /// made while this runs is reported by this call or by the next, never by
+    /// neither. Unmapped pages are clean. The bits describe writes, not the
+    /// bytes: to copy the pages consistently, stop the vCPUs first. Errors:
+    /// Errc::not_initialized, Errc::invalid_argument (not tracking, range not
+    /// page aligned or wrapping), Errc::unsupported (a VM sharing the
+    /// capability space cannot log its writes), Errc::backend_error (reading
+    /// the hypervisor's log failed; pages stay dirty). Thread safety: any
+    /// thread; concurrent calls for one range each get a share of its pages.
+    Result<DirtyBitmap> dirty_pages(GuestAddr addr, std::uint64_t size);
+
     /// The VM's guest RAM: registration and allocation (<sel4vm/guest_ram.h>).
     GuestRam& ram() const { return *ram_; }
 
@@ -314,6 +356,8 @@ private:
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::atomic<bool> deferred_{false};
     void* user_data_ = nullptr;
+    mutable std::mutex dirty_mutex_;   // serialises start/stop of tracking
+    std::optional<unsigned> tracker_;  // dirty_mutex_; the capability space's tracker slot
 };
 
 /// Owns a reservation and frees it when it goes out of scope.

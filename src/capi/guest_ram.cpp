@@ -60,6 +60,9 @@ int vm_ram_touch(vm_t* vm, uintptr_t addr, size_t size, ram_touch_callback_fn to
             rc = touch_callback(vm, static_cast<uintptr_t>(chunk.gpa), chunk.host.data(), chunk.host.size(),
                                 static_cast<size_t>(chunk.offset), cookie);
         }
+        // Any callback but the read callback may have written (even one that
+        // then failed): dirty tracking over-reports rather than lose a write.
+        if (touch_callback != vm_guest_ram_read_callback) record_write(chunk);
         if (rc != 0) {
             return fail(Errc::invalid_argument, "touch callback returned " + std::to_string(rc) + " for " +
                                                     hex(chunk.host.size()) + " bytes at guest address " +

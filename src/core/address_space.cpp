@@ -352,6 +352,29 @@ std::vector<ReservationInfo> AddressSpace::reservation_infos() const {
     return out;
 }
 
+Result<std::vector<FrameMapping>> AddressSpace::frame_mappings(ReservationId id) const {
+    ChangeLock lock(*this);
+    auto reservation = find_by_id(id);
+    if (!reservation) return reservation.error();
+    const FrameMap* frames = (*reservation)->frames();
+    if (!frames) return std::vector<FrameMapping>{};
+    return frames->frames();
+}
+
+Result<void> AddressSpace::for_each_run(Range range, const std::function<void(const MappedRun&)>& visit) const {
+    ChangeLock lock(*this);
+    if (auto ok = lock.check(); !ok) return ok;
+    for (const auto& reservation : index_.all()) {
+        if (!reservation->range().overlaps(range)) continue;
+        const FrameMap* frames = reservation->frames();
+        if (!frames) continue;
+        for (const MappedRun& run : frames->runs()) {
+            if (Range{run.gpa, run.size}.overlaps(range)) visit(run);
+        }
+    }
+    return {};
+}
+
 std::vector<PoolInfo> AddressSpace::pool_infos() const {
     std::vector<PoolInfo> out;
     ChangeLock lock(*this);

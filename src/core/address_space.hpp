@@ -58,6 +58,11 @@ public:
     Result<void> ensure_mapped(ReservationId id);
 
     std::vector<ReservationInfo> reservation_infos() const;
+    Result<std::vector<FrameMapping>> frame_mappings(ReservationId id) const;
+    /// Calls `visit` with every mapped run overlapping `range` (non-empty), in
+    /// address order, with the change lock held: the frames stay mapped.
+    /// Errors: Errc::reentrant_call (from a map iterator).
+    Result<void> for_each_run(Range range, const std::function<void(const MappedRun&)>& visit) const;
     std::vector<PoolInfo> pool_infos() const;
     const RegionIndex& index() const { return index_; }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "access_split.hpp"
+#include "dirty_log.hpp"
 #include "guestmem/log.hpp"
 #include "user_code.hpp"
 
@@ -59,6 +60,7 @@ bool access_mapped_memory(const FrameMap& frames, const Access piece, std::uint6
         const bool aligned = (piece.addr & (piece.size - 1)) == 0;
         if (piece.is_write) {
             store(p, piece.size, aligned, piece.data);
+            if (first->dirty) first->dirty->mark(p, piece.size);
         } else {
             read = load(p, piece.size, aligned);
         }
@@ -75,6 +77,8 @@ bool access_mapped_memory(const FrameMap& frames, const Access piece, std::uint6
     if (piece.is_write) {
         std::memcpy(p1, bytes, n1);
         std::memcpy(p2, bytes + n1, piece.size - n1);
+        if (first->dirty) first->dirty->mark(p1, n1);
+        if (second->dirty) second->dirty->mark(p2, piece.size - n1);
     } else {
         std::memcpy(bytes, p1, n1);
         std::memcpy(bytes + n1, p2, piece.size - n1);

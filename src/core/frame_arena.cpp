@@ -70,7 +70,7 @@ std::optional<FrameArena::Location> FrameArena::locate(const std::byte* host) {
 }
 
 FrameArena::FrameArena(Key, int fd, std::byte* base, std::uint64_t capacity)
-    : fd_(fd), base_(base), capacity_(capacity) {
+    : fd_(fd), base_(base), capacity_(capacity), dirty_(base, capacity) {
     free_.add(0, capacity);
 }
 

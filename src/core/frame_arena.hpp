@@ -10,6 +10,7 @@
 
 #include "guestmem/error.hpp"
 #include "guestmem/types.hpp"
+#include "dirty_log.hpp"
 #include "free_ranges.hpp"
 
 namespace guestmem {
@@ -43,6 +44,8 @@ public:
     std::uint64_t capacity() const { return capacity_; }
     /// Bytes currently handed out as frames.
     std::uint64_t bytes_in_use();
+    /// Which pages of the arena were written, per dirty tracker.
+    DirtyLog& dirty() { return dirty_; }
 
     /// Where a byte of some live arena lies: the arena (held, so its memfd
     /// stays open), the byte's offset in the memfd, and how many bytes from
@@ -72,6 +75,7 @@ private:
     std::uint64_t capacity_;
     std::mutex mutex_;  // after CapabilitySpace::mutex_; a leaf otherwise
     FreeRanges free_;
+    DirtyLog dirty_;
     std::shared_ptr<ArenaRegistry> registry_;  // where locate() finds this arena
 };
 

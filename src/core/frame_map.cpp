@@ -3,24 +3,27 @@
 
 #include <algorithm>
 
+#include "frame_arena.hpp"
+
 namespace guestmem {
 
 void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
     const Rights mapped = has_rights(rights, Rights::read) ? (rights & Rights::read_write) : Rights::none;
     if (mapped != Rights::none) {
-        MappedRun run{gpa, frame->bytes(), frame->host(), mapped};
+        MappedRun run{gpa, frame->bytes(), frame->host(), mapped, &frame->arena().dirty()};
         // Merge with the previous run when contiguous in guest and host memory
         // with equal rights: one run becomes one hypervisor slot.
         if (!runs_.empty()) {
             MappedRun& last = runs_.back();
-            if (last.end() == run.gpa && last.host + last.size == run.host && last.rights == run.rights) {
+            if (last.end() == run.gpa && last.host + last.size == run.host && last.rights == run.rights &&
+                last.dirty == run.dirty) {
                 last.size += run.size;
                 run.size = 0;
             }
         }
         if (run.size != 0) runs_.push_back(run);
     }
-    frames_.push_back(std::move(frame));
+    frames_.push_back(FrameMapping{gpa, rights, std::move(frame)});
 }
 
 const MappedRun* FrameMap::search(GuestAddr addr) const {

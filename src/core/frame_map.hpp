@@ -31,12 +31,14 @@ public:
     const MappedRun* adjacent(const MappedRun& run) const;
     const std::vector<MappedRun>& runs() const { return runs_; }
     std::size_t frame_count() const { return frames_.size(); }
+    /// Every frame, in address order, with the rights it was mapped with.
+    const std::vector<FrameMapping>& frames() const { return frames_; }
 
 private:
     const MappedRun* search(GuestAddr addr) const;
 
     std::vector<MappedRun> runs_;  // ascending, non-overlapping
-    std::vector<std::shared_ptr<Frame>> frames_;
+    std::vector<FrameMapping> frames_;
 };
 
 }  // namespace guestmem

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "access_split.hpp"
+#include "dirty_log.hpp"
 #include "address_space.hpp"
 #include "format.hpp"
 #include "region_index.hpp"
@@ -85,8 +86,8 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
                             hex(here) + " (in " + describe(Range{addr, size}) + ") is mapped read-only");
             }
             const std::uint64_t piece = bytes_held(here, run->gpa + (run->size - 1), stop - done);
-            chunks.push_back(
-                GuestChunk{here, {run->host + (here - run->gpa), static_cast<std::size_t>(piece)}, done, run->rights});
+            chunks.push_back(GuestChunk{
+                here, {run->host + (here - run->gpa), static_cast<std::size_t>(piece)}, done, run->rights, run->dirty});
             done += piece;
             if (done < stop) run = frames->adjacent(*run);
         }
@@ -94,7 +95,9 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     // The visitor is the caller's code: API calls it makes name themselves.
     ApiCall::UserCode user_code;
     for (const GuestChunk& chunk : chunks) {
-        if (auto ok = visitor(chunk); !ok) return ok;
+        auto ok = visitor(chunk);
+        if (need_write) record_write(chunk);  // after the visitor stored: see dirty_log.hpp
+        if (!ok) return ok;
     }
     return {};
 }
@@ -115,6 +118,7 @@ bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::spa
             std::byte* host = run->host + (addr - run->gpa);
             if (mine.empty()) {
                 copy_to_guest_memory({host, size}, from_mine);
+                if (run->dirty) run->dirty->mark(host, size);
             } else {
                 copy_from_guest_memory(mine, {host, size});
             }
@@ -143,6 +147,7 @@ Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> byte
     if (vm.copy_within_one_run(addr, {}, bytes, needed)) return {};
     return vm.visit_memory(addr, bytes.size(), needed, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_to_guest_memory(chunk.host, bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()));
+        record_write(chunk);  // also under Rights::read (the VMM writing read-only memory)
         return {};
     });
 }
@@ -152,6 +157,7 @@ Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte va
     const Rights needed = rights == WriteRights::guest ? Rights::read_write : Rights::read;
     return vm.visit_memory(addr, size, needed, [value](const GuestChunk& chunk) -> Result<void> {
         fill_guest_memory(chunk.host, value);
+        record_write(chunk);
         return {};
     });
 }

@@ -19,9 +19,18 @@ Vm::Vm(std::unique_ptr<Backend> backend, std::shared_ptr<CapabilitySpace> caps)
       backend_(std::move(backend)),
       space_(std::make_unique<AddressSpace>(*backend_, *caps_)),
       dispatcher_(std::make_unique<FaultDispatcher>(*space_)),
-      ram_(std::make_unique<GuestRam>(*this)) {}
+      ram_(std::make_unique<GuestRam>(*this)) {
+    // Trackers of the capability space see this VM's guest writes too.
+    caps_->add_dirty_source(*backend_);
+}
 
 Vm::~Vm() {
+    {
+        std::lock_guard lock(dirty_mutex_);
+        if (tracker_) caps_->stop_tracker(*tracker_);
+        tracker_.reset();
+    }
+    caps_->remove_dirty_source(*backend_);
     // Reservations go first: their mappings refer to the backend, and the
     // backend's vCPUs may still hold lookup snapshots.
     space_->clear();

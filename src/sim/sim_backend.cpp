@@ -79,6 +79,8 @@ public:
         return std::unique_ptr<FastPath>();
     }
     Result<std::unique_ptr<FastPath>> add_write_posting(Range) override { return std::unique_ptr<FastPath>(); }
+    // Every guest write goes through Vm::dispatch, which records it: nothing to log here.
+    Result<void> start_dirty_log() override { return {}; }
 
 private:
     Arch arch_;
