@@ -33,6 +33,8 @@ enum class Errc {
     not_mapped,           ///< a guest range is not wholly backed by mapped frames (or not RAM)
     permission_denied,    ///< a frame lacks the right the access needs (e.g. a write to read-only memory)
     would_deadlock,       ///< a free from a handler would wait for a handler that waits for this one
+    io_error,             ///< a file could not be read or written (the message has the path and errno)
+    bad_snapshot,         ///< a snapshot file is truncated, corrupt, of a newer format, or not the parent named
 };
 
 /// Short stable name of an error code, e.g. "overlap".

@@ -40,8 +40,8 @@ Result<void> DirtyLog::attach(unsigned tracker) {
     if (!words) {
         void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (memory == MAP_FAILED) {
-            return fail(Errc::out_of_memory, "cannot map " + std::to_string(bytes) +
-                                                 " bytes of dirty-page bits: " + errno_message(errno));
+            return fail(Errc::out_of_memory,
+                        "cannot map " + std::to_string(bytes) + " bytes of dirty-page bits: " + errno_message(errno));
         }
         words = static_cast<std::atomic<std::uint64_t>*>(memory);
         words_[tracker].store(words, std::memory_order_release);

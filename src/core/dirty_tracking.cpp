@@ -55,8 +55,8 @@ Result<DirtyBitmap> Vm::dirty_pages(GuestAddr addr, std::uint64_t size) {
         return fail(Errc::invalid_argument, "range " + describe(Range{addr, size}) + " is not page aligned");
     }
     if (size == 0 || !ends_within_address_space(addr, size)) {
-        return fail(Errc::invalid_argument,
-                    "range at " + hex(addr) + " of size " + hex(size) + " is empty or wraps past the top of the address space");
+        return fail(Errc::invalid_argument, "range at " + hex(addr) + " of size " + hex(size) +
+                                                " is empty or wraps past the top of the address space");
     }
     // Held throughout: a stop while collecting would hand the slot to another VM.
     std::lock_guard lock(dirty_mutex_);

@@ -25,6 +25,8 @@ std::string_view to_string(Errc code) {
     case Errc::backend_error: return "backend_error";
     case Errc::reentrant_call: return "reentrant_call";
     case Errc::would_deadlock: return "would_deadlock";
+    case Errc::io_error: return "io_error";
+    case Errc::bad_snapshot: return "bad_snapshot";
     case Errc::unsupported: return "unsupported";
     case Errc::fault_error: return "fault_error";
     case Errc::not_mapped: return "not_mapped";

@@ -65,11 +65,11 @@ TEST(DirtyTracking, AGuestWriteAcrossAPageBoundaryDirtiesBothPages) {
 TEST(DirtyTracking, VmmSideWritesAreTrackedFromEverySource) {
     TrackedVm t;
     const std::byte bytes[16] = {};
-    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x0000, bytes));                       // the one-run fast path
-    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x1ff8, bytes));                       // across runs: the general path
-    ASSERT_TRUE(write_guest_value<std::uint64_t>(*t.vm, kBase + 0x4000, 7));     // typed accessor
-    ASSERT_TRUE(fill_guest(*t.vm, kBase + 0x6000, 0x2000, std::byte{0xff}));     // fill, two pages
-    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x9000, bytes, WriteRights::vmm));    // the VMM's rights
+    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x0000, bytes));                    // the one-run fast path
+    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x1ff8, bytes));                    // across runs: the general path
+    ASSERT_TRUE(write_guest_value<std::uint64_t>(*t.vm, kBase + 0x4000, 7));   // typed accessor
+    ASSERT_TRUE(fill_guest(*t.vm, kBase + 0x6000, 0x2000, std::byte{0xff}));   // fill, two pages
+    ASSERT_TRUE(write_guest(*t.vm, kBase + 0x9000, bytes, WriteRights::vmm));  // the VMM's rights
     ASSERT_TRUE(t.vm->visit_memory(kBase + 0xa000, 4, Rights::read_write, [](const GuestChunk& c) -> Result<void> {
         c.host[0] = std::byte{1};
         return {};
@@ -189,9 +189,7 @@ public:
     BackendKind kind() const override { return BackendKind::kvm; }
     Result<void> install(std::span<const MappedRun>) override { return {}; }
     void uninstall(std::span<const MappedRun>) noexcept override {}
-    Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu&) override {
-        return fail(Errc::unsupported, "no vCPUs");
-    }
+    Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu&) override { return fail(Errc::unsupported, "no vCPUs"); }
 };
 
 TEST(DirtyTracking, ABackendThatCannotLogRefusesTrackingInsteadOfReportingNothing) {

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/// @file
+/// Snapshots of a VM's address space and vCPU state: save, diff, restore.
+///
+/// A snapshot file holds the layout of a VM (every reservation, anonymous
+/// pool and RAM registration, the frames mapped and their rights), the
+/// contents of its mapped frames (zero pages omitted, a frame mapped in
+/// several places stored once) and the state of its vCPUs. A diff snapshot
+/// holds only the pages written since its parent (found with the VM's dirty
+/// tracking, Vm::start_dirty_tracking) and names its parent; restoring it
+/// reads the chain of files back to a full snapshot. docs/concepts.md,
+/// "Snapshots", describes the file format.
+#pragma once
+
+#include <guestmem/export.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guestmem/error.hpp"
+#include "guestmem/fault.hpp"
+#include "guestmem/registers.hpp"
+#include "guestmem/system_state.hpp"
+#include "guestmem/types.hpp"
+#include "guestmem/vm.hpp"
+
+namespace guestmem::snapshot {
+
+/// What kind of reservation a record describes.
+enum class ReservationKind : std::uint8_t {
+    device = 0,         ///< Vm::reserve_at (mapped or not)
+    anonymous = 1,      ///< Vm::reserve_anon
+    ram = 2,            ///< RAM registered with Vm::ram()
+    doorbell = 3,       ///< Vm::reserve_doorbell
+    write_posting = 4,  ///< Vm::reserve_write_posting
+};
+
+/// One reservation as saved.
+struct ReservationRecord {
+    Range range;                                           ///< its addresses
+    ReservationKind kind = ReservationKind::device;        ///< how it was made
+    bool mapped = false;                                   ///< frames are mapped (or a deferred mapping waits)
+    std::uint64_t frames = 0;                              ///< frames mapped
+    std::uint64_t stored_bytes = 0;                        ///< bytes of frame contents this file holds for it
+};
+
+/// What a snapshot file holds, from its header and layout (snapshot-info).
+struct SnapshotInfo {
+    std::uint32_t format_version = 0;          ///< the file format's version
+    bool diff = false;                         ///< a diff snapshot (has a parent)
+    std::string parent;                        ///< the parent's file name, relative to this file's folder ("" for a full snapshot)
+    std::uint64_t id = 0;                      ///< this snapshot's identity (a diff names its parent's)
+    std::uint64_t parent_id = 0;               ///< the parent's identity (0 for a full snapshot)
+    Arch arch = Arch::x86_64;                  ///< the vCPUs' architecture
+    std::vector<ReservationRecord> reservations;  ///< in address order
+    std::vector<Range> anonymous_pools;        ///< Vm::make_anon ranges
+    std::vector<Range> ram_regions;            ///< Vm::ram() registrations
+    std::uint64_t frames = 0;                  ///< distinct frames
+    std::uint64_t frame_bytes = 0;             ///< their total size
+    std::uint64_t stored_pages = 0;            ///< 4 KiB pages of contents in this file
+    std::uint64_t zero_pages = 0;              ///< pages omitted as zero (full) or unchanged (diff)
+    std::uint64_t vcpus = 0;                   ///< vCPU states saved
+    std::uint64_t file_bytes = 0;              ///< size of the file
+};
+
+/// How save() writes.
+struct SaveOptions {
+    /// A diff snapshot against this parent file (written earlier by save()
+    /// from the same VM, with dirty tracking on since then). Empty: a full
+    /// snapshot. Either way, when the VM tracks dirty pages, save() collects
+    /// (and so clears) them: the next diff is relative to this snapshot.
+    std::optional<std::filesystem::path> parent;
+    /// Also save every vCPU's registers and system state.
+    bool vcpus = true;
+    /// fsync the file before returning.
+    bool sync = false;
+};
+
+/// Writes a snapshot of `vm` to `path` (replaced atomically: written to a
+/// temporary file, then renamed). Take it with the vCPUs stopped: the pages
+/// are copied while the guest could otherwise write them.
+/// Errors: Errc::not_initialized, Errc::invalid_argument (a diff without dirty
+/// tracking on), Errc::bad_snapshot (the parent is unreadable or not of this
+/// VM's layout), Errc::io_error (the file cannot be written; nothing is left
+/// at `path`), errors of Vm::dirty_pages and of the vCPU interface.
+/// Thread safety: one save or restore per VM at a time.
+GUESTMEM_API Result<SnapshotInfo> save(Vm& vm, const std::filesystem::path& path, const SaveOptions& options = {});
+
+/// Reads the header and layout of a snapshot file (not its parents).
+/// Errors: Errc::io_error, Errc::bad_snapshot (truncated, wrong checksum,
+/// newer format version, not a snapshot).
+GUESTMEM_API Result<SnapshotInfo> inspect(const std::filesystem::path& path);
+
+/// The handlers restore() gives the reservations it rebuilds: the library
+/// saves layout and memory, the caller owns device behaviour.
+struct DeviceHandlers {
+    /// The fault handler of a device, anonymous or write-posting reservation
+    /// (by its record: address and size). Required for each such record; an
+    /// empty result fails the restore with Errc::invalid_argument.
+    std::function<FaultHandler(const ReservationRecord&)> fault;
+    /// The ring handler of a doorbell reservation. Required if the snapshot has doorbells.
+    std::function<DoorbellHandler(const ReservationRecord&)> doorbell;
+};
+
+/// How restore() reads memory.
+enum class RestoreMode {
+    lazy,   ///< each reservation's frames are read on the first access to it (a deferred mapping)
+    eager,  ///< every frame is read before restore() returns
+};
+
+/// What restore() did.
+struct RestoreReport {
+    SnapshotInfo info;                 ///< the newest file's header and layout
+    std::vector<std::filesystem::path> chain;  ///< the files read, newest first
+};
+
+/// Rebuilds the address space of a snapshot (and, when saved, the state of
+/// its vCPUs, creating vCPUs as needed) in `vm`, which must be initialised
+/// and have no reservations, pools or RAM overlapping the snapshot's. Memory
+/// comes from the chain of files that ends at `path`. Frames are new frames
+/// of `vm`'s capability space with the saved sizes, contents and rights; a
+/// frame saved once for several mappings is one frame again.
+///
+/// On any error `vm` is left as it was: nothing the restore made survives.
+/// Errors: Errc::io_error; Errc::bad_snapshot (truncated file, wrong
+/// checksum, newer format version, a missing parent or a parent whose
+/// identity does not match); Errc::overlap (the layout conflicts with what
+/// `vm` has); Errc::invalid_argument (a handler missing for a record;
+/// architecture differs from `vm`'s); errors of the Vm calls it makes.
+/// In lazy mode a file read failing later, at the first access, fails that
+/// access (and is logged); the files must stay in place while `vm` lives.
+GUESTMEM_API Result<RestoreReport> restore(Vm& vm, const std::filesystem::path& path, const DeviceHandlers& handlers,
+                                           RestoreMode mode = RestoreMode::lazy);
+
+}  // namespace guestmem::snapshot
