@@ -426,6 +426,48 @@ TEST(KvmDirtyLog, NoGuestWriteIsLostWhileTheVmmCollectsConcurrently) {
                 static_cast<unsigned long long>(copy[0]));
 }
 
+// Harvests (tracker lock, then the memslot lock) race with maps and frees
+// (the VM's change lock, then the memslot lock) and a running guest: no
+// deadlock, no error, and slots mapped in between log.
+TEST(KvmDirtyLog, CollectingWhileMemoryIsMappedAndFreedAndTheGuestRuns) {
+    GUESTMEM_REQUIRE_KVM();
+    StoreGuest s;
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.vm().start_dirty_tracking());
+    s.g->reset(*s.vcpu, {kRegion, kRegionPages, kPageSize, 0});
+    RunResult r;
+    std::thread guest([&] { r = s.g->run(*s.vcpu); });
+    std::atomic<bool> done{false};
+    std::atomic<int> churns{0};
+    const std::vector<Cap> frames = allocate_frames(s.g->caps(), 8);
+    std::thread churn([&] {
+        while (!done.load()) {
+            auto id = s.vm().reserve_at(0x600000, 8 * kPageSize, refuse());
+            ASSERT_TRUE(id);
+            ASSERT_TRUE(s.vm().map_frames(*id, frames, kPageBits));
+            EXPECT_EQ(kvm_backend(s.vm()).dirty_logging_slots(), 3u) << "the new slot logs";
+            ASSERT_TRUE(write_guest_value<std::uint64_t>(s.vm(), 0x603000, 1));
+            ASSERT_TRUE(s.vm().free(*id));
+            churns.fetch_add(1);
+        }
+    });
+    std::uint64_t region_reports = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < until || churns.load() < 20) {
+        auto bitmap = s.vm().dirty_pages(kRegion, kRegionPages * kPageSize);
+        ASSERT_TRUE(bitmap) << bitmap.error().message;
+        region_reports += bitmap->count();
+        ASSERT_TRUE(s.vm().dirty_pages(0x600000, 8 * kPageSize));
+    }
+    done.store(true);
+    churn.join();
+    s.vcpu->request_stop();
+    guest.join();
+    EXPECT_EQ(r.reason, StopReason::stopped) << r.message;
+    EXPECT_GT(region_reports, kRegionPages) << "the guest's writes were reported throughout";
+    EXPECT_EQ(kvm_backend(s.vm()).dirty_logging_slots(), 2u) << "RAM and the region; the churned slot is gone";
+}
+
 TEST(KvmDirtyLog, MemoryMappedAfterTheStartIsLogged) {
     GUESTMEM_REQUIRE_KVM();
     StoreGuest s;
