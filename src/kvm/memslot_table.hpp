@@ -33,9 +33,10 @@ struct SlotUsage {
 ///
 /// Dirty logging (start_logging): writable runs that have a DirtyLog get
 /// KVM_MEM_LOG_DIRTY_PAGES, and harvest() moves KVM's per-slot bitmaps into
-/// the frames' DirtyLog. Read-only runs are left alone: the guest cannot
-/// write them (a write exits to Vm::dispatch, which marks it itself), and
-/// KVM ignores the flag on them anyway (x86 kvm_mmu_slot_apply_flags).
+/// the frames' DirtyLog. Read-only runs are left alone: KVM never writes
+/// them for the guest (a guest write exits to Vm::dispatch, and whatever
+/// then writes the memory goes through the core, which marks it), and KVM
+/// ignores the flag on them anyway (x86 kvm_mmu_slot_apply_flags).
 ///
 /// Thread safety: all members are safe to call concurrently (a mutex guards
 /// the table; install/uninstall are rare and not on the fault path).
@@ -69,7 +70,10 @@ public:
     /// without read rights, overlapping an installed run).
     Result<void> install(std::span<const MappedRun> runs);
     /// Deletes exactly the slots holding these runs (installed earlier);
-    /// runs that are not installed are ignored.
+    /// runs that are not installed are ignored. A logging slot is harvested
+    /// first, since KVM frees its bitmap with it; only a guest write racing
+    /// with the deletion itself (after that harvest, before KVM has removed
+    /// the slot) can be missed.
     void uninstall(std::span<const MappedRun> runs) noexcept;
 
     SlotUsage usage() const;
