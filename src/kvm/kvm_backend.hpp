@@ -56,6 +56,14 @@ public:
     std::size_t dirty_logging_slots() const { return slots_.logging_slots(); }
     /// True when harvests use KVM_CLEAR_DIRTY_LOG (known after the first start_dirty_log).
     bool manual_dirty_clear() const { return manual_clear_; }
+    /// Makes dirty logging use KVM_GET_DIRTY_LOG alone, as on a KVM without
+    /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (white-box tests of that path).
+    /// False, changing nothing, once the first start_dirty_log has decided.
+    bool use_get_dirty_log_alone() {
+        bool decided_here = false;
+        std::call_once(manual_clear_decided_, [&] { decided_here = true; });
+        return decided_here;
+    }
 
     struct Key {  // only create() constructs
         explicit Key() = default;

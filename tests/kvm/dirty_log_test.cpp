@@ -293,11 +293,18 @@ Pages dirty(Vm& vm, GuestAddr addr, std::uint64_t size) {
     return pages;
 }
 
+// How KVM logs: KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG when KVM offers
+// manual protect (as here), or KVM_GET_DIRTY_LOG alone, as without it.
+enum class LogMode { manual_protect, get_alone };
+
 // A KVM guest running kStoreLoop, with kRegionPages fresh frames at kRegion.
 struct StoreGuest {
-    explicit StoreGuest(std::shared_ptr<CapabilitySpace> caps = nullptr) {
+    explicit StoreGuest(LogMode mode, std::shared_ptr<CapabilitySpace> caps = nullptr) {
         g = GuestVm::create(BackendKind::kvm, std::move(caps));
         if (!g) return;
+        if (mode == LogMode::get_alone) {
+            EXPECT_TRUE(kvm_backend(g->vm()).use_get_dirty_log_alone());
+        }
         EXPECT_TRUE(write_guest(g->vm(), kImage, std::as_bytes(std::span(kStoreLoop))));
         vcpu = &g->add_vcpu();
         auto reserved = g->vm().reserve_at(kRegion, kRegionPages * kPageSize, refuse());
@@ -334,14 +341,22 @@ std::unique_ptr<Vm> sim_vm(std::shared_ptr<CapabilitySpace> caps, GuestAddr base
     return vm;
 }
 
-TEST(KvmDirtyLog, GuestWritesAreReportedExactlyOnce) {
+class KvmDirtyLog : public ::testing::TestWithParam<LogMode> {
+protected:
+    LogMode mode() const { return GetParam(); }
+};
+
+TEST_P(KvmDirtyLog, GuestWritesAreReportedExactlyOnce) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s.vm().start_dirty_tracking());
     std::printf("[ info     ] KVM dirty logging %s\n", kvm_backend(s.vm()).manual_dirty_clear()
                                                            ? "with KVM_CLEAR_DIRTY_LOG (manual protect)"
                                                            : "with KVM_GET_DIRTY_LOG alone");
+    if (mode() == LogMode::get_alone) {
+        EXPECT_FALSE(kvm_backend(s.vm()).manual_dirty_clear());
+    }
     EXPECT_EQ(kvm_backend(s.vm()).dirty_logging_slots(), 2u) << "RAM and the region";
     EXPECT_EQ(s.region_dirty(), Pages{});
     const RunResult r = s.store(kRegion + 0x3000, 4, 0x5000);
@@ -357,19 +372,19 @@ TEST(KvmDirtyLog, GuestWritesAreReportedExactlyOnce) {
     }
 }
 
-TEST(KvmDirtyLog, VmmWritesAreReported) {
+TEST_P(KvmDirtyLog, VmmWritesAreReported) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s.vm().start_dirty_tracking());
     ASSERT_TRUE(write_guest_value<std::uint64_t>(s.vm(), kRegion + 0x7010, 42));
     EXPECT_EQ(s.region_dirty(), (Pages{kRegion + 0x7000}));
 }
 
-TEST(KvmDirtyLog, KvmGuestWritesToASharedFrameShowInASimVmThatTracks) {
+TEST_P(KvmDirtyLog, KvmGuestWritesToASharedFrameShowInASimVmThatTracks) {
     GUESTMEM_REQUIRE_KVM();
     auto caps = std::make_shared<CapabilitySpace>();
-    StoreGuest s(caps);
+    StoreGuest s(mode(), caps);
     ASSERT_TRUE(s.ok());
     constexpr GuestAddr kInSim = 0x900000;
     auto sim = sim_vm(caps, kInSim, {s.frames[3], s.frames[4]});
@@ -385,9 +400,9 @@ TEST(KvmDirtyLog, KvmGuestWritesToASharedFrameShowInASimVmThatTracks) {
     EXPECT_EQ(kvm_backend(s.vm()).dirty_logging_slots(), 0u) << "the last tracker stopped";
 }
 
-TEST(KvmDirtyLog, NoGuestWriteIsLostWhileTheVmmCollectsConcurrently) {
+TEST_P(KvmDirtyLog, NoGuestWriteIsLostWhileTheVmmCollectsConcurrently) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     constexpr std::uint64_t kPages = 16;
     ASSERT_TRUE(s.vm().start_dirty_tracking());
@@ -429,9 +444,9 @@ TEST(KvmDirtyLog, NoGuestWriteIsLostWhileTheVmmCollectsConcurrently) {
 // Harvests (tracker lock, then the memslot lock) race with maps and frees
 // (the VM's change lock, then the memslot lock) and a running guest: no
 // deadlock, no error, and slots mapped in between log.
-TEST(KvmDirtyLog, CollectingWhileMemoryIsMappedAndFreedAndTheGuestRuns) {
+TEST_P(KvmDirtyLog, CollectingWhileMemoryIsMappedAndFreedAndTheGuestRuns) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s.vm().start_dirty_tracking());
     s.g->reset(*s.vcpu, {kRegion, kRegionPages, kPageSize, 0});
@@ -468,9 +483,9 @@ TEST(KvmDirtyLog, CollectingWhileMemoryIsMappedAndFreedAndTheGuestRuns) {
     EXPECT_EQ(kvm_backend(s.vm()).dirty_logging_slots(), 2u) << "RAM and the region; the churned slot is gone";
 }
 
-TEST(KvmDirtyLog, MemoryMappedAfterTheStartIsLogged) {
+TEST_P(KvmDirtyLog, MemoryMappedAfterTheStartIsLogged) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s.vm().start_dirty_tracking());
     constexpr GuestAddr kLater = 0x600000;
@@ -483,10 +498,10 @@ TEST(KvmDirtyLog, MemoryMappedAfterTheStartIsLogged) {
     EXPECT_EQ(dirty(s.vm(), kLater, 4 * kPageSize), (Pages{kLater + 0x1000, kLater + 0x3000}));
 }
 
-TEST(KvmDirtyLog, WritesBeforeAFreeAreNotLost) {
+TEST_P(KvmDirtyLog, WritesBeforeAFreeAreNotLost) {
     GUESTMEM_REQUIRE_KVM();
     auto caps = std::make_shared<CapabilitySpace>();
-    StoreGuest s(caps);
+    StoreGuest s(mode(), caps);
     ASSERT_TRUE(s.ok());
     // The region's frames stay mapped in a tracking sim VM: they outlive the free.
     constexpr GuestAddr kInSim = 0x900000;
@@ -510,9 +525,9 @@ TEST(KvmDirtyLog, WritesBeforeAFreeAreNotLost) {
               (Pages{kAgain + 0x2000, kAgain + 0x6000, kAgain + 0xa000}));
 }
 
-TEST(KvmDirtyLog, StoppingMakesSlotsPlainAndRestartingStartsClean) {
+TEST_P(KvmDirtyLog, StoppingMakesSlotsPlainAndRestartingStartsClean) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s.vm().start_dirty_tracking());
     ASSERT_EQ(s.store(kRegion, 1, kPageSize).reason, StopReason::halted);
@@ -533,9 +548,9 @@ TEST(KvmDirtyLog, StoppingMakesSlotsPlainAndRestartingStartsClean) {
 
 // Prints what a harvest of a 1 GiB slot with 1% of its pages dirty costs
 // (no timing assertion: the figure depends on the host).
-TEST(KvmDirtyLog, MeasureHarvestOfA1GiBSlotOnePercentDirty) {
+TEST_P(KvmDirtyLog, MeasureHarvestOfA1GiBSlotOnePercentDirty) {
     GUESTMEM_REQUIRE_KVM();
-    StoreGuest s;
+    StoreGuest s(mode());
     ASSERT_TRUE(s.ok());
     constexpr GuestAddr kBig = std::uint64_t{1} << 30;
     constexpr std::uint64_t kBigSize = std::uint64_t{1} << 30;
@@ -578,6 +593,11 @@ TEST(KvmDirtyLog, MeasureHarvestOfA1GiBSlotOnePercentDirty) {
                 kvm_backend(s.vm()).manual_dirty_clear() ? "GET + CLEAR" : "GET", median(harvest),
                 *std::min_element(harvest.begin(), harvest.end()), median(empty), median(collect), harvest.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, KvmDirtyLog, ::testing::Values(LogMode::manual_protect, LogMode::get_alone),
+                         [](const ::testing::TestParamInfo<LogMode>& info) {
+                             return std::string(info.param == LogMode::manual_protect ? "ManualProtect" : "GetAlone");
+                         });
 
 }  // namespace
 }  // namespace test
