@@ -199,10 +199,16 @@ bool EmuVcpu::sync_memory(bool full, Point where) {
 // rest of that instruction may store inline (the RAM store of `ins`, of
 // `movs` from a device), so at the next instruction, once the instruction is
 // performed, it marks all writable RAM it maps, then adds the hook and
-// restarts: one over-report, no miss. Turning off is lazy: a vCPU that marks
-// a little longer only over-reports.
+// restarts: one over-report, no miss. AArch64 has the same hole, smaller:
+// the store whose access calls back (an unaligned store from an emulated
+// page into RAM) had its hook run before logging, and writes its RAM bytes
+// after. So on both, logging turned on inside an instruction records "all
+// writable RAM" as a pending store, marked at the next point where the
+// instruction is performed (as any pending store). Turning off is lazy: a
+// vCPU that marks a little longer only over-reports.
 bool EmuVcpu::apply_dirty_logging(Point where) {
     const bool want = backend_.dirty_logging();
+    if (want && !logging_ && where == Point::inside) record_all_stores();
     if (!hook_every_instruction_) {
         if (!want) flush_stores();
         logging_ = want;
@@ -213,7 +219,6 @@ bool EmuVcpu::apply_dirty_logging(Point where) {
         x86_resync_ = true;
         return false;
     }
-    const bool changed_inside = x86_resync_;
     x86_resync_ = false;
     // Off and on again (or on and off) while inside: the hook stayed as it should be.
     if (want == logging_) return false;
@@ -234,7 +239,6 @@ bool EmuVcpu::apply_dirty_logging(Point where) {
     // Code translated with the other setting must not run again: without the
     // hook it stores unseen; with it, it keeps the slow helper path.
     memory_->forget_translations(code_begin_, code_end_);
-    if (want && changed_inside) memory_->mark_all_writable();
     return want && where == Point::between;
 }
 
@@ -251,7 +255,7 @@ void EmuVcpu::on_store(GuestAddr addr, std::uint64_t size) {
 }
 
 void EmuVcpu::record_store(GuestAddr addr, std::uint64_t size) {
-    if (pending_count_ + 2 > pending_.size()) flush_stores();
+    if (pending_count_ + 2 > pending_.size()) flush_stores();  // not expected: see pending_
     auto add = [&](const RamSegment* segment, GuestAddr from, GuestAddr to) {
         // Stores to read-only frames are discarded (write-protection hook).
         if (!segment || !segment->writable || !segment->dirty) return;
@@ -269,8 +273,22 @@ void EmuVcpu::record_store(GuestAddr addr, std::uint64_t size) {
     if (second) add(second, std::max(addr, second->gpa), last + 1);
 }
 
+void EmuVcpu::record_all_stores() {
+    for (unsigned i = 0; i < pending_count_; ++i) {
+        if (!pending_[i].dirty) return;
+    }
+    if (pending_count_ == pending_.size()) flush_stores();  // not expected: at most one store is pending here
+    pending_[pending_count_++] = {nullptr, 0, nullptr};
+}
+
 void EmuVcpu::mark_stores() noexcept {
-    for (unsigned i = 0; i < pending_count_; ++i) pending_[i].dirty->mark(pending_[i].host, pending_[i].bytes);
+    for (unsigned i = 0; i < pending_count_; ++i) {
+        if (pending_[i].dirty) {
+            pending_[i].dirty->mark(pending_[i].host, pending_[i].bytes);
+        } else {
+            memory_->mark_all_writable();
+        }
+    }
 }
 
 Result<uc_engine*> EmuVcpu::engine() {

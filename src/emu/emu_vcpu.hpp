@@ -109,6 +109,9 @@ private:
     void on_store(GuestAddr addr, std::uint64_t size);
     /// Records a store of `size` bytes at `addr` to be marked once performed.
     void record_store(GuestAddr addr, std::uint64_t size);
+    /// Records "every writable run" as a pending store (logging started
+    /// inside an instruction whose stores the hook did not see).
+    void record_all_stores();
     /// Marks the recorded stores (performed by now), keeping the record.
     void mark_stores() noexcept;
     /// Marks the recorded stores and forgets them.
@@ -190,7 +193,8 @@ private:
     bool restart_ = false;     // run_from restarts the engine where it stopped
     uc_hook write_hook_ = 0;   // x86-64's store hook while logging
     // Stores whose hook ran and which are marked once performed: one guest
-    // store touches at most two runs (8 bytes across a boundary). They stay
+    // store touches at most two runs (8 bytes across a boundary), plus one
+    // entry with dirty == nullptr for all writable RAM (record_all_stores). They stay
     // valid when their run is uninstalled: arenas live as long as the
     // capability space, which the Vm (and so this vCPU) keeps alive.
     struct PendingStore {
@@ -198,7 +202,7 @@ private:
         std::uint64_t bytes;
         DirtyLog* dirty;
     };
-    std::array<PendingStore, 2> pending_{};
+    std::array<PendingStore, 3> pending_{};
     unsigned pending_count_ = 0;
     const RamSegment* last_segment_ = nullptr;  // the last run stored to; reset when the map changes
 };

@@ -114,7 +114,7 @@ const RamSegment* EngineMemory::segment_at(GuestAddr addr) const {
     return &it->second->segment_at(addr);
 }
 
-void EngineMemory::mark_all_writable() const {
+void EngineMemory::mark_all_writable() const noexcept {
     for (const auto& [gpa, window] : windows_) {
         for (const RamSegment& segment : window->segments()) {
             if (segment.writable && segment.dirty) segment.dirty->mark(segment.host, segment.size);

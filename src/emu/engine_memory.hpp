@@ -55,7 +55,7 @@ public:
     /// engine maps. Valid until the engine's map next changes.
     const RamSegment* segment_at(GuestAddr addr) const;
     /// Marks every writable run the engine maps dirty (DirtyLog::mark).
-    void mark_all_writable() const;
+    void mark_all_writable() const noexcept;
     /// Maps the emulated page holding `addr` (dropping all emulated pages
     /// first when the budget is spent). Errc::backend_error.
     Result<void> add_mmio_page(GuestAddr addr);

@@ -139,6 +139,29 @@ TEST_P(EmuDirty, AStoreIsMarkedAfterItsBytesAreWritten) {
         << "a collection while the store was under way must not be the last to see its page";
 }
 
+// The same store, with tracking started by the device handler: the store
+// hook ran before tracking started, the RAM bytes are written after.
+TEST_P(EmuDirty, TrackingStartedByTheDeviceHalfOfAStoreSeesItsRamHalf) {
+    EmuVm emu(GetParam());
+    EMU_LOAD_OR_SKIP(emu, "dirty_scatter");
+    constexpr GuestAddr kDev = 0x300000;
+    constexpr GuestAddr kRam = kDev + kPageSize;
+    auto device = emu.vm->reserve_at(kDev, kPageSize, [&](Fault&) {
+        if (!emu.vm->dirty_tracking()) {
+            EXPECT_TRUE(emu.vm->start_dirty_tracking());
+        }
+        return FaultResult::handled;
+    });
+    ASSERT_TRUE(device);
+    ASSERT_TRUE(emu.add_ram(kRam, kPageSize, Rights::read_write));
+    ASSERT_TRUE(write_guest_value<std::uint32_t>(*emu.vm, kRam, 0xffffffff));
+    ASSERT_NO_FATAL_FAILURE(scatter(emu, kRam - 4, 1, 0));
+    ASSERT_TRUE(emu.vm->dirty_tracking());
+    EXPECT_EQ(read_guest_value<std::uint32_t>(*emu.vm, kRam).value(), 0u);
+    EXPECT_EQ(dirty(*emu.vm, kRam, kPageSize), (Pages{kRam}))
+        << "the RAM half, written after tracking started, was missed";
+}
+
 // Tracking started by a device handler, on the vCPU's own thread, inside an
 // instruction that stores to RAM after the device access (x86-64's movsq):
 // x86-64 adds its store hook only between instructions, so the rest of that
