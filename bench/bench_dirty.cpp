@@ -18,10 +18,18 @@
 //    off vs on; with tracking on, every run starts after a collection (not
 //    timed), so each run dirties its 64 pages afresh, as in a migration round.
 //    The `store_time` counter is the time per guest store.
-// The tracking_on / tracking_off ratio of each is the figure; see README.md.
+// The figure of each is its ratio to tracking_off (scripts/bench_table.py
+// does not show them yet: run the executable). On a shared host the separate
+// benchmarks drift by tens of percent between each other even interleaved,
+// so the BM_Dirty_Paired_* benchmarks time the modes alternately inside one
+// benchmark (batches of kBatch writes, or one guest loop, per mode and
+// iteration, with steady_clock) and report each mode's time per write and
+// the ratios as counters: `off_ns`, `on_ns`, `other_vm_ns`, `on_ratio`,
+// `other_vm_ratio` (to off).
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -98,6 +106,60 @@ void BM_Dirty_WriteGuestValueU64(benchmark::State& state, Mode mode) {
 SIM_BENCH(BM_Dirty_DispatchWrite8);
 SIM_BENCH(BM_Dirty_WriteGuestValueU64);
 
+constexpr std::size_t kBatch = 4096;
+
+/// Nanoseconds per call of `write` (kBatch calls).
+template <class Write>
+double time_batch(Write&& write) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < kBatch; ++i) write(i);
+    const auto end = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::nano>(end - start).count() / kBatch;
+}
+
+/// Reports the per-mode means of `ns` (summed over the iterations).
+void report_paired(benchmark::State& state, const std::array<double, 3>& ns, bool other) {
+    const double n = static_cast<double>(state.iterations());
+    state.counters["off_ns"] = ns[tracking_off] / n;
+    state.counters["on_ns"] = ns[tracking_on] / n;
+    state.counters["on_ratio"] = ns[tracking_on] / ns[tracking_off];
+    if (other) {
+        state.counters["other_vm_ns"] = ns[other_vm_tracking] / n;
+        state.counters["other_vm_ratio"] = ns[other_vm_tracking] / ns[tracking_off];
+    }
+}
+
+template <class Write>
+void paired_sim(benchmark::State& state, Write&& write) {
+    // Three capability spaces: tracking_off's has no tracker at all.
+    std::array<std::unique_ptr<SimSetup>, 3> setups = {std::make_unique<SimSetup>(tracking_off),
+                                                       std::make_unique<SimSetup>(tracking_on),
+                                                       std::make_unique<SimSetup>(other_vm_tracking)};
+    std::array<double, 3> ns{};
+    for (auto _ : state) {
+        for (int mode = 0; mode < 3; ++mode) {
+            SimSetup& s = *setups[static_cast<std::size_t>(mode)];
+            ns[static_cast<std::size_t>(mode)] += time_batch([&](std::size_t i) { write(s, i); });
+        }
+    }
+    report_paired(state, ns, true);
+}
+
+void BM_Dirty_Paired_DispatchWrite8(benchmark::State& state) {
+    paired_sim(state, [](SimSetup& s, std::size_t i) {
+        Access access{s.addrs[i & (kAddrs - 1)], 8, true, i};
+        benchmark::DoNotOptimize(s.vm->dispatch(*s.vcpu, access));
+    });
+}
+BENCHMARK(BM_Dirty_Paired_DispatchWrite8);
+
+void BM_Dirty_Paired_WriteGuestValueU64(benchmark::State& state) {
+    paired_sim(state, [](SimSetup& s, std::size_t i) {
+        benchmark::DoNotOptimize(write_guest_value<std::uint64_t>(*s.vm, s.addrs[i & (kAddrs - 1)], i));
+    });
+}
+BENCHMARK(BM_Dirty_Paired_WriteGuestValueU64);
+
 // The emulator's guest: kStores stores of the counter i at
 // buffer + (i % 32768) * 8, then hlt / wfi. Count in rdi / x0, buffer in
 // rsi / x1. Hand-assembled (GNU as 2.40):
@@ -119,38 +181,38 @@ constexpr GuestAddr kStackTop = 0x20000;
 constexpr GuestAddr kBuffer = 0x40000;  // 256 KiB: 64 pages
 constexpr std::uint64_t kBufferBytes = 32768 * 8;
 
-void BM_Dirty_EmuStoreLoop(benchmark::State& state, Arch arch, Mode mode) {
-    auto created = Vm::create(BackendKind::emu, std::make_shared<CapabilitySpace>(), arch);
-    if (!created) {
-        state.SkipWithError(("no emulator backend: " + created.error().message).c_str());
-        return;
+/// An emulator VM (its own capability space) with RAM [0, kRamSize) of
+/// 4 KiB frames and the store loop at kCode, booted.
+class StoreLoopMachine {
+public:
+    StoreLoopMachine(Arch arch, Mode mode) : mode_(mode) {
+        vm_ = Vm::create(BackendKind::emu, std::make_shared<CapabilitySpace>(), arch).value();
+        must(vm_->init_memory());
+        const ReservationId ram = vm_->reserve_at(0, kRamSize, [](Fault&) { return FaultResult::error; }).value();
+        std::vector<Cap> frames;
+        for (std::uint64_t i = 0; i < kRamSize / kPageSize; ++i) {
+            frames.push_back(vm_->capabilities().allocate_frame(FrameSize::k4KiB).value());
+        }
+        must(vm_->map_frames(ram, frames, kPageBits));
+        if (arch == Arch::x86_64) {
+            must(write_guest(*vm_, kCode, std::as_bytes(std::span(kX86Loop))));
+        } else {
+            must(write_guest(*vm_, kCode, std::as_bytes(std::span(kArm64Loop))));
+        }
+        vcpu_ = vm_->create_vcpu().value();
+        BootSpec spec;
+        spec.entry = kCode;
+        spec.stack = kStackTop;
+        spec.x86_tables = kTables;
+        must(vcpu_->boot(spec));
+        start_ = vcpu_->registers().value();
+        if (mode == tracking_on) must(vm_->start_dirty_tracking());
     }
-    std::unique_ptr<Vm> vm = std::move(*created);
-    must(vm->init_memory());
-    const ReservationId ram = vm->reserve_at(0, kRamSize, [](Fault&) { return FaultResult::error; }).value();
-    std::vector<Cap> frames;
-    for (std::uint64_t i = 0; i < kRamSize / kPageSize; ++i) {
-        frames.push_back(vm->capabilities().allocate_frame(FrameSize::k4KiB).value());
-    }
-    must(vm->map_frames(ram, frames, kPageBits));
-    if (arch == Arch::x86_64) {
-        must(write_guest(*vm, kCode, std::as_bytes(std::span(kX86Loop))));
-    } else {
-        must(write_guest(*vm, kCode, std::as_bytes(std::span(kArm64Loop))));
-    }
-    Vcpu* vcpu = vm->create_vcpu().value();
-    BootSpec spec;
-    spec.entry = kCode;
-    spec.stack = kStackTop;
-    spec.x86_tables = kTables;
-    must(vcpu->boot(spec));
-    const Registers start = vcpu->registers().value();
-    if (mode == tracking_on) must(vm->start_dirty_tracking());
-    std::uint64_t dirty_reported = 0;
-    for (auto _ : state) {
-        state.PauseTiming();
-        if (mode == tracking_on) dirty_reported += vm->dirty_pages(kBuffer, kBufferBytes).value().count();
-        Registers regs = start;
+
+    /// Untimed: collects (tracking on) and sets up the next loop.
+    void prepare() {
+        if (mode_ == tracking_on) dirty_reported_ += vm_->dirty_pages(kBuffer, kBufferBytes).value().count();
+        Registers regs = start_;
         if (auto* x = std::get_if<X86Registers>(&regs)) {
             x->rdi = kStores;
             x->rsi = kBuffer;
@@ -159,24 +221,75 @@ void BM_Dirty_EmuStoreLoop(benchmark::State& state, Arch arch, Mode mode) {
             a.x[0] = kStores;
             a.x[1] = kBuffer;
         }
-        must(vcpu->set_registers(regs));
-        state.ResumeTiming();
-        const auto result = vcpu->run().value();
-        if (!result.halted()) {
-            state.SkipWithError(("the guest did not halt: " + result.message).c_str());
-            return;
-        }
+        must(vcpu_->set_registers(regs));
     }
-    const double stores = static_cast<double>(state.iterations()) * kStores;
+    /// Runs one loop of kStores stores.
+    void run() {
+        const auto result = vcpu_->run().value();
+        if (!result.halted()) throw std::runtime_error("the guest did not halt: " + result.message);
+    }
+    std::uint64_t dirty_reported() const { return dirty_reported_; }
+
+private:
+    Mode mode_;
+    std::unique_ptr<Vm> vm_;
+    Vcpu* vcpu_ = nullptr;
+    Registers start_;
+    std::uint64_t dirty_reported_ = 0;
+};
+
+/// False (the benchmark skipped) when this build or host has no emulator for `arch`.
+bool emulator_usable(benchmark::State& state, Arch arch) {
+    auto vm = Vm::create(BackendKind::emu, std::make_shared<CapabilitySpace>(), arch);
+    if (!vm) state.SkipWithError(("no emulator backend: " + vm.error().message).c_str());
+    return static_cast<bool>(vm);
+}
+
+void report_stores(benchmark::State& state, double runs) {
     state.counters["ops"] = kStores;
     state.counters["store_time"] =
-        benchmark::Counter(stores, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+        benchmark::Counter(runs * kStores, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_Dirty_EmuStoreLoop(benchmark::State& state, Arch arch, Mode mode) {
+    if (!emulator_usable(state, arch)) return;
+    StoreLoopMachine machine(arch, mode);
+    for (auto _ : state) {
+        state.PauseTiming();
+        machine.prepare();
+        state.ResumeTiming();
+        machine.run();
+    }
+    report_stores(state, static_cast<double>(state.iterations()));
     // Tracking on: every run after the first dirtied all 64 pages again
     // (the first collection has nothing: tracking started clean).
     if (mode == tracking_on) {
-        state.counters["dirty_pages_per_run"] = static_cast<double>(dirty_reported) /
+        state.counters["dirty_pages_per_run"] = static_cast<double>(machine.dirty_reported()) /
                                                 static_cast<double>(std::max<std::int64_t>(state.iterations() - 1, 1));
     }
+}
+
+/// Both modes alternately: `off_ns` / `on_ns` are per guest store.
+void BM_Dirty_Paired_EmuStoreLoop(benchmark::State& state, Arch arch) {
+    if (!emulator_usable(state, arch)) return;
+    std::array<std::unique_ptr<StoreLoopMachine>, 2> machines = {std::make_unique<StoreLoopMachine>(arch, tracking_off),
+                                                                 std::make_unique<StoreLoopMachine>(arch, tracking_on)};
+    std::array<double, 3> ns{};
+    for (auto _ : state) {
+        for (int mode = 0; mode < 2; ++mode) {
+            StoreLoopMachine& m = *machines[static_cast<std::size_t>(mode)];
+            state.PauseTiming();
+            m.prepare();
+            state.ResumeTiming();
+            const auto start = std::chrono::steady_clock::now();
+            m.run();
+            const auto end = std::chrono::steady_clock::now();
+            ns[static_cast<std::size_t>(mode)] +=
+                std::chrono::duration<double, std::nano>(end - start).count() / kStores;
+        }
+    }
+    report_stores(state, 2.0 * static_cast<double>(state.iterations()));
+    report_paired(state, ns, false);
 }
 
 #define EMU_DIRTY_BENCH(arch)                                                               \
@@ -188,6 +301,8 @@ void BM_Dirty_EmuStoreLoop(benchmark::State& state, Arch arch, Mode mode) {
         ->Unit(benchmark::kMicrosecond)
 EMU_DIRTY_BENCH(x86_64);
 EMU_DIRTY_BENCH(aarch64);
+BENCHMARK_CAPTURE(BM_Dirty_Paired_EmuStoreLoop, x86_64, Arch::x86_64)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Dirty_Paired_EmuStoreLoop, aarch64, Arch::aarch64)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
