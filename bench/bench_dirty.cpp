@@ -40,6 +40,9 @@
 #include "guestmem/sim.hpp"
 #include "guestmem/vm.hpp"
 
+// The check a write pays while no VM tracks (BM_Dirty_Paired_OffCheck).
+#include "dirty_log.hpp"
+
 namespace {
 
 using namespace guestmem;
@@ -152,6 +155,43 @@ void BM_Dirty_Paired_DispatchWrite8(benchmark::State& state) {
     });
 }
 BENCHMARK(BM_Dirty_Paired_DispatchWrite8);
+
+// What tracking adds to a write while no VM of the capability space tracks,
+// against the same stores without it: the paths above cannot run without
+// the check any more (every run carries its DirtyLog), so the check is timed
+// alone, on the stores it follows in Vm::dispatch and the VMM-side copies
+// (a relaxed 8-byte store, then `if (run.dirty) run.dirty->mark(host, 8)`).
+// scripts/bench_table.py divides a path's tracking_off time by that time
+// less check_ns: the ratio to the path without tracking.
+void BM_Dirty_Paired_OffCheck(benchmark::State& state) {
+    constexpr std::size_t kBytes = 64 * kPageSize;
+    alignas(kPageSize) static std::byte memory[kBytes];
+    DirtyLog log(memory, kBytes);
+    MappedRun run{0, kBytes, memory, Rights::read_write, &log};
+    benchmark::DoNotOptimize(run);  // the loops reload run.dirty, as the real paths do
+    auto store = [&](std::size_t i) -> std::byte* {
+        std::byte* p = run.host + (i * 64) % kBytes;
+        __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), std::uint64_t{i}, __ATOMIC_RELAXED);
+        return p;
+    };
+    double plain = 0, checked = 0;
+    for (auto _ : state) {
+        plain += time_batch([&](std::size_t i) {
+            store(i);
+            benchmark::ClobberMemory();
+        });
+        checked += time_batch([&](std::size_t i) {
+            std::byte* p = store(i);
+            if (run.dirty) run.dirty->mark(p, 8);
+            benchmark::ClobberMemory();
+        });
+    }
+    const double n = static_cast<double>(state.iterations());
+    state.counters["plain_ns"] = plain / n;
+    state.counters["checked_ns"] = checked / n;
+    state.counters["check_ns"] = (checked - plain) / n;
+}
+BENCHMARK(BM_Dirty_Paired_OffCheck);
 
 void BM_Dirty_Paired_WriteGuestValueU64(benchmark::State& state) {
     paired_sim(state, [](SimSetup& s, std::size_t i) {

@@ -56,6 +56,10 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 else
   echo "no usable /dev/kvm: KVM figures skipped" >&2
 fi
+run bench_dirty --benchmark_repetitions=3
+# Snapshot files (about 100 MiB each) and cp's copies go to the build folder.
+mkdir -p "$BUILD/snapshot-bench"
+GUESTMEM_BENCH_DIR="$BUILD/snapshot-bench" run bench_snapshot
 if [ -x "$BUILD/bench/bench_emu" ]; then
   run bench_emu "${interleave[@]}"
 else

@@ -189,6 +189,52 @@ if m:
             v = b["bytes_per_reservation"]
             row(f"metadata per {label} reservation (100k)", v, "B", "-", None, None, "< 256 B", v < 256)
 
+dt = load("bench_dirty")
+if dt:
+    section("dirty-page tracking (ratios timed alternately inside one benchmark)")
+    check = find(dt, "BM_Dirty_Paired_OffCheck")
+    for name, label in (("BM_Dirty_Paired_DispatchWrite8", "Vm::dispatch 8-byte write (sim)"),
+                        ("BM_Dirty_Paired_WriteGuestValueU64", "write_guest_value<u64>")):
+        b = find(dt, name)
+        if not b:
+            continue
+        off = b["off_ns"]
+        if check:
+            # The path without tracking is the path with tracking off less the
+            # check it pays while off (BM_Dirty_Paired_OffCheck).
+            without = off - max(check["check_ns"], 0.0)
+            r = off / without
+            row(f"{label}, tracking off", off, "ns", "without the check", without, r, "<= 1.02x", r <= 1.02)
+        row(f"{label}, tracking on", b["on_ns"], "ns", "off", off, b["on_ratio"],
+            "<= 1.2x" if "write_guest" in name else "(info)",
+            b["on_ratio"] <= 1.2 if "write_guest" in name else None)
+        row(f"{label}, another VM of the space tracks", b["other_vm_ns"], "ns", "off", off, b["other_vm_ratio"],
+            "(info)", None)
+    for arch in ("x86_64", "aarch64"):
+        b = find(dt, f"BM_Dirty_Paired_EmuStoreLoop/{arch}")
+        if b:
+            row(f"emulator guest store ({arch}), tracking on", b["on_ns"], "ns", "off", b["off_ns"], b["on_ratio"],
+                "(info) cost of the store hook", None)
+
+sn = load("bench_snapshot")
+if sn:
+    section("snapshots of 1 GiB of RAM, 10% of its pages non-zero (sim backend)")
+    full = find(sn, "BM_Snapshot_SaveFull")
+    if full:
+        row("full snapshot: save speed vs cp of a file of its size", full["save_MiBps"], "MiB/s", "cp",
+            full["cp_MiBps"], full["cp_ratio"], ">= 0.5x cp", full["cp_ratio"] >= 0.5)
+    diff = find(sn, "BM_Snapshot_SaveDiff")
+    if diff:
+        row("diff snapshot after touching 1%", ns(diff) / 1e6, "ms", "full", diff["full_ms"],
+            diff["diff_over_full"], "<= 0.05 of full", diff["diff_over_full"] <= 0.05)
+    lazy = find(sn, "BM_Snapshot_RestoreLazyFirstAccess")
+    if lazy:
+        t = ns(lazy) / 1e6
+        row("lazy restore until the first guest access", t, "ms", "-", None, None, "<= 10 ms", t <= 10)
+    eager = find(sn, "BM_Snapshot_RestoreEager")
+    if eager:
+        row("eager restore", ns(eager) / 1e6, "ms", "-", None, None, "(info)", None)
+
 headers = ("figure", "value", "baseline", "ratio", "target", "met?")
 rows = [r for r in lines if r[0] != "section"]
 widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(6)]
