@@ -41,30 +41,31 @@ enum class ReservationKind : std::uint8_t {
 
 /// One reservation as saved.
 struct ReservationRecord {
-    Range range;                                           ///< its addresses
-    ReservationKind kind = ReservationKind::device;        ///< how it was made
-    bool mapped = false;                                   ///< frames are mapped (or a deferred mapping waits)
-    std::uint64_t frames = 0;                              ///< frames mapped
-    std::uint64_t stored_bytes = 0;                        ///< bytes of frame contents this file holds for it
+    Range range;                                     ///< its addresses
+    ReservationKind kind = ReservationKind::device;  ///< how it was made
+    bool mapped = false;                             ///< frames are mapped (or a deferred mapping waits)
+    std::uint64_t frames = 0;                        ///< frames mapped
+    std::uint64_t stored_bytes = 0;                  ///< bytes of frame contents this file holds for it
 };
 
 /// What a snapshot file holds, from its header and layout (snapshot-info).
 struct SnapshotInfo {
-    std::uint32_t format_version = 0;          ///< the file format's version
-    bool diff = false;                         ///< a diff snapshot (has a parent)
-    std::string parent;                        ///< the parent's file name, relative to this file's folder ("" for a full snapshot)
-    std::uint64_t id = 0;                      ///< this snapshot's identity (a diff names its parent's)
-    std::uint64_t parent_id = 0;               ///< the parent's identity (0 for a full snapshot)
-    Arch arch = Arch::x86_64;                  ///< the vCPUs' architecture
+    std::uint32_t format_version = 0;  ///< the file format's version
+    bool diff = false;                 ///< a diff snapshot (has a parent)
+    std::string parent;           ///< the parent's file name, relative to this file's folder ("" for a full snapshot)
+    std::uint64_t id = 0;         ///< this snapshot's identity (a diff names its parent's)
+    std::uint64_t parent_id = 0;  ///< the parent's identity (0 for a full snapshot)
+    Arch arch = Arch::x86_64;     ///< the vCPUs' architecture
     std::vector<ReservationRecord> reservations;  ///< in address order
-    std::vector<Range> anonymous_pools;        ///< Vm::make_anon ranges
-    std::vector<Range> ram_regions;            ///< Vm::ram() registrations
-    std::uint64_t frames = 0;                  ///< distinct frames
-    std::uint64_t frame_bytes = 0;             ///< their total size
-    std::uint64_t stored_pages = 0;            ///< 4 KiB pages of contents in this file
-    std::uint64_t zero_pages = 0;              ///< pages omitted as zero (full) or unchanged (diff)
-    std::uint64_t vcpus = 0;                   ///< vCPU states saved
-    std::uint64_t file_bytes = 0;              ///< size of the file
+    std::vector<Range> anonymous_pools;           ///< Vm::make_anon ranges
+    std::vector<Range> ram_regions;               ///< Vm::ram() registrations
+    std::uint64_t frames = 0;                     ///< distinct frames
+    std::uint64_t frame_bytes = 0;                ///< their total size
+    std::uint64_t stored_pages = 0;               ///< 4 KiB pages of contents in this file
+    std::uint64_t zero_pages = 0;                 ///< pages omitted as zero (full) or unchanged (diff)
+    std::uint64_t vcpus = 0;                      ///< vCPU states saved
+    std::uint64_t vcpus_without_state = 0;  ///< vCPUs saved without state: their backend has none (Errc::unsupported)
+    std::uint64_t file_bytes = 0;           ///< size of the file
 };
 
 /// How save() writes.
@@ -114,7 +115,7 @@ enum class RestoreMode {
 
 /// What restore() did.
 struct RestoreReport {
-    SnapshotInfo info;                 ///< the newest file's header and layout
+    SnapshotInfo info;                         ///< the newest file's header and layout
     std::vector<std::filesystem::path> chain;  ///< the files read, newest first
 };
 

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// snapshot::save: full and diff snapshots of a VM.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <random>
+#include <unordered_map>
+
+#include "format.hpp"
+#include "guestmem/guest_ram.hpp"
+#include "guestmem/snapshot.hpp"
+#include "loader.hpp"
+#include "registry.hpp"
+
+namespace guestmem::snapshot {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FrameSource {
+    std::shared_ptr<const Frame> frame;
+    std::vector<std::uint64_t> dirty;  // one bit per page, when the VM tracks
+};
+
+std::uint64_t new_id() {
+    std::random_device device;
+    std::uint64_t id = 0;
+    while (id == 0) id = (std::uint64_t{device()} << 32) ^ device();
+    return id;
+}
+
+// Finds the holes of the memfds frames live in, so that a page never written
+// is known to be zero without reading it: reading a hole of a shared memfd
+// mapping would allocate a page for it (shmem has no shared zero page for
+// MAP_SHARED), doubling the memory of a sparse VM during a save. The last
+// answer per memfd is cached: frames of one reservation are mostly adjacent
+// in their arena, so most frames need no system call.
+class HoleFinder {
+public:
+    // True when [offset, offset + bytes) of `fd` may hold data.
+    bool may_have_data(int fd, std::uint64_t offset, std::uint64_t bytes) {
+        Known& k = known_[fd];
+        if (k.valid && offset >= k.begin && offset + bytes <= k.end) return k.data;
+        const off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+        if (data < 0) {
+            // ENXIO: no data from here to the end of the file; anything else:
+            // assume data (the page scan decides).
+            if (errno != ENXIO) return true;
+            k = Known{true, false, offset, UINT64_MAX};
+            return false;
+        }
+        const auto d = static_cast<std::uint64_t>(data);
+        if (d > offset) {
+            k = Known{true, false, offset, d};
+            return d < offset + bytes;
+        }
+        const off_t hole = ::lseek(fd, static_cast<off_t>(offset), SEEK_HOLE);
+        const std::uint64_t end = hole < 0 ? offset + bytes : static_cast<std::uint64_t>(hole);
+        k = Known{true, true, offset, end};
+        return true;
+    }
+
+private:
+    struct Known {
+        bool valid = false;
+        bool data = false;
+        std::uint64_t begin = 0, end = 0;
+    };
+    std::unordered_map<int, Known> known_;
+};
+
+// Writes the data section: the pages in `pieces`, in order, with as few
+// system calls as IOV_MAX allows (adjacent pages of a frame are one piece).
+Result<void> write_pieces(int fd, const fs::path& path, std::vector<iovec>& pieces, std::uint64_t offset) {
+    std::size_t next = 0;
+    while (next < pieces.size()) {
+        const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - next, IOV_MAX));
+        const ssize_t n = ::pwritev(fd, pieces.data() + next, count, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(errno));
+        }
+        offset += static_cast<std::uint64_t>(n);
+        auto left = static_cast<std::size_t>(n);
+        while (left > 0 && next < pieces.size()) {
+            if (left >= pieces[next].iov_len) {
+                left -= pieces[next].iov_len;
+                ++next;
+            } else {
+                pieces[next].iov_base = static_cast<std::byte*>(pieces[next].iov_base) + left;
+                pieces[next].iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> write_all(int fd, const fs::path& path, std::span<const std::byte> bytes, std::uint64_t offset) {
+    std::vector<iovec> one{iovec{const_cast<std::byte*>(bytes.data()), bytes.size()}};
+    return write_pieces(fd, path, one, offset);
+}
+
+// The regions of `all` not in `free` (both merged and in address order).
+std::vector<Range> subtract(const std::vector<Range>& all, const std::vector<Range>& free) {
+    std::vector<Range> out;
+    for (const Range& r : all) {
+        GuestAddr at = r.base;
+        for (const Range& f : free) {
+            if (f.end() <= at || f.base >= r.end()) continue;
+            if (f.base > at) out.push_back(Range{at, f.base - at});
+            at = std::max(at, f.end());
+        }
+        if (at < r.end()) out.push_back(Range{at, r.end() - at});
+    }
+    return out;
+}
+
+class TempFile {
+public:
+    ~TempFile() {
+        if (!name_.empty()) ::unlink(name_.c_str());
+    }
+    Result<void> create(const fs::path& target) {
+        std::string pattern = target.string() + ".tmp-XXXXXX";
+        fd_ = UniqueFd(::mkstemp(pattern.data()));
+        if (fd_.get() < 0) {
+            return fail(Errc::io_error, target.string() + ": cannot create a temporary file: " + std::strerror(errno));
+        }
+        name_ = pattern;
+        return {};
+    }
+    int fd() const { return fd_.get(); }
+    Result<void> commit(const fs::path& target, bool sync) {
+        if (sync && ::fsync(fd_.get()) != 0) {
+            return fail(Errc::io_error, target.string() + ": fsync failed: " + std::strerror(errno));
+        }
+        if (::rename(name_.c_str(), target.c_str()) != 0) {
+            return fail(Errc::io_error, target.string() + ": rename failed: " + std::strerror(errno));
+        }
+        name_.clear();
+        return {};
+    }
+
+private:
+    UniqueFd fd_;
+    std::string name_;
+};
+
+}  // namespace
+
+Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& options) {
+    ApiCall call("snapshot::save");
+    if (!vm.memory_initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
+    if (path.empty() || path.filename().empty()) return fail(Errc::invalid_argument, "the path names no file");
+
+    std::shared_ptr<LoadedFile> parent;
+    std::string parent_name;
+    if (options.parent) {
+        if (!vm.dirty_tracking()) {
+            return fail(
+                Errc::invalid_argument,
+                "a diff snapshot needs dirty tracking on since its parent was taken (Vm::start_dirty_tracking)");
+        }
+        std::error_code ec;
+        const fs::path here = fs::absolute(path, ec).parent_path().lexically_normal();
+        const fs::path there = fs::absolute(*options.parent, ec).parent_path().lexically_normal();
+        if (here != there) {
+            return fail(Errc::invalid_argument, "the parent " + options.parent->string() + " is not in the folder of " +
+                                                    path.string() + " (a diff names its parent by file name)");
+        }
+        parent_name = options.parent->filename().string();
+        if (parent_name.size() > 65535) return fail(Errc::invalid_argument, "the parent's file name is too long");
+        auto loaded = load(*options.parent);
+        if (!loaded) {
+            return fail(Errc::bad_snapshot, "the parent is unreadable: " + loaded.error().message);
+        }
+        parent = std::move(*loaded);
+        const auto last = Registry::instance().last(vm);
+        if (!last || *last != parent->header.id) {
+            return fail(Errc::bad_snapshot, options.parent->string() +
+                                                " is not the last snapshot saved from (or restored into) this VM: "
+                                                "the dirty pages are relative to that one");
+        }
+    }
+
+    // A deferred mapping has no frames yet: complete it, so that the file
+    // has every reservation's contents (what the first access would do).
+    for (const ReservationInfo& info : vm.reservations()) {
+        if (info.deferred) {
+            if (auto ok = vm.ensure_mapped(info.id); !ok) return ok.error();
+        }
+    }
+
+    format::Layout layout;
+    for (const PoolInfo& pool : vm.pools()) layout.pools.push_back(pool.range);
+    layout.allocated = subtract(vm.ram().regions(), vm.ram().free_regions());
+
+    std::vector<FrameSource> frames;
+    std::unordered_map<const Frame*, std::uint64_t> index_of;
+    const bool tracking = vm.dirty_tracking();
+    for (const ReservationInfo& info : vm.reservations()) {
+        format::ReservationEntry entry;
+        entry.range = info.range;
+        entry.anonymous = info.anonymous;
+        entry.mapped = info.mapped;
+        if (vm.ram().owns(info.id)) {
+            entry.kind = ReservationKind::ram;
+        } else if (info.doorbell) {
+            entry.kind = ReservationKind::doorbell;
+            entry.match = info.doorbell_match;
+        } else if (info.write_posting) {
+            entry.kind = ReservationKind::write_posting;
+        } else {
+            entry.kind = info.anonymous ? ReservationKind::anonymous : ReservationKind::device;
+        }
+        if (info.mapped) {
+            auto mappings = vm.frame_mappings(info.id);
+            if (!mappings) return mappings.error();
+            std::optional<DirtyBitmap> dirty;
+            if (tracking) {
+                auto bits = vm.dirty_pages(info.range.base, info.range.size);
+                if (!bits) return bits.error();
+                dirty = std::move(*bits);
+            }
+            for (const FrameMapping& m : *mappings) {
+                auto [it, added] = index_of.emplace(m.frame.get(), frames.size());
+                const std::uint64_t pages = m.frame->bytes() >> kPageBits;
+                if (added) frames.push_back(FrameSource{m.frame, std::vector<std::uint64_t>((pages + 63) / 64)});
+                FrameSource& source = frames[it->second];
+                if (dirty) {
+                    const std::uint64_t first = (m.gpa - info.range.base) >> kPageBits;
+                    for (std::uint64_t p = 0; p < pages; ++p) {
+                        if (dirty->test(first + p)) source.dirty[p / 64] |= std::uint64_t{1} << (p % 64);
+                    }
+                }
+                entry.mappings.push_back(format::MappingEntry{m.gpa, m.rights, it->second});
+            }
+        }
+        layout.reservations.push_back(std::move(entry));
+    }
+
+    // Which pages go in the file, and where.
+    std::unordered_map<const Frame*, std::uint64_t> in_parent;
+    if (parent) in_parent = Registry::instance().frames_of(parent->header.id);
+    HoleFinder holes;
+    std::vector<iovec> pieces;
+    std::uint64_t stored = 0, total_pages = 0, zero_entries = 0;
+    layout.frames.reserve(frames.size());
+    for (const FrameSource& source : frames) {
+        const Frame& frame = *source.frame;
+        format::FrameEntry entry;
+        entry.size_bits = static_cast<std::uint8_t>(bits_of(frame.size()));
+        const std::uint64_t pages = frame.bytes() >> kPageBits;
+        total_pages += pages;
+        bool whole = true;
+        if (parent) {
+            auto it = in_parent.find(&frame);
+            if (it != in_parent.end() && it->second < parent->layout.frames.size() &&
+                parent->layout.frames[it->second].size_bits == entry.size_bits) {
+                entry.parent = it->second;
+                whole = false;
+            }
+        }
+        entry.flags = parent && whole ? format::kFrameWhole : 0;
+        const bool any_data = holes.may_have_data(frame.memfd(), frame.memfd_offset(), frame.bytes());
+        for (std::uint64_t p = 0; p < pages; ++p) {
+            if (!whole && ((source.dirty[p / 64] >> (p % 64)) & 1) == 0) continue;
+            const std::byte* page = frame.host() + p * kPageSize;
+            const bool zero = !any_data ||
+                              (frame.bytes() > kPageSize &&
+                               !holes.may_have_data(frame.memfd(), frame.memfd_offset() + p * kPageSize, kPageSize)) ||
+                              format::all_zero(page, kPageSize);
+            format::PageEntry pe;
+            pe.index = static_cast<std::uint32_t>(p);
+            if (zero) {
+                // A page of the parent's frame zeroed since: it must be
+                // stored (as zero), or the parent's contents would come back.
+                if (whole) continue;
+                pe.flags = format::kPageZero;
+                ++zero_entries;
+            } else {
+                pe.crc = format::crc32c(std::span(page, kPageSize));
+                pe.offset = stored * kPageSize;
+                ++stored;
+                if (!pieces.empty() &&
+                    static_cast<std::byte*>(pieces.back().iov_base) + pieces.back().iov_len == page) {
+                    pieces.back().iov_len += kPageSize;
+                } else {
+                    pieces.push_back(iovec{const_cast<std::byte*>(page), kPageSize});
+                }
+            }
+            entry.pages.push_back(pe);
+        }
+        layout.frames.push_back(std::move(entry));
+    }
+
+    std::vector<format::VcpuEntry> vcpus;
+    if (options.vcpus) {
+        for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
+            Vcpu* vcpu = vm.vcpu(i);
+            format::VcpuEntry v;
+            auto regs = vcpu->registers();
+            auto sys = vcpu->system_state();
+            if (regs && sys) {
+                v.saved = true;
+                v.registers = *regs;
+                v.system = *sys;
+            } else if ((!regs && regs.code() != Errc::unsupported) || (!sys && sys.code() != Errc::unsupported)) {
+                return regs ? sys.error() : regs.error();
+            }
+            vcpus.push_back(v);
+        }
+    }
+
+    format::Header header;
+    header.id = new_id();
+    header.parent_id = parent ? parent->header.id : 0;
+    header.flags = parent ? format::kFlagDiff : 0;
+    header.arch = vm.backend().arch();
+    header.parent = parent_name;
+    header.header_bytes = static_cast<std::uint32_t>(format::kFixedHeaderBytes + parent_name.size());
+    const std::vector<std::byte> layout_bytes = format::encode_layout(layout);
+    const std::vector<std::byte> vcpu_bytes = format::encode_vcpus(vcpus);
+    header.layout_offset = header.header_bytes;
+    header.layout_bytes = layout_bytes.size();
+    header.vcpu_offset = header.layout_offset + header.layout_bytes;
+    header.vcpu_bytes = vcpu_bytes.size();
+    header.data_offset = (header.vcpu_offset + header.vcpu_bytes + kPageSize - 1) & ~std::uint64_t{kPageSize - 1};
+    header.data_bytes = stored * kPageSize;
+    header.stored_pages = stored;
+    header.omitted_pages = total_pages - stored - zero_entries;
+    std::uint32_t crc = format::crc32c(format::encode_header(header));
+    crc = format::crc32c(layout_bytes, crc);
+    header.checksum = format::crc32c(vcpu_bytes, crc);
+
+    std::vector<std::byte> head = format::encode_header(header);
+    head.insert(head.end(), layout_bytes.begin(), layout_bytes.end());
+    head.insert(head.end(), vcpu_bytes.begin(), vcpu_bytes.end());
+    head.resize(header.data_offset);
+
+    // The pages were collected from the dirty log above: if the file is not
+    // written, the next diff must not name the old parent (it would miss
+    // them), so the VM's last snapshot is forgotten on any failure here.
+    auto written = [&]() -> Result<void> {
+        TempFile temp;
+        if (auto ok = temp.create(path); !ok) return ok;
+        if (auto ok = write_all(temp.fd(), path, head, 0); !ok) return ok;
+        if (auto ok = write_pieces(temp.fd(), path, pieces, header.data_offset); !ok) return ok;
+        return temp.commit(path, options.sync);
+    }();
+    if (!written) {
+        if (tracking) Registry::instance().forget(vm);
+        return written.error();
+    }
+
+    std::vector<std::weak_ptr<const Frame>> identities;
+    identities.reserve(frames.size());
+    for (const FrameSource& source : frames) identities.emplace_back(source.frame);
+    Registry::instance().record(vm, header.id, std::move(identities));
+
+    LoadedFile described;
+    described.path = path;
+    described.file_bytes = header.data_offset + header.data_bytes;
+    described.header = std::move(header);
+    described.layout = std::move(layout);
+    described.vcpus = std::move(vcpus);
+    return info_of(described);
+}
+
+}  // namespace guestmem::snapshot
