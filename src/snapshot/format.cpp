@@ -40,6 +40,23 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::span<const std
     return c32;
 }
 
+__attribute__((target("sse4.2"))) void crc32c_three_sse42(const std::byte* a, const std::byte* b, const std::byte* c,
+                                                          std::uint32_t* out) {
+    std::uint64_t x = 0xffffffff, y = 0xffffffff, z = 0xffffffff;
+    for (std::size_t i = 0; i < kPageSize; i += 8) {
+        std::uint64_t wa = 0, wb = 0, wc = 0;
+        std::memcpy(&wa, a + i, 8);
+        std::memcpy(&wb, b + i, 8);
+        std::memcpy(&wc, c + i, 8);
+        x = _mm_crc32_u64(x, wa);
+        y = _mm_crc32_u64(y, wb);
+        z = _mm_crc32_u64(z, wc);
+    }
+    out[0] = ~static_cast<std::uint32_t>(x);
+    out[1] = ~static_cast<std::uint32_t>(y);
+    out[2] = ~static_cast<std::uint32_t>(z);
+}
+
 void put_segment(Writer& w, const X86Segment& s) {
     w.u64(s.base);
     w.u32(s.limit);
@@ -75,6 +92,15 @@ std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc) {
     crc = ~crc;
     crc = sse42 ? crc32c_sse42(bytes, crc) : crc32c_table(bytes, crc);
     return ~crc;
+}
+
+void crc32c_pages(const std::byte* const* pages, std::size_t count, std::uint32_t* out) {
+    static const bool sse42 = __builtin_cpu_supports("sse4.2");
+    std::size_t i = 0;
+    if (sse42) {
+        for (; i + 3 <= count; i += 3) crc32c_three_sse42(pages[i], pages[i + 1], pages[i + 2], out + i);
+    }
+    for (; i < count; ++i) out[i] = crc32c(std::span(pages[i], kPageSize));
 }
 
 bool all_zero(const std::byte* page, std::size_t bytes) {

@@ -85,6 +85,10 @@ inline constexpr std::uint8_t kPageZero = 1;
 /// instruction where the CPU has it, a table otherwise. `crc` chains calls.
 std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc = 0);
 
+/// The CRC32C of each of `count` 4 KiB pages, into `out`: three pages at a
+/// time, whose independent chains hide the instruction's latency.
+void crc32c_pages(const std::byte* const* pages, std::size_t count, std::uint32_t* out);
+
 /// True when all of `page` (a multiple of 64 bytes) is zero.
 bool all_zero(const std::byte* page, std::size_t bytes);
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // snapshot::save: full and diff snapshots of a VM.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <unordered_map>
@@ -35,44 +37,60 @@ std::uint64_t new_id() {
     return id;
 }
 
-// Finds the holes of the memfds frames live in, so that a page never written
-// is known to be zero without reading it: reading a hole of a shared memfd
-// mapping would allocate a page for it (shmem has no shared zero page for
-// MAP_SHARED), doubling the memory of a sparse VM during a save. The last
-// answer per memfd is cached: frames of one reservation are mostly adjacent
-// in their arena, so most frames need no system call.
-class HoleFinder {
+// Which pages of guest memory are known to be zero without reading them:
+// reading a page never written, a hole of its memfd, would allocate it
+// (shmem has no shared zero page for MAP_SHARED), so a save of a sparse VM
+// would double its memory. mincore() tells which pages of a memfd mapping
+// are in memory; a page that is not is a hole, unless it is swapped out, so
+// with pages swapped out (SwapFree < SwapTotal) a page not in memory is
+// checked with lseek(SEEK_DATA) on its memfd. One mincore() covers a 32 MiB
+// window of an arena, so frames of any size cost few system calls.
+class Residency {
 public:
-    // True when [offset, offset + bytes) of `fd` may hold data.
-    bool may_have_data(int fd, std::uint64_t offset, std::uint64_t bytes) {
-        Known& k = known_[fd];
-        if (k.valid && offset >= k.begin && offset + bytes <= k.end) return k.data;
+    Residency() : nothing_swapped_(nothing_swapped()) {}
+
+    // True when the page at `host` (of the memfd `fd` at `offset`) is a hole.
+    bool hole(const std::byte* host, int fd, std::uint64_t offset) {
+        const auto addr = reinterpret_cast<std::uintptr_t>(host);
+        if (addr < base_ || addr >= base_ + pages_.size() * kPageSize) refill(addr);
+        const std::size_t index = (addr - base_) / kPageSize;
+        if (index >= pages_.size() || (pages_[index] & 1) != 0) return false;
+        if (nothing_swapped_) return true;
         const off_t data = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
-        if (data < 0) {
-            // ENXIO: no data from here to the end of the file; anything else:
-            // assume data (the page scan decides).
-            if (errno != ENXIO) return true;
-            k = Known{true, false, offset, UINT64_MAX};
-            return false;
-        }
-        const auto d = static_cast<std::uint64_t>(data);
-        if (d > offset) {
-            k = Known{true, false, offset, d};
-            return d < offset + bytes;
-        }
-        const off_t hole = ::lseek(fd, static_cast<off_t>(offset), SEEK_HOLE);
-        const std::uint64_t end = hole < 0 ? offset + bytes : static_cast<std::uint64_t>(hole);
-        k = Known{true, true, offset, end};
-        return true;
+        if (data < 0) return errno == ENXIO;
+        return static_cast<std::uint64_t>(data) >= offset + kPageSize;
     }
 
 private:
-    struct Known {
-        bool valid = false;
-        bool data = false;
-        std::uint64_t begin = 0, end = 0;
-    };
-    std::unordered_map<int, Known> known_;
+    static constexpr std::uintptr_t kWindow = std::uintptr_t{32} << 20;
+
+    static bool nothing_swapped() {
+        std::FILE* f = std::fopen("/proc/meminfo", "r");
+        if (!f) return false;
+        unsigned long long total = 0, free = 1;
+        char line[128];
+        bool have_total = false, have_free = false;
+        while (std::fgets(line, sizeof line, f)) {
+            have_total |= std::sscanf(line, "SwapTotal: %llu", &total) == 1;
+            have_free |= std::sscanf(line, "SwapFree: %llu", &free) == 1;
+        }
+        std::fclose(f);
+        return have_total && have_free && total == free;
+    }
+
+    void refill(std::uintptr_t addr) {
+        // The window may reach past the arena's mapping (ENOMEM): then the page alone.
+        base_ = addr & ~(kWindow - 1);
+        pages_.assign(kWindow / kPageSize, 0);
+        if (::mincore(reinterpret_cast<void*>(base_), kWindow, pages_.data()) == 0) return;
+        base_ = addr;
+        pages_.assign(1, 0);
+        if (::mincore(reinterpret_cast<void*>(base_), kPageSize, pages_.data()) != 0) pages_[0] = 1;  // read it
+    }
+
+    bool nothing_swapped_;
+    std::uintptr_t base_ = 0;
+    std::vector<unsigned char> pages_;
 };
 
 // Writes the data section: the pages in `pieces`, in order, with as few
@@ -249,9 +267,12 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     // Which pages go in the file, and where.
     std::unordered_map<const Frame*, std::uint64_t> in_parent;
     if (parent) in_parent = Registry::instance().frames_of(parent->header.id);
-    HoleFinder holes;
+    Residency residency;
     std::vector<iovec> pieces;
     std::uint64_t stored = 0, total_pages = 0, zero_entries = 0;
+    // Stored pages whose checksums are still to compute (in batches: three
+    // pages at a time hide the CRC instruction's latency).
+    std::vector<const std::byte*> pending_pages;
     layout.frames.reserve(frames.size());
     for (const FrameSource& source : frames) {
         const Frame& frame = *source.frame;
@@ -269,13 +290,13 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
             }
         }
         entry.flags = parent && whole ? format::kFrameWhole : 0;
-        const bool any_data = holes.may_have_data(frame.memfd(), frame.memfd_offset(), frame.bytes());
         for (std::uint64_t p = 0; p < pages; ++p) {
             if (!whole && ((source.dirty[p / 64] >> (p % 64)) & 1) == 0) continue;
             const std::byte* page = frame.host() + p * kPageSize;
-            const bool zero = !any_data ||
-                              (frame.bytes() > kPageSize &&
-                               !holes.may_have_data(frame.memfd(), frame.memfd_offset() + p * kPageSize, kPageSize)) ||
+            // A page written since the parent is in memory: reading it
+            // allocates nothing, and asking mincore() would cost more than
+            // the read (its window is mostly holes the diff never reads).
+            const bool zero = (whole && residency.hole(page, frame.memfd(), frame.memfd_offset() + p * kPageSize)) ||
                               format::all_zero(page, kPageSize);
             format::PageEntry pe;
             pe.index = static_cast<std::uint32_t>(p);
@@ -286,9 +307,9 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
                 pe.flags = format::kPageZero;
                 ++zero_entries;
             } else {
-                pe.crc = format::crc32c(std::span(page, kPageSize));
                 pe.offset = stored * kPageSize;
                 ++stored;
+                pending_pages.push_back(page);
                 if (!pieces.empty() &&
                     static_cast<std::byte*>(pieces.back().iov_base) + pieces.back().iov_len == page) {
                     pieces.back().iov_len += kPageSize;
@@ -299,6 +320,17 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
             entry.pages.push_back(pe);
         }
         layout.frames.push_back(std::move(entry));
+    }
+    {
+        // Entries are final now (the vectors no longer grow): checksum them.
+        std::vector<std::uint32_t> crcs(pending_pages.size());
+        format::crc32c_pages(pending_pages.data(), pending_pages.size(), crcs.data());
+        std::size_t next = 0;
+        for (format::FrameEntry& f : layout.frames) {
+            for (format::PageEntry& pe : f.pages) {
+                if ((pe.flags & format::kPageZero) == 0) pe.crc = crcs[next++];
+            }
+        }
     }
 
     std::vector<format::VcpuEntry> vcpus;
