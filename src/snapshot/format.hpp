@@ -46,6 +46,10 @@
 //     pstate; sctlr_el1, vbar_el1, tpidr_el1)
 //   data     at data_offset (4 KiB aligned): the stored pages, 4 KiB each.
 //
+// The sections may come in any order after the header (bytes between them
+// are ignored); save() writes header, data, layout, vCPUs, so that pages are
+// written while the next ones are still being found.
+//
 // A frame mapped in several places is one frame-table entry that several
 // mappings name. Restoring reads a page from the newest file of the chain
 // that has it: a diff's frame without the whole flag takes the pages it does

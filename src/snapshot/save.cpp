@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <random>
 #include <unordered_map>
 
@@ -93,17 +97,19 @@ private:
     std::vector<unsigned char> pages_;
 };
 
-// Writes the data section: the pages in `pieces`, in order, with as few
-// system calls as IOV_MAX allows (adjacent pages of a frame are one piece).
-Result<void> write_pieces(int fd, const fs::path& path, std::vector<iovec>& pieces, std::uint64_t offset) {
+// Writes `pieces` at `offset`, in order, with as few system calls as
+// IOV_MAX allows (adjacent pages are one piece). 0 or an errno value: it may
+// run on DataWriter's thread, where an Error would name no API call.
+int write_pieces(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
     std::size_t next = 0;
     while (next < pieces.size()) {
         const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - next, IOV_MAX));
         const ssize_t n = ::pwritev(fd, pieces.data() + next, count, static_cast<off_t>(offset));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(errno));
+            return errno;
         }
+        if (n == 0) return EIO;
         offset += static_cast<std::uint64_t>(n);
         auto left = static_cast<std::size_t>(n);
         while (left > 0 && next < pieces.size()) {
@@ -117,13 +123,75 @@ Result<void> write_pieces(int fd, const fs::path& path, std::vector<iovec>& piec
             }
         }
     }
-    return {};
+    return 0;
 }
 
 Result<void> write_all(int fd, const fs::path& path, std::span<const std::byte> bytes, std::uint64_t offset) {
     std::vector<iovec> one{iovec{const_cast<std::byte*>(bytes.data()), bytes.size()}};
-    return write_pieces(fd, path, one, offset);
+    if (const int err = write_pieces(fd, one, offset); err != 0) {
+        return fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(err));
+    }
+    return {};
 }
+
+// Writes the data section on a thread of its own while save() goes on
+// finding and checksumming the next pages: the copy into the file and the
+// scan of guest memory then take one core each.
+class DataWriter {
+public:
+    DataWriter(int fd, std::uint64_t offset) : fd_(fd), offset_(offset), thread_([this] { run(); }) {}
+    ~DataWriter() { stop(); }
+    DataWriter(const DataWriter&) = delete;
+    DataWriter& operator=(const DataWriter&) = delete;
+
+    void push(std::vector<iovec> batch) {
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(std::move(batch));
+        }
+        wake_.notify_one();
+    }
+    /// Waits for every batch; 0 or the errno of the first failed write.
+    int finish() {
+        stop();
+        return error_;
+    }
+
+private:
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+    void run() {
+        for (;;) {
+            std::vector<iovec> batch;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [this] { return !queue_.empty() || done_; });
+                if (queue_.empty()) return;
+                batch = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            std::uint64_t bytes = 0;
+            for (const iovec& v : batch) bytes += v.iov_len;
+            if (error_ == 0) error_ = write_pieces(fd_, batch, offset_);
+            offset_ += bytes;
+        }
+    }
+
+    const int fd_;
+    std::uint64_t offset_;  // the writer thread's
+    int error_ = 0;         // the writer thread's until it is joined
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::vector<iovec>> queue_;  // mutex_
+    bool done_ = false;                     // mutex_
+    std::thread thread_;                    // last: starts once the rest is made
+};
 
 // The regions of `all` not in `free` (both merged and in address order).
 std::vector<Range> subtract(const std::vector<Range>& all, const std::vector<Range>& free) {
@@ -264,75 +332,6 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         layout.reservations.push_back(std::move(entry));
     }
 
-    // Which pages go in the file, and where.
-    std::unordered_map<const Frame*, std::uint64_t> in_parent;
-    if (parent) in_parent = Registry::instance().frames_of(parent->header.id);
-    Residency residency;
-    std::vector<iovec> pieces;
-    std::uint64_t stored = 0, total_pages = 0, zero_entries = 0;
-    // Stored pages whose checksums are still to compute (in batches: three
-    // pages at a time hide the CRC instruction's latency).
-    std::vector<const std::byte*> pending_pages;
-    layout.frames.reserve(frames.size());
-    for (const FrameSource& source : frames) {
-        const Frame& frame = *source.frame;
-        format::FrameEntry entry;
-        entry.size_bits = static_cast<std::uint8_t>(bits_of(frame.size()));
-        const std::uint64_t pages = frame.bytes() >> kPageBits;
-        total_pages += pages;
-        bool whole = true;
-        if (parent) {
-            auto it = in_parent.find(&frame);
-            if (it != in_parent.end() && it->second < parent->layout.frames.size() &&
-                parent->layout.frames[it->second].size_bits == entry.size_bits) {
-                entry.parent = it->second;
-                whole = false;
-            }
-        }
-        entry.flags = parent && whole ? format::kFrameWhole : 0;
-        for (std::uint64_t p = 0; p < pages; ++p) {
-            if (!whole && ((source.dirty[p / 64] >> (p % 64)) & 1) == 0) continue;
-            const std::byte* page = frame.host() + p * kPageSize;
-            // A page written since the parent is in memory: reading it
-            // allocates nothing, and asking mincore() would cost more than
-            // the read (its window is mostly holes the diff never reads).
-            const bool zero = (whole && residency.hole(page, frame.memfd(), frame.memfd_offset() + p * kPageSize)) ||
-                              format::all_zero(page, kPageSize);
-            format::PageEntry pe;
-            pe.index = static_cast<std::uint32_t>(p);
-            if (zero) {
-                // A page of the parent's frame zeroed since: it must be
-                // stored (as zero), or the parent's contents would come back.
-                if (whole) continue;
-                pe.flags = format::kPageZero;
-                ++zero_entries;
-            } else {
-                pe.offset = stored * kPageSize;
-                ++stored;
-                pending_pages.push_back(page);
-                if (!pieces.empty() &&
-                    static_cast<std::byte*>(pieces.back().iov_base) + pieces.back().iov_len == page) {
-                    pieces.back().iov_len += kPageSize;
-                } else {
-                    pieces.push_back(iovec{const_cast<std::byte*>(page), kPageSize});
-                }
-            }
-            entry.pages.push_back(pe);
-        }
-        layout.frames.push_back(std::move(entry));
-    }
-    {
-        // Entries are final now (the vectors no longer grow): checksum them.
-        std::vector<std::uint32_t> crcs(pending_pages.size());
-        format::crc32c_pages(pending_pages.data(), pending_pages.size(), crcs.data());
-        std::size_t next = 0;
-        for (format::FrameEntry& f : layout.frames) {
-            for (format::PageEntry& pe : f.pages) {
-                if ((pe.flags & format::kPageZero) == 0) pe.crc = crcs[next++];
-            }
-        }
-    }
-
     std::vector<format::VcpuEntry> vcpus;
     if (options.vcpus) {
         for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
@@ -358,39 +357,123 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     header.arch = vm.backend().arch();
     header.parent = parent_name;
     header.header_bytes = static_cast<std::uint32_t>(format::kFixedHeaderBytes + parent_name.size());
+    // The data section comes first, so that pages are written while the
+    // next ones are found; the layout, which lists them, follows it.
+    header.data_offset = (header.header_bytes + kPageSize - 1) & ~std::uint64_t{kPageSize - 1};
+
+    // The pages were collected from the dirty log above: if the file is not
+    // written, the next diff must not name the old parent (it would miss
+    // them), so the VM's last snapshot is forgotten on any failure from here.
+    auto failed = [&](const Error& error) {
+        if (tracking) Registry::instance().forget(vm);
+        return error;
+    };
+    TempFile temp;
+    if (auto ok = temp.create(path); !ok) return failed(ok.error());
+
+    // Which pages go in the file, and where.
+    std::unordered_map<const Frame*, std::uint64_t> in_parent;
+    if (parent) in_parent = Registry::instance().frames_of(parent->header.id);
+    Residency residency;
+    std::uint64_t stored = 0, total_pages = 0, zero_entries = 0;
+    std::vector<std::uint32_t> crcs;
+    {
+        DataWriter writer(temp.fd(), header.data_offset);
+        std::vector<iovec> pieces;
+        std::vector<const std::byte*> pending;  // stored pages of the batch, to checksum
+        std::uint64_t batch_bytes = 0;
+        auto flush = [&] {
+            const std::size_t first = crcs.size();
+            crcs.resize(first + pending.size());
+            format::crc32c_pages(pending.data(), pending.size(), crcs.data() + first);
+            pending.clear();
+            writer.push(std::move(pieces));
+            pieces.clear();
+            batch_bytes = 0;
+        };
+        layout.frames.reserve(frames.size());
+        for (const FrameSource& source : frames) {
+            const Frame& frame = *source.frame;
+            format::FrameEntry entry;
+            entry.size_bits = static_cast<std::uint8_t>(bits_of(frame.size()));
+            const std::uint64_t pages = frame.bytes() >> kPageBits;
+            total_pages += pages;
+            bool whole = true;
+            if (parent) {
+                auto it = in_parent.find(&frame);
+                if (it != in_parent.end() && it->second < parent->layout.frames.size() &&
+                    parent->layout.frames[it->second].size_bits == entry.size_bits) {
+                    entry.parent = it->second;
+                    whole = false;
+                }
+            }
+            entry.flags = parent && whole ? format::kFrameWhole : 0;
+            for (std::uint64_t p = 0; p < pages; ++p) {
+                if (!whole && ((source.dirty[p / 64] >> (p % 64)) & 1) == 0) continue;
+                const std::byte* page = frame.host() + p * kPageSize;
+                // A page written since the parent is in memory: reading it
+                // allocates nothing, and asking mincore() would cost more
+                // than the read (its window is mostly holes the diff skips).
+                const bool zero =
+                    (whole && residency.hole(page, frame.memfd(), frame.memfd_offset() + p * kPageSize)) ||
+                    format::all_zero(page, kPageSize);
+                format::PageEntry pe;
+                pe.index = static_cast<std::uint32_t>(p);
+                if (zero) {
+                    // A page of the parent's frame zeroed since: it must be
+                    // stored (as zero), or the parent's contents would come back.
+                    if (whole) continue;
+                    pe.flags = format::kPageZero;
+                    ++zero_entries;
+                } else {
+                    pe.offset = stored * kPageSize;
+                    ++stored;
+                    pending.push_back(page);
+                    batch_bytes += kPageSize;
+                    if (!pieces.empty() &&
+                        static_cast<std::byte*>(pieces.back().iov_base) + pieces.back().iov_len == page) {
+                        pieces.back().iov_len += kPageSize;
+                    } else {
+                        pieces.push_back(iovec{const_cast<std::byte*>(page), kPageSize});
+                    }
+                    if (batch_bytes >= (std::uint64_t{4} << 20) || pieces.size() >= IOV_MAX) flush();
+                }
+                entry.pages.push_back(pe);
+            }
+            layout.frames.push_back(std::move(entry));
+        }
+        flush();
+        if (const int err = writer.finish(); err != 0) {
+            return failed(fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(err)));
+        }
+    }
+    std::size_t next_crc = 0;
+    for (format::FrameEntry& f : layout.frames) {
+        for (format::PageEntry& pe : f.pages) {
+            if ((pe.flags & format::kPageZero) == 0) pe.crc = crcs[next_crc++];
+        }
+    }
+
     const std::vector<std::byte> layout_bytes = format::encode_layout(layout);
     const std::vector<std::byte> vcpu_bytes = format::encode_vcpus(vcpus);
-    header.layout_offset = header.header_bytes;
+    header.data_bytes = stored * kPageSize;
+    header.layout_offset = header.data_offset + header.data_bytes;
     header.layout_bytes = layout_bytes.size();
     header.vcpu_offset = header.layout_offset + header.layout_bytes;
     header.vcpu_bytes = vcpu_bytes.size();
-    header.data_offset = (header.vcpu_offset + header.vcpu_bytes + kPageSize - 1) & ~std::uint64_t{kPageSize - 1};
-    header.data_bytes = stored * kPageSize;
     header.stored_pages = stored;
     header.omitted_pages = total_pages - stored - zero_entries;
     std::uint32_t crc = format::crc32c(format::encode_header(header));
     crc = format::crc32c(layout_bytes, crc);
     header.checksum = format::crc32c(vcpu_bytes, crc);
 
+    std::vector<std::byte> tail = layout_bytes;
+    tail.insert(tail.end(), vcpu_bytes.begin(), vcpu_bytes.end());
     std::vector<std::byte> head = format::encode_header(header);
-    head.insert(head.end(), layout_bytes.begin(), layout_bytes.end());
-    head.insert(head.end(), vcpu_bytes.begin(), vcpu_bytes.end());
-    head.resize(header.data_offset);
-
-    // The pages were collected from the dirty log above: if the file is not
-    // written, the next diff must not name the old parent (it would miss
-    // them), so the VM's last snapshot is forgotten on any failure here.
-    auto written = [&]() -> Result<void> {
-        TempFile temp;
-        if (auto ok = temp.create(path); !ok) return ok;
-        if (auto ok = write_all(temp.fd(), path, head, 0); !ok) return ok;
-        if (auto ok = write_pieces(temp.fd(), path, pieces, header.data_offset); !ok) return ok;
-        return temp.commit(path, options.sync);
-    }();
-    if (!written) {
-        if (tracking) Registry::instance().forget(vm);
-        return written.error();
-    }
+    head.resize(header.data_offset);  // zero padding up to the data
+    if (auto ok = write_all(temp.fd(), path, tail, header.layout_offset); !ok) return failed(ok.error());
+    if (auto ok = write_all(temp.fd(), path, head, 0); !ok) return failed(ok.error());
+    if (auto ok = temp.commit(path, options.sync); !ok) return failed(ok.error());
 
     std::vector<std::weak_ptr<const Frame>> identities;
     identities.reserve(frames.size());
@@ -399,7 +482,7 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
 
     LoadedFile described;
     described.path = path;
-    described.file_bytes = header.data_offset + header.data_bytes;
+    described.file_bytes = header.vcpu_offset + header.vcpu_bytes;
     described.header = std::move(header);
     described.layout = std::move(layout);
     described.vcpus = std::move(vcpus);

@@ -3,6 +3,8 @@
 // VM keeps nothing of the restore.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "snapshot_test_support.hpp"
 
 namespace guestmem {
@@ -39,6 +41,12 @@ struct BadFile : ::testing::Test {
             EXPECT_EQ(target.caps->live_capabilities(), 0u);
         }
     }
+    // A u64 field of the header (format.hpp): 40 layout_offset, 56 vcpu_offset, 72 data_offset.
+    std::size_t field(std::size_t at) const {
+        std::uint64_t v = 0;
+        std::memcpy(&v, good.data() + at, 8);
+        return static_cast<std::size_t>(v);
+    }
     std::filesystem::path variant(const std::string& name, std::vector<char> bytes) {
         write_file(dir / name, bytes);
         return dir / name;
@@ -59,14 +67,14 @@ TEST_F(BadFile, TruncatedAnywhere) {
 }
 
 TEST_F(BadFile, WrongChecksumInTheHeaderOrLayout) {
-    for (std::size_t at : {std::size_t{20}, std::size_t{130}, std::size_t{200}}) {
+    for (std::size_t at : {std::size_t{20}, std::size_t{100}, field(40) + 3, field(56) + 10}) {
         SCOPED_TRACE(at);
         auto bytes = good;
         bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
         expect_refused(variant("flip", bytes), Errc::bad_snapshot, "");
     }
     auto bytes = good;
-    bytes[200] = static_cast<char>(bytes[200] ^ 1);
+    bytes[field(40) + 30] = static_cast<char>(bytes[field(40) + 30] ^ 1);
     auto info = snapshot::inspect(variant("flip", bytes));
     ASSERT_FALSE(info);
     EXPECT_NE(info.error().message.find("checksum"), std::string::npos) << info.error().message;
@@ -74,7 +82,7 @@ TEST_F(BadFile, WrongChecksumInTheHeaderOrLayout) {
 
 TEST_F(BadFile, CorruptPageData) {
     auto bytes = good;
-    bytes[bytes.size() - 4096 + 5] ^= 1;  // in the last stored page
+    bytes[field(72) + 4096 + 5] ^= 1;  // in the second stored page
     auto path = variant("page", bytes);
     ASSERT_TRUE(snapshot::inspect(path)) << "inspect reads no page data";
     EmptyVm eager;
