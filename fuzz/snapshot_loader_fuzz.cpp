@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -21,6 +22,7 @@
 #include "guestmem/sim.hpp"
 #include "guestmem/snapshot.hpp"
 #include "guestmem/vm.hpp"
+#include "format.hpp"  // src/snapshot: the checksum, to fix it up
 
 namespace {
 
@@ -49,11 +51,43 @@ std::unique_ptr<Vm> fresh_vm() {
     return std::move(*vm);
 }
 
+std::uint64_t u64_at(const std::vector<std::uint8_t>& b, std::size_t at) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{b[at + i]} << (8 * i);
+    return v;
+}
+
+// Mutated inputs would almost never get past the header's checksum, so the
+// layout and vCPU parsers behind it would go unexplored: where the header's
+// section offsets lie in the input, the checksum is recomputed (odd first
+// byte of the id: left alone, so the checksum test itself stays covered).
+void fix_checksum(std::vector<std::uint8_t>& b) {
+    namespace f = snapshot::format;
+    if (b.size() < f::kFixedHeaderBytes || (b[16] & 1) != 0) return;
+    const std::size_t header = f::kFixedHeaderBytes + (b[f::kChecksumOffset + 4] | (b[f::kChecksumOffset + 5] << 8));
+    const std::uint64_t layout = u64_at(b, 40), layout_bytes = u64_at(b, 48);
+    const std::uint64_t vcpu = u64_at(b, 56), vcpu_bytes = u64_at(b, 64);
+    auto inside = [&](std::uint64_t at, std::uint64_t n) { return at <= b.size() && n <= b.size() - at; };
+    if (!inside(0, header) || !inside(layout, layout_bytes) || !inside(vcpu, vcpu_bytes)) return;
+    std::vector<std::byte> head(reinterpret_cast<const std::byte*>(b.data()),
+                                reinterpret_cast<const std::byte*>(b.data()) + header);
+    std::memset(head.data() + f::kChecksumOffset, 0, 4);
+    auto span_of = [&](std::uint64_t at, std::uint64_t n) {
+        return std::span(reinterpret_cast<const std::byte*>(b.data()) + at, n);
+    };
+    std::uint32_t crc = f::crc32c(head);
+    crc = f::crc32c(span_of(layout, layout_bytes), crc);
+    crc = f::crc32c(span_of(vcpu, vcpu_bytes), crc);
+    for (std::size_t i = 0; i < 4; ++i) b[f::kChecksumOffset + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+}
+
 void run_input(const std::uint8_t* data, std::size_t size) {
     const fs::path path = scratch() / "input.snap";
     {
+        std::vector<std::uint8_t> bytes(data, data + size);
+        fix_checksum(bytes);
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     }
     (void)snapshot::inspect(path);
     auto vm = fresh_vm();
