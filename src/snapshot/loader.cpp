@@ -163,7 +163,7 @@ Result<void> read_exact(const LoadedFile& file, std::byte* into, std::size_t byt
     return {};
 }
 
-Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path) {
+Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool sections) {
     auto file = std::make_shared<LoadedFile>();
     file->path = path;
     file->fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -204,6 +204,10 @@ Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path) {
     crc = format::crc32c(layout_bytes, crc);
     crc = format::crc32c(vcpu_bytes, crc);
     if (crc != h.checksum) return bad(path, "wrong checksum: the header, layout or vCPU section is corrupt");
+    if (!sections) {
+        file->header = std::move(*header);
+        return file;
+    }
     auto layout = format::decode_layout(layout_bytes, why);
     if (!layout) return bad(path, why);
     auto vcpus = format::decode_vcpus(vcpu_bytes, why);

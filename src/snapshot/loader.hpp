@@ -56,7 +56,9 @@ struct LoadedFile {
 
 /// Errors: Errc::io_error (cannot open or read), Errc::bad_snapshot (the
 /// message names the file and what is wrong with it).
-Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path);
+/// With `sections` false only the header is decoded (the checksum over all
+/// three sections is still checked): what a diff needs of its parent.
+Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool sections = true);
 
 /// The SnapshotInfo of a loaded file.
 SnapshotInfo info_of(const LoadedFile& file);

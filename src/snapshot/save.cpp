@@ -263,7 +263,8 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         }
         parent_name = options.parent->filename().string();
         if (parent_name.size() > 65535) return fail(Errc::invalid_argument, "the parent's file name is too long");
-        auto loaded = load(*options.parent);
+        // Its frames are known by identity (Registry): only its header is needed.
+        auto loaded = load(*options.parent, /*sections=*/false);
         if (!loaded) {
             return fail(Errc::bad_snapshot, "the parent is unreadable: " + loaded.error().message);
         }
@@ -291,7 +292,28 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     std::vector<FrameSource> frames;
     std::unordered_map<const Frame*, std::uint64_t> index_of;
     const bool tracking = vm.dirty_tracking();
-    for (const ReservationInfo& info : vm.reservations()) {
+    const auto infos = vm.reservations();
+    // The dirty pages, one Vm::dirty_pages call per run of adjacent mapped
+    // reservations (RAM is often many adjacent registrations).
+    std::vector<DirtyBitmap> dirty_runs;
+    if (tracking) {
+        std::vector<Range> runs;
+        for (const ReservationInfo& info : infos) {
+            if (!info.mapped) continue;
+            if (!runs.empty() && runs.back().end() == info.range.base) {
+                runs.back().size += info.range.size;
+            } else {
+                runs.push_back(info.range);
+            }
+        }
+        for (const Range& r : runs) {
+            auto bits = vm.dirty_pages(r.base, r.size);
+            if (!bits) return bits.error();
+            dirty_runs.push_back(std::move(*bits));
+        }
+    }
+    std::size_t run = 0;
+    for (const ReservationInfo& info : infos) {
         format::ReservationEntry entry;
         entry.range = info.range;
         entry.anonymous = info.anonymous;
@@ -309,11 +331,10 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         if (info.mapped) {
             auto mappings = vm.frame_mappings(info.id);
             if (!mappings) return mappings.error();
-            std::optional<DirtyBitmap> dirty;
+            const DirtyBitmap* dirty = nullptr;
             if (tracking) {
-                auto bits = vm.dirty_pages(info.range.base, info.range.size);
-                if (!bits) return bits.error();
-                dirty = std::move(*bits);
+                while (!dirty_runs[run].range.contains(info.range.base)) ++run;
+                dirty = &dirty_runs[run];
             }
             for (const FrameMapping& m : *mappings) {
                 auto [it, added] = index_of.emplace(m.frame.get(), frames.size());
@@ -321,9 +342,14 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
                 if (added) frames.push_back(FrameSource{m.frame, std::vector<std::uint64_t>((pages + 63) / 64)});
                 FrameSource& source = frames[it->second];
                 if (dirty) {
-                    const std::uint64_t first = (m.gpa - info.range.base) >> kPageBits;
-                    for (std::uint64_t p = 0; p < pages; ++p) {
-                        if (dirty->test(first + p)) source.dirty[p / 64] |= std::uint64_t{1} << (p % 64);
+                    const std::uint64_t first = (m.gpa - dirty->range.base) >> kPageBits;
+                    if (first % 64 == 0 && pages % 64 == 0) {
+                        // Frames of 2 MiB and 1 GiB: whole words.
+                        for (std::uint64_t w = 0; w < pages / 64; ++w) source.dirty[w] |= dirty->words[first / 64 + w];
+                    } else {
+                        for (std::uint64_t p = 0; p < pages; ++p) {
+                            if (dirty->test(first + p)) source.dirty[p / 64] |= std::uint64_t{1} << (p % 64);
+                        }
                     }
                 }
                 entry.mappings.push_back(format::MappingEntry{m.gpa, m.rights, it->second});
@@ -401,15 +427,23 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
             bool whole = true;
             if (parent) {
                 auto it = in_parent.find(&frame);
-                if (it != in_parent.end() && it->second < parent->layout.frames.size() &&
-                    parent->layout.frames[it->second].size_bits == entry.size_bits) {
+                if (it != in_parent.end()) {
                     entry.parent = it->second;
                     whole = false;
                 }
             }
             entry.flags = parent && whole ? format::kFrameWhole : 0;
             for (std::uint64_t p = 0; p < pages; ++p) {
-                if (!whole && ((source.dirty[p / 64] >> (p % 64)) & 1) == 0) continue;
+                if (!whole) {
+                    // Straight to the next dirty page: a diff visits only those.
+                    std::uint64_t word = source.dirty[p / 64] >> (p % 64);
+                    while (word == 0 && (p | 63) + 1 < pages) {
+                        p = (p | 63) + 1;
+                        word = source.dirty[p / 64];
+                    }
+                    if (word == 0) break;
+                    p += static_cast<std::uint64_t>(__builtin_ctzll(word));
+                }
                 const std::byte* page = frame.host() + p * kPageSize;
                 // A page written since the parent is in memory: reading it
                 // allocates nothing, and asking mincore() would cost more
