@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../core/format.hpp"  // errno_message, hex, describe
 #include "format.hpp"
 
 namespace guestmem::snapshot {
@@ -21,14 +22,6 @@ using format::ReservationEntry;
 Error bad(const std::filesystem::path& path, const std::string& why) {
     return fail(Errc::bad_snapshot, path.string() + ": " + why);
 }
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
-std::string describe(const Range& r) { return "[" + hex(r.base) + ", +" + hex(r.size) + ")"; }
 
 bool page_aligned(std::uint64_t v) { return (v & (kPageSize - 1)) == 0; }
 
@@ -155,7 +148,7 @@ Result<void> read_exact(const LoadedFile& file, std::byte* into, std::size_t byt
         const ssize_t n = ::pread(file.fd.get(), into + done, bytes - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return fail(Errc::io_error, file.path.string() + ": read failed: " + std::strerror(errno));
+            return fail(Errc::io_error, file.path.string() + ": read failed: " + errno_message(errno));
         }
         if (n == 0) return bad(file.path, "truncated: ends inside the data section");
         done += static_cast<std::size_t>(n);
@@ -168,11 +161,11 @@ Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool
     file->path = path;
     file->fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (file->fd.get() < 0) {
-        return fail(Errc::io_error, path.string() + ": cannot open: " + std::strerror(errno));
+        return fail(Errc::io_error, path.string() + ": cannot open: " + errno_message(errno));
     }
     struct stat st {};
     if (::fstat(file->fd.get(), &st) != 0) {
-        return fail(Errc::io_error, path.string() + ": cannot stat: " + std::strerror(errno));
+        return fail(Errc::io_error, path.string() + ": cannot stat: " + errno_message(errno));
     }
     if (!S_ISREG(st.st_mode)) return bad(path, "not a regular file");
     file->file_bytes = static_cast<std::uint64_t>(st.st_size);

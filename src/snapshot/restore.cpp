@@ -4,6 +4,7 @@
 #include <mutex>
 #include <set>
 
+#include "../core/format.hpp"  // errno_message, hex, describe
 #include "format.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/log.hpp"
@@ -17,13 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Chain = std::vector<std::shared_ptr<LoadedFile>>;  // newest first
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-std::string describe(const Range& r) { return "[" + hex(r.base) + ", +" + hex(r.size) + ")"; }
 
 Error bad(const LoadedFile& file, const std::string& why) {
     return fail(Errc::bad_snapshot, file.path.string() + ": " + why);

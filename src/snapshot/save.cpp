@@ -17,6 +17,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "../core/format.hpp"  // errno_message, hex, describe
 #include "format.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/snapshot.hpp"
@@ -56,7 +57,7 @@ public:
     // True when the page at `host` (of the memfd `fd` at `offset`) is a hole.
     bool hole(const std::byte* host, int fd, std::uint64_t offset) {
         const auto addr = reinterpret_cast<std::uintptr_t>(host);
-        if (addr < base_ || addr >= base_ + pages_.size() * kPageSize) refill(addr);
+        if (addr < base_ || addr >= base_ + pages_.size() * kPageSize) refill(host);
         const std::size_t index = (addr - base_) / kPageSize;
         if (index >= pages_.size() || (pages_[index] & 1) != 0) return false;
         if (nothing_swapped_) return true;
@@ -82,14 +83,16 @@ private:
         return have_total && have_free && total == free;
     }
 
-    void refill(std::uintptr_t addr) {
+    void refill(const std::byte* host) {
         // The window may reach past the arena's mapping (ENOMEM): then the page alone.
+        const auto addr = reinterpret_cast<std::uintptr_t>(host);
         base_ = addr & ~(kWindow - 1);
         pages_.assign(kWindow / kPageSize, 0);
-        if (::mincore(reinterpret_cast<void*>(base_), kWindow, pages_.data()) == 0) return;
+        // Pointer arithmetic, not an integer cast, back to the window's start.
+        if (::mincore(const_cast<std::byte*>(host) - (addr - base_), kWindow, pages_.data()) == 0) return;
         base_ = addr;
         pages_.assign(1, 0);
-        if (::mincore(reinterpret_cast<void*>(base_), kPageSize, pages_.data()) != 0) pages_[0] = 1;  // read it
+        if (::mincore(const_cast<std::byte*>(host), kPageSize, pages_.data()) != 0) pages_[0] = 1;  // read it
     }
 
     bool nothing_swapped_;
@@ -129,7 +132,7 @@ int write_pieces(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
 Result<void> write_all(int fd, const fs::path& path, std::span<const std::byte> bytes, std::uint64_t offset) {
     std::vector<iovec> one{iovec{const_cast<std::byte*>(bytes.data()), bytes.size()}};
     if (const int err = write_pieces(fd, one, offset); err != 0) {
-        return fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(err));
+        return fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err));
     }
     return {};
 }
@@ -217,7 +220,7 @@ public:
         std::string pattern = target.string() + ".tmp-XXXXXX";
         fd_ = UniqueFd(::mkstemp(pattern.data()));
         if (fd_.get() < 0) {
-            return fail(Errc::io_error, target.string() + ": cannot create a temporary file: " + std::strerror(errno));
+            return fail(Errc::io_error, target.string() + ": cannot create a temporary file: " + errno_message(errno));
         }
         name_ = pattern;
         return {};
@@ -225,10 +228,10 @@ public:
     int fd() const { return fd_.get(); }
     Result<void> commit(const fs::path& target, bool sync) {
         if (sync && ::fsync(fd_.get()) != 0) {
-            return fail(Errc::io_error, target.string() + ": fsync failed: " + std::strerror(errno));
+            return fail(Errc::io_error, target.string() + ": fsync failed: " + errno_message(errno));
         }
         if (::rename(name_.c_str(), target.c_str()) != 0) {
-            return fail(Errc::io_error, target.string() + ": rename failed: " + std::strerror(errno));
+            return fail(Errc::io_error, target.string() + ": rename failed: " + errno_message(errno));
         }
         name_.clear();
         return {};
@@ -478,7 +481,7 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         }
         flush();
         if (const int err = writer.finish(); err != 0) {
-            return failed(fail(Errc::io_error, path.string() + ": write failed: " + std::strerror(err)));
+            return failed(fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err)));
         }
     }
     std::size_t next_crc = 0;
