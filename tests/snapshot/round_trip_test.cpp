@@ -312,3 +312,45 @@ TEST(Restore, Arm64VcpuStateRoundTrips) {
 
 }  // namespace
 }  // namespace guestmem
+
+namespace guestmem {
+namespace {
+
+// A backend whose vCPUs have no register state (VcpuBackend's defaults:
+// Errc::unsupported), as a hypervisor without a register interface would.
+class RegisterlessBackend final : public Backend {
+public:
+    BackendKind kind() const override { return BackendKind::sim; }
+    Result<void> install(std::span<const MappedRun>) override { return {}; }
+    void uninstall(std::span<const MappedRun>) noexcept override {}
+    Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu&) override {
+        struct NoRegisters final : VcpuBackend {
+            GuestAddr instruction_pointer() override { return 0; }
+        };
+        return std::unique_ptr<VcpuBackend>(std::make_unique<NoRegisters>());
+    }
+};
+
+TEST(Save, AVcpuWithoutRegisterStateIsSavedWithoutIt) {
+    ScratchDir dir;
+    Vm vm(std::make_unique<RegisterlessBackend>(), std::make_shared<CapabilitySpace>());
+    ASSERT_TRUE(vm.init_memory());
+    ASSERT_TRUE(vm.create_vcpu());
+    ASSERT_TRUE(vm.ram().register_at(0x100000, 0x1000));
+    std::memcpy(vm.frame_mappings(vm.reservations()[0].id)->front().frame->host(), "state", 5);
+    auto info = snapshot::save(vm, dir / "s");
+    ASSERT_TRUE(info) << info.error().message;
+    EXPECT_EQ(info->vcpus, 0u);
+    EXPECT_EQ(info->vcpus_without_state, 1u);
+    EXPECT_EQ(snapshot::inspect(dir / "s")->vcpus_without_state, 1u);
+    // Restored elsewhere: the vCPU is made, its state left as it is.
+    EmptyVm target;
+    const auto before = target.vcpu->registers();
+    ASSERT_TRUE(snapshot::restore(*target.vm, dir / "s", test::HandlerLog{}.handlers()));
+    EXPECT_EQ(target.vm->vcpu_count(), 1u);
+    EXPECT_EQ(*target.vcpu->registers(), *before);
+    EXPECT_EQ(read(*target.vcpu, 0x100000, 4), 0x74617473u);  // "stat"
+}
+
+}  // namespace
+}  // namespace guestmem
