@@ -35,7 +35,13 @@ TEST_P(DiffChain, FullThenTwoDiffsRestoresTheNewestOfEveryPage) {
     EXPECT_EQ(d1->parent, "0.snap");
     EXPECT_EQ(d1->stored_pages, 3u) << "two dirty RAM pages and the new reservation's non-zero page";
 
-    // Step 2: change the page again, zero the other, change the shared frame.
+    // Step 2: change the page again, zero the other, change the shared
+    // frame, free the unmapped device.
+    ReservationId mmio = ReservationId::none;
+    for (const ReservationInfo& i : source.vm->reservations()) {
+        if (i.range.base == test::kMmio) mmio = i.id;
+    }
+    ASSERT_TRUE(source.vm->free(mmio));
     ASSERT_TRUE(sim::write(cpu, test::kRam, 8, 0xb1));
     ASSERT_TRUE(sim::write(cpu, test::kRam + 0x3ff000, 8, 0));
     ASSERT_TRUE(sim::write(cpu, test::kAlias + 0x10, 8, 0xb2));
@@ -62,6 +68,9 @@ TEST_P(DiffChain, FullThenTwoDiffsRestoresTheNewestOfEveryPage) {
     EXPECT_EQ(read(t, source.anon + 0x1008), 0x4444u) << "unchanged since the full snapshot";
     EXPECT_EQ(read(t, test::kDevice), 0x5555u);
     EXPECT_EQ(target.vm->reservations().size(), source.vm->reservations().size());
+    for (const ReservationInfo& i : target.vm->reservations()) {
+        EXPECT_NE(i.range.base, test::kMmio) << "freed before the last diff";
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DiffChain,
