@@ -130,12 +130,15 @@ std::string check_layout(const format::Header& h, const Layout& layout) {
         }
     }
     if (stored != h.stored_pages) return "the header's stored page count disagrees with the layout";
+    // Allocated RAM may span adjacent registrations (GuestRam merges them).
     for (const Range& a : layout.allocated) {
-        bool inside = false;
+        if (a.size == 0 || !fits_address_space(a.base, a.size)) return "allocated RAM " + describe(a) + " is empty";
+        GuestAddr at = a.base;
         for (const ReservationEntry& e : layout.reservations) {
-            if (e.kind == ReservationKind::ram && a.size > 0 && e.range.contains(a.base, a.size)) inside = true;
+            if (e.kind == ReservationKind::ram && e.range.contains(at)) at = e.range.end();
+            if (at >= a.end()) break;
         }
-        if (!inside) return "allocated RAM " + describe(a) + " is not inside one RAM reservation";
+        if (at < a.end()) return "allocated RAM " + describe(a) + " is not all registered RAM";
     }
     return {};
 }

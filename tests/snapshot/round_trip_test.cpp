@@ -246,6 +246,20 @@ TEST(Save, CompletesDeferredMappingsAndSavesARestoredVmAgain) {
     EXPECT_EQ(read(*target.vcpu, source.anon + 0x1008), 0x4444u);
 }
 
+TEST(Restore, AllocatedRamSpanningAdjacentRegistrations) {
+    ScratchDir dir;
+    test::SimVm source;
+    ASSERT_TRUE(source.vm->ram().register_at(0x100000, 0x4000));
+    ASSERT_TRUE(source.vm->ram().register_at(0x104000, 0x4000));
+    ASSERT_TRUE(source.vm->ram().mark_allocated(0x103000, 0x2000));
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "s"));
+    EmptyVm target;
+    auto r = snapshot::restore(*target.vm, dir / "s", test::HandlerLog{}.handlers());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(target.vm->ram().free_regions(), source.vm->ram().free_regions());
+    EXPECT_EQ(target.vm->ram().regions(), (std::vector<Range>{{0x100000, 0x8000}}));
+}
+
 TEST(Save, WithoutVcpusSavesNone) {
     ScratchDir dir;
     ExampleVm source;
