@@ -87,12 +87,12 @@ void run_snapshot_restore(const std::string& name, const std::string& run_backen
 
 TEST(VmmSnapshot, MemtestSnapshotsAndRestoresOnTheEmulatorWithTheSameOutput) {
     if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
-    run_snapshot_restore("emu", "emu", "emu", "64M");
+    run_snapshot_restore("emu", "emu", "emu", "16M");
 }
 
 TEST(VmmSnapshot, AnEagerRestoreContinuesTheSame) {
     if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
-    run_snapshot_restore("eager", "emu", "emu", "16M", " --eager");
+    run_snapshot_restore("eager", "emu", "emu", "8M", " --eager");
 }
 
 TEST(VmmSnapshot, DeferredRamSnapshotsAndRestores) {
@@ -108,10 +108,10 @@ TEST(VmmSnapshot, DeferredRamSnapshotsAndRestores) {
 TEST(VmmSnapshot, OnKvmAndAcrossBackends) {
     if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is absent: no KVM snapshots here";
     if (!backend_runs_guests(guestmem::BackendKind::kvm)) GTEST_SKIP() << "KVM cannot run guests here";
-    run_snapshot_restore("kvm", "kvm", "kvm", "256M");
+    run_snapshot_restore("kvm", "kvm", "kvm", "64M");
     if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
-    run_snapshot_restore("kvm-to-emu", "kvm", "emu", "64M");
-    run_snapshot_restore("emu-to-kvm", "emu", "kvm", "64M");
+    run_snapshot_restore("kvm-to-emu", "kvm", "emu", "16M");
+    run_snapshot_restore("emu-to-kvm", "emu", "kvm", "16M");
 }
 
 TEST(VmmSnapshot, SnapshotInfoPrintsTheLayoutAndSizes) {
