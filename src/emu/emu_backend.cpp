@@ -70,6 +70,25 @@ void EmuBackend::uninstall(std::span<const MappedRun> runs) noexcept {
     wait_for_vcpus(generation);
 }
 
+Result<void> EmuBackend::start_dirty_log() {
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(mutex_);
+        dirty_logging_.store(true, std::memory_order_release);
+        // The vCPUs notice a new generation at every block and callback exit
+        // (the same path as a map change): they apply the flag with it.
+        generation = generation_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    }
+    wait_for_vcpus(generation);
+    return {};
+}
+
+void EmuBackend::stop_dirty_log() noexcept {
+    std::lock_guard lock(mutex_);
+    dirty_logging_.store(false, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+}
+
 void EmuBackend::wait_for_vcpus(std::uint64_t generation) {
     std::unique_lock lock(mutex_);
     waiters_.fetch_add(1, std::memory_order_seq_cst);

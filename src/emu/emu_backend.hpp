@@ -42,6 +42,28 @@ public:
     void uninstall(std::span<const MappedRun> runs) noexcept override;
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) override;
 
+    // Dirty logging. The emulator stores guest writes to mapped RAM straight
+    // into host memory; each vCPU marks them itself (EmuVcpu, "Dirty
+    // logging"), from a Unicorn store hook, directly into the frames'
+    // DirtyLog: there is no backend log to harvest.
+
+    /// Publishes "log" and waits (as uninstall does) until every vCPU in
+    /// guest code has applied it, so that every store that completes after
+    /// the return is marked. A vCPU in VMM code or idle applies it before it
+    /// runs guest code again. Never fails.
+    Result<void> start_dirty_log() override;
+    /// Publishes "do not log"; vCPUs stop marking (and x86-64 drops its
+    /// store hook) at their next block or run. Does not wait: a late mark
+    /// only over-reports a page.
+    void stop_dirty_log() noexcept override;
+    /// Nothing to do: vCPUs mark each store soon after it completes (at
+    /// the latest before the next translated block, VMM callback or the end
+    /// of the run), as any other writer marks after its store.
+    Result<void> harvest_dirty_log() override { return {}; }
+    /// True between start_dirty_log() and stop_dirty_log(). Any thread; a
+    /// vCPU reads it after snapshot(), whose generation orders it.
+    bool dirty_logging() const { return dirty_logging_.load(std::memory_order_acquire); }
+
     /// The current map.
     MemorySnapshot snapshot() const;
     /// Bumped by every change of the map.
@@ -69,6 +91,7 @@ private:
     std::size_t ram_regions_ = 0;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<int> waiters_{0};
+    std::atomic<bool> dirty_logging_{false};  // changed under mutex_, with a generation bump
     std::vector<EmuVcpu*> vcpus_;
 };
 

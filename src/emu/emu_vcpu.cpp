@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cpu_state.hpp"
+#include "dirty_log.hpp"
 #include "format.hpp"
 #include "guestmem/log.hpp"
 #include "thread_inside.hpp"
@@ -60,11 +61,15 @@ struct Hooks {
     static void code(uc_engine*, std::uint64_t address, std::uint32_t, void* self) {
         static_cast<EmuVcpu*>(self)->on_instruction(address);
     }
-    // Does nothing: its presence makes the AArch64 translator store the
-    // program counter before every load and store.
-    static void store(uc_engine*, uc_mem_type, std::uint64_t, int, std::int64_t, void*) {}
-    static bool unmapped(uc_engine* uc, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
-        return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size);
+    // AArch64 has it always: its presence makes the translator store the
+    // program counter before every load and store. x86-64 has it while
+    // logging dirty pages. Only a logging vCPU does anything in it.
+    static void store(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t, void* self) {
+        auto* vcpu = static_cast<EmuVcpu*>(self);
+        if (vcpu->logging_) vcpu->on_store(addr, static_cast<std::uint64_t>(size));
+    }
+    static bool unmapped(uc_engine* uc, uc_mem_type type, std::uint64_t addr, int size, std::int64_t, void* self) {
+        return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size, type == UC_MEM_WRITE_UNMAPPED);
     }
     static bool write_protected(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t value, void* self) {
         return static_cast<EmuVcpu*>(self)->on_write_protected(addr, size, value);
@@ -84,7 +89,12 @@ struct Hooks {
 /// applies removals published meanwhile before guest code goes on.
 class EmuVcpu::CallbackScope {
 public:
-    explicit CallbackScope(EmuVcpu& vcpu) : vcpu_(vcpu), saved_(vcpu.phase_.load()) { vcpu.enter(Phase::callback); }
+    explicit CallbackScope(EmuVcpu& vcpu) : vcpu_(vcpu), saved_(vcpu.phase_.load()) {
+        // The VMM code may collect dirty pages: earlier stores are performed.
+        // The record stays, for the store whose access calls back (see "Dirty logging").
+        vcpu.mark_stores();
+        vcpu.enter(Phase::callback);
+    }
     ~CallbackScope() {
         if (saved_ == Phase::guest) {
             vcpu_.leave_callback();
@@ -130,16 +140,155 @@ void EmuVcpu::leave_callback() {
     phase_.store(Phase::guest, std::memory_order_relaxed);
     reader_fence();
     // Still inside the hook: emulated pages must stay, RAM going away must go now.
-    if (backend_.generation() != acked_.load(std::memory_order_relaxed)) sync_memory(false);
+    if (backend_.generation() != acked_.load(std::memory_order_relaxed)) sync_memory(false, Point::inside);
 }
 
-void EmuVcpu::sync_memory(bool full) {
+bool EmuVcpu::sync_memory(bool full, Point where) {
     const MemorySnapshot snapshot = backend_.snapshot();
     auto ok = full ? memory_->apply(snapshot) : memory_->remove_stale(snapshot);
+    last_segment_ = nullptr;
     missing_windows_ = ok && !full && memory_->missing_windows(snapshot);
     if (!ok) stop_with(stop_result(StopReason::internal_error, ok.error().message));
+    // After snapshot(): the flag is at least as new as the generation acknowledged.
+    const bool restart = apply_dirty_logging(where);
     acked_.store(snapshot.generation, std::memory_order_seq_cst);
     backend_.notify_progress();
+    return restart;
+}
+
+// Dirty logging (EmuBackend::start_dirty_log). Guest stores to mapped RAM go
+// from the emulator straight into host memory, so the vCPU marks them in the
+// frames' DirtyLog itself, from a UC_HOOK_MEM_WRITE hook.
+//
+// Unicorn runs write hooks before the store (store_helper in
+// qemu/accel/tcg/cputlb.c calls them first, then finds and writes the
+// memory), but DirtyLog needs its mark after the store: a collector clearing
+// the page's bit between an early mark and the store would copy the old data,
+// and nothing would report the page again. So the hook only records the store
+// (as the arena's address of its bytes: the engine writes through the
+// RamWindow's second mapping of the memfd pages, which DirtyLog does not
+// know), and the vCPU marks it once it is certainly performed: at the next
+// store hook (one instruction's stores are performed one after another;
+// store_helper's byte-wise split of an unaligned store runs with the hooks
+// off, size_recur_mem), the next block or instruction hook, and the end of
+// each uc_emu_start. A collection between the store and its mark misses the
+// page and the next one reports it, as for any writer between its store and
+// its mark (dirty_log.hpp); the delay is at most one translated block, and
+// run() returns only after marking everything. A callback into the VMM marks
+// too (its code may collect) but keeps the record: the access calling back
+// may be part of a store whose RAM bytes are not written yet (an unaligned
+// store across an emulated page and RAM). Nothing here is shared with other
+// threads, so there is no protocol with a collector: DirtyLog's atomics
+// order the marks.
+//
+// Turning logging on follows the uninstall protocol: start_dirty_log() bumps
+// the map generation and waits for every vCPU in guest code to apply it at
+// its next block; a vCPU in VMM code or idle applies it before it runs guest
+// code again (leave_callback reads the generation after publishing its phase,
+// run_engine before it starts). AArch64 has its store hook anyway (precise
+// PCs): applying is setting logging_, which its next store hook reads.
+// x86-64 has none while not logging: a memory hook makes Unicorn translate
+// every load and store as a helper call (tcg/i386/tcg-target.inc.c keeps the
+// inline TLB path only while no memory hook exists at translation time),
+// which would slow every run. Applying there adds the hook and drops the code
+// translated without it; the current block, translated before, would still
+// store inline, so the run stops before it (the block or instruction hook,
+// before anything of it ran) and restarts there (restart_). Unicorn hooks
+// change only on the vCPU's thread, at those points. A vCPU that sees the
+// change inside an instruction (a callback) cannot restart there, and the
+// rest of that instruction may store inline (the RAM store of `ins`, of
+// `movs` from a device), so at the next instruction, once the instruction is
+// performed, it marks all writable RAM it maps, then adds the hook and
+// restarts: one over-report, no miss. AArch64 has the same hole, smaller:
+// the store whose access calls back (an unaligned store from an emulated
+// page into RAM) had its hook run before logging, and writes its RAM bytes
+// after. So on both, logging turned on inside an instruction records "all
+// writable RAM" as a pending store, marked at the next point where the
+// instruction is performed (as any pending store). Turning off is lazy: a
+// vCPU that marks a little longer only over-reports.
+bool EmuVcpu::apply_dirty_logging(Point where) {
+    const bool want = backend_.dirty_logging();
+    if (want && !logging_ && where == Point::inside) record_all_stores();
+    if (!hook_every_instruction_) {
+        if (!want) flush_stores();
+        logging_ = want;
+        return false;
+    }
+    if (want == logging_ && !x86_resync_) return false;
+    if (where == Point::inside) {
+        x86_resync_ = true;
+        return false;
+    }
+    x86_resync_ = false;
+    // Off and on again (or on and off) while inside: the hook stayed as it should be.
+    if (want == logging_) return false;
+    flush_stores();
+    if (want) {
+        const uc_err err = uc_hook_add(engine_.get(), &write_hook_, UC_HOOK_MEM_WRITE,
+                                       reinterpret_cast<void*>(&Hooks::store), this, 1, 0);
+        if (err != UC_ERR_OK) {
+            stop_with(stop_result(StopReason::internal_error,
+                                  describe("cannot add the emulator's store hook for dirty tracking", err)));
+            return false;
+        }
+    } else {
+        uc_hook_del(engine_.get(), write_hook_);
+        write_hook_ = 0;
+    }
+    logging_ = want;
+    // Code translated with the other setting must not run again: without the
+    // hook it stores unseen; with it, it keeps the slow helper path.
+    memory_->forget_translations(code_begin_, code_end_);
+    return want && where == Point::between;
+}
+
+const RamSegment* EmuVcpu::segment_at(GuestAddr addr) {
+    if (last_segment_ && addr - last_segment_->gpa < last_segment_->size) return last_segment_;
+    const RamSegment* segment = memory_->segment_at(addr);
+    if (segment) last_segment_ = segment;
+    return segment;
+}
+
+void EmuVcpu::on_store(GuestAddr addr, std::uint64_t size) {
+    flush_stores();
+    record_store(addr, size);
+}
+
+void EmuVcpu::record_store(GuestAddr addr, std::uint64_t size) {
+    if (pending_count_ + 2 > pending_.size()) flush_stores();  // not expected: see pending_
+    auto add = [&](const RamSegment* segment, GuestAddr from, GuestAddr to) {
+        // Stores to read-only frames are discarded (write-protection hook).
+        if (!segment || !segment->writable || !segment->dirty) return;
+        pending_[pending_count_++] = {segment->host + (from - segment->gpa), to - from, segment->dirty};
+    };
+    const GuestAddr last = addr + (size - 1);
+    const RamSegment* first = segment_at(addr);
+    if (first && last - first->gpa < first->size) {
+        add(first, addr, last + 1);
+        return;
+    }
+    // Across the end of a run (stores are at most 8 bytes, runs at least a page).
+    if (first) add(first, addr, first->end());
+    const RamSegment* second = segment_at(last);
+    if (second) add(second, std::max(addr, second->gpa), last + 1);
+}
+
+void EmuVcpu::record_all_stores() {
+    for (unsigned i = 0; i < pending_count_; ++i) {
+        if (!pending_[i].dirty) return;
+    }
+    if (pending_count_ == pending_.size()) flush_stores();  // not expected: at most one store is pending here
+    pending_[pending_count_++] = {nullptr, 0, nullptr};
+}
+
+void EmuVcpu::mark_stores() noexcept {
+    for (unsigned i = 0; i < pending_count_; ++i) {
+        if (pending_[i].dirty) {
+            pending_[i].dirty->mark(pending_[i].host, pending_[i].bytes);
+        } else {
+            memory_->mark_all_writable();
+        }
+    }
 }
 
 Result<uc_engine*> EmuVcpu::engine() {
@@ -224,7 +373,7 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
     const EmuVcpu* outer = t_running;
     t_running = this;
     enter(Phase::guest);
-    sync_memory(true);
+    sync_memory(true, Point::run_start);
     // The VMM may have written code into guest RAM since the last run
     // (loading an image): translations of the old bytes must not run.
     memory_->forget_translations(code_begin_, code_end_);
@@ -251,10 +400,16 @@ Result<RunResult> EmuVcpu::run_engine(uc_engine* uc) {
 }
 
 uc_err EmuVcpu::run_from(uc_engine* uc, GuestAddr from) {
-    resume_pc_.reset();
-    const uc_err err = uc_emu_start(uc, from, kNoExit, 0, 0);
-    if (resume_pc_) write_pc(uc, arch_, *resume_pc_);
-    return err;
+    for (;;) {
+        resume_pc_.reset();
+        restart_ = false;
+        const uc_err err = uc_emu_start(uc, from, kNoExit, 0, 0);
+        if (resume_pc_) write_pc(uc, arch_, *resume_pc_);
+        // Every store hooked is performed now.
+        flush_stores();
+        if (!restart_ || err != UC_ERR_OK || stop_) return err;
+        from = read_pc(uc, arch_);
+    }
 }
 
 uc_err EmuVcpu::step(uc_engine* uc, Step how) {
@@ -362,6 +517,7 @@ void EmuVcpu::note_code(GuestAddr address, std::uint32_t size) {
 }
 
 void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
+    flush_stores();
     note_code(address, size);
     byte_echo_.remaining = 0;
     block_start_ = address;
@@ -378,7 +534,7 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
         return;
     }
     if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
-        sync_memory(true);
+        const bool restart = sync_memory(true, Point::between);
         // A block already translated keeps running from the emulator's code
         // cache (a loop chained to itself never fetches again): once its
         // memory is gone, stop here, as KVM stops at the next fetch.
@@ -387,15 +543,33 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
                                                              " is no longer in mapped guest memory (freed while "
                                                              "the vCPU ran it)"));
         }
+        if (restart && !stop_) restart_at(address);
     }
 }
 
+void EmuVcpu::restart_at(GuestAddr address) {
+    // The emulator checks for a stop after the hook: nothing of the block
+    // (or instruction) runs in its old translation.
+    restart_ = true;
+    resume_pc_ = address;
+    uc_emu_stop(engine_.get());
+}
+
 void EmuVcpu::on_instruction(GuestAddr address) {
+    flush_stores();
+    // The run restarts at this instruction, which does not run now.
+    if (restart_) return;
     if (step_) {
         // The stepped instruction is the first this hook sees; the next one ends the step.
         if (step_instructions_++ == 0) return;
         resume_pc_ = address;
         uc_emu_stop(engine_.get());
+        return;
+    }
+    // The store hook changed inside the previous instruction (see "Dirty
+    // logging"); a stop due here takes precedence, the next run has the hook.
+    if (x86_resync_ && apply_dirty_logging(Point::between) && !stop_after_instruction_) {
+        restart_at(address);
         return;
     }
     // The run after a failed access starts at its instruction: complete that
@@ -412,13 +586,13 @@ void EmuVcpu::on_instruction(GuestAddr address) {
     }
 }
 
-bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
+bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int size, bool is_write) {
     byte_echo_.remaining = 0;
     const bool stopped_before = stop_.has_value();
     {
         CallbackScope scope(*this);
         if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
-            sync_memory(true);
+            sync_memory(true, Point::inside);
         }
     }
     // Leaving the callback applied the removals published meanwhile: decide
@@ -428,7 +602,12 @@ bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int) {
     // A run stopping at once performs no more accesses; one that completes
     // its instruction first (a stop a handler asked for) maps the page.
     if (stopping_now_ && !replay_pending_) return false;
-    if (memory_->is_ram(addr)) return true;  // mapped meanwhile (deferred mapping): retry as RAM
+    if (memory_->is_ram(addr)) {
+        // Mapped meanwhile (deferred mapping): retried as RAM, after the
+        // store hook found no RAM there.
+        if (is_write && logging_) record_store(addr, static_cast<std::uint64_t>(size));
+        return true;
+    }
     // Emulated memory: map its page so that the retried access reaches
     // mmio_access, which can return the value a read yields.
     if (auto ok = memory_->add_mmio_page(addr); !ok) {

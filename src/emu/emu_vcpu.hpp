@@ -2,6 +2,7 @@
 // A vCPU on the emulator: one Unicorn engine, used only by the vCPU's thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -29,6 +30,12 @@ namespace guestmem::emu {
 /// instruction (a stop a handler asked for, completing a failed access) runs
 /// that one instruction alone, with an instruction hook that exists only
 /// for that step (see step()).
+///
+/// Dirty logging: while the backend logs, the vCPU marks every guest store
+/// to RAM in the frames' DirtyLog after the emulator performed it, from a
+/// store hook (always there on AArch64, added only while logging on x86-64);
+/// see "Dirty logging" in the .cpp for the ordering and how x86-64 changes
+/// its hooks in a run.
 ///
 /// For EmuBackend::uninstall, a vCPU is in one of three phases: idle (not in
 /// run()), guest (executing guest code) or callback (in VMM code on its own
@@ -74,7 +81,7 @@ private:
     // Hooks (static trampolines in the .cpp call these).
     void on_block(GuestAddr address, std::uint32_t size);
     void on_instruction(GuestAddr address);
-    bool on_unmapped(uc_engine* uc, GuestAddr addr, int size);
+    bool on_unmapped(uc_engine* uc, GuestAddr addr, int size, bool is_write);
     bool on_write_protected(GuestAddr addr, int size, std::int64_t value);
     void on_interrupt(uc_engine* uc, std::uint32_t number);
     std::uint32_t on_port(std::uint16_t port, int size, bool is_write, std::uint32_t value);
@@ -86,8 +93,39 @@ private:
     void note_code(GuestAddr address, std::uint32_t size);
     void enter(Phase phase);
     void leave_callback();
-    /// Applies the backend's current map; `full` false applies removals only.
-    void sync_memory(bool full);
+    /// Where the vCPU applies a change of the backend's state: before a run,
+    /// between instructions of a run (block and instruction hooks), or
+    /// inside an instruction (a callback into the VMM).
+    enum class Point { run_start, between, inside };
+    /// Applies the backend's current map (`full` false: removals only) and
+    /// dirty-logging flag; true when the run must restart at the current
+    /// block or instruction (see apply_dirty_logging).
+    bool sync_memory(bool full, Point where);
+    /// Follows EmuBackend::dirty_logging() (see "Dirty logging" in the .cpp);
+    /// true when x86-64 added its store hook inside a run, which must then
+    /// restart so that no code translated without it runs.
+    bool apply_dirty_logging(Point where);
+    /// The store hook while logging: marks the previous store, records this one.
+    void on_store(GuestAddr addr, std::uint64_t size);
+    /// Records a store of `size` bytes at `addr` to be marked once performed.
+    void record_store(GuestAddr addr, std::uint64_t size);
+    /// Records "every writable run" as a pending store (logging started
+    /// inside an instruction whose stores the hook did not see).
+    void record_all_stores();
+    /// Marks the recorded stores (performed by now), keeping the record.
+    void mark_stores() noexcept;
+    /// Marks the recorded stores and forgets them.
+    void flush_stores() noexcept {
+        if (pending_count_ != 0) {
+            mark_stores();
+            pending_count_ = 0;
+        }
+    }
+    /// Stops the engine before anything of the block or instruction at
+    /// `address` runs and makes run_from start it again there.
+    void restart_at(GuestAddr address);
+    /// The mapped run holding `addr` (cached), or nullptr.
+    const RamSegment* segment_at(GuestAddr addr);
     /// Dispatches one access to the core; false (after recording the stop) on FAULT_ERROR.
     bool dispatch(Access& access);
     /// Ends the run (on the vCPU's thread) with `result` unless one is
@@ -148,6 +186,25 @@ private:
     std::optional<GuestAddr> block_start_;  // while in the block hook
     std::optional<RunResult> stop_;
     AccessLog access_log_;
+
+    // Dirty logging (vCPU thread only; see "Dirty logging" in the .cpp).
+    bool logging_ = false;     // marking guest stores (the backend's flag as applied)
+    bool x86_resync_ = false;  // x86-64: the flag changed inside an instruction
+    bool restart_ = false;     // run_from restarts the engine where it stopped
+    uc_hook write_hook_ = 0;   // x86-64's store hook while logging
+    // Stores whose hook ran and which are marked once performed: one guest
+    // store touches at most two runs (8 bytes across a boundary), plus one
+    // entry with dirty == nullptr for all writable RAM (record_all_stores). They stay
+    // valid when their run is uninstalled: arenas live as long as the
+    // capability space, which the Vm (and so this vCPU) keeps alive.
+    struct PendingStore {
+        const std::byte* host;
+        std::uint64_t bytes;
+        DirtyLog* dirty;
+    };
+    std::array<PendingStore, 3> pending_{};
+    unsigned pending_count_ = 0;
+    const RamSegment* last_segment_ = nullptr;  // the last run stored to; reset when the map changes
 };
 
 }  // namespace guestmem::emu

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "dirty_log.hpp"
 #include "format.hpp"
 
 namespace guestmem::emu {
@@ -103,6 +104,22 @@ bool EngineMemory::is_ram(GuestAddr addr) const {
     if (it == windows_.begin()) return false;
     --it;
     return addr < it->second->end();
+}
+
+const RamSegment* EngineMemory::segment_at(GuestAddr addr) const {
+    auto it = windows_.upper_bound(addr);
+    if (it == windows_.begin()) return nullptr;
+    --it;
+    if (addr >= it->second->end()) return nullptr;
+    return &it->second->segment_at(addr);
+}
+
+void EngineMemory::mark_all_writable() const noexcept {
+    for (const auto& [gpa, window] : windows_) {
+        for (const RamSegment& segment : window->segments()) {
+            if (segment.writable && segment.dirty) segment.dirty->mark(segment.host, segment.size);
+        }
+    }
 }
 
 Result<void> EngineMemory::drop_mmio_pages(GuestAddr begin, GuestAddr end) {

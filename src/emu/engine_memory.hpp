@@ -51,6 +51,11 @@ public:
     void forget_translations(GuestAddr begin, GuestAddr end);
     /// True when `addr` is in a RAM window the engine maps.
     bool is_ram(GuestAddr addr) const;
+    /// The mapped run holding `addr`, or nullptr when it is not RAM the
+    /// engine maps. Valid until the engine's map next changes.
+    const RamSegment* segment_at(GuestAddr addr) const;
+    /// Marks every writable run the engine maps dirty (DirtyLog::mark).
+    void mark_all_writable() const noexcept;
     /// Maps the emulated page holding `addr` (dropping all emulated pages
     /// first when the budget is spent). Errc::backend_error.
     Result<void> add_mmio_page(GuestAddr addr);

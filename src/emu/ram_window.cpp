@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "ram_window.hpp"
 
+#include <algorithm>
+
 #include "format.hpp"
 #include "frame_arena.hpp"
 
@@ -53,7 +55,16 @@ Result<std::shared_ptr<const RamWindow>> RamWindow::build(std::span<const Mapped
     for (const MappedRun& run : runs) {
         if (auto ok = place_run(*window, run.gpa - gpa, run); !ok) return ok.error();
     }
-    return std::make_shared<const RamWindow>(gpa, std::move(*window), stretches_of(runs));
+    std::vector<RamSegment> segments;
+    segments.reserve(runs.size());
+    for (const MappedRun& run : runs) segments.push_back({run.gpa, run.size, run.host, run.dirty, run.writable()});
+    return std::make_shared<const RamWindow>(gpa, std::move(*window), stretches_of(runs), std::move(segments));
+}
+
+const RamSegment& RamWindow::segment_at(GuestAddr addr) const {
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), addr,
+                               [](GuestAddr a, const RamSegment& segment) { return a < segment.gpa; });
+    return *std::prev(it);
 }
 
 std::vector<std::span<const MappedRun>> contiguous_groups(std::span<const MappedRun> runs) {

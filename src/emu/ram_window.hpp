@@ -20,6 +20,19 @@ struct RightsStretch {
     bool writable = false;
 };
 
+/// One mapped run of a window as the core handed it: where dirty tracking
+/// records guest stores the emulator performs in it (the window's own host
+/// pages are a second mapping of the same memfd pages, not the arena's).
+struct RamSegment {
+    GuestAddr gpa = 0;
+    std::uint64_t size = 0;
+    std::byte* host = nullptr;  // MappedRun::host: the arena's view
+    DirtyLog* dirty = nullptr;  // MappedRun::dirty
+    bool writable = false;
+
+    GuestAddr end() const { return gpa + size; }
+};
+
 /// Guest-physically contiguous mapped runs placed side by side in one host
 /// window, so that each engine maps them with one uc_mem_map_ptr (plus one
 /// uc_mem_protect per read-only stretch). Shared by the backend's current map
@@ -38,16 +51,21 @@ public:
     GuestAddr end() const { return gpa_ + size(); }
     std::byte* host() const { return host_.data(); }
     const std::vector<RightsStretch>& stretches() const { return stretches_; }
+    /// The runs, ascending by gpa.
+    const std::vector<RamSegment>& segments() const { return segments_; }
+    /// The run holding `addr` (inside the window).
+    const RamSegment& segment_at(GuestAddr addr) const;
     /// Emulator regions the window takes in each engine.
     std::size_t regions() const { return stretches_.size(); }
 
-    RamWindow(GuestAddr gpa, HostWindow host, std::vector<RightsStretch> stretches)
-        : gpa_(gpa), host_(std::move(host)), stretches_(std::move(stretches)) {}
+    RamWindow(GuestAddr gpa, HostWindow host, std::vector<RightsStretch> stretches, std::vector<RamSegment> segments)
+        : gpa_(gpa), host_(std::move(host)), stretches_(std::move(stretches)), segments_(std::move(segments)) {}
 
 private:
     GuestAddr gpa_;
     HostWindow host_;
     std::vector<RightsStretch> stretches_;
+    std::vector<RamSegment> segments_;
 };
 
 /// Splits ascending runs into guest-physically contiguous groups.

@@ -27,6 +27,24 @@ public:
 
     /// KVM_SET_USER_MEMORY_REGION: creates, or with memory_size 0 deletes, a slot.
     Result<void> set_memory_region(const kvm_userspace_memory_region& region) const;
+    /// KVM_GET_DIRTY_LOG of `slot` (address space 0) into `bitmap`, one bit
+    /// per 4 KiB page, rounded up to whole 64-bit words. Without manual
+    /// protect KVM clears its bits and write-protects the pages it reports in
+    /// the same call; with it, KVM_CLEAR_DIRTY_LOG does that. Errors:
+    /// Errc::backend_error with KVM's errno (ENOENT: the slot does not log).
+    Result<void> get_dirty_log(std::uint32_t slot, std::uint64_t* bitmap) const;
+    /// KVM_CLEAR_DIRTY_LOG: clears and write-protects again the pages of
+    /// [first_page, first_page + pages) set in `bitmap` (bit 0 is first_page).
+    /// KVM wants first_page a multiple of 64 and pages one too unless the
+    /// range ends the slot. Errors: Errc::backend_error.
+    Result<void> clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint32_t pages,
+                                 std::uint64_t* bitmap) const;
+    /// Turns on KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+    /// KVM_ENABLE_CAP) without KVM_DIRTY_LOG_INITIALLY_SET, so slots that
+    /// start logging are write-protected and start clean. Errc::unsupported
+    /// when KVM lacks it, Errc::backend_error when KVM refuses; neither is
+    /// logged (the caller falls back to KVM_GET_DIRTY_LOG alone).
+    Result<void> enable_manual_dirty_log_protect() const;
     /// KVM_CREATE_VCPU.
     Result<UniqueFd> create_vcpu(unsigned id) const;
 
