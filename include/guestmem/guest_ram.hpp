@@ -75,6 +75,13 @@ public:
     /// Errors: as register_at, without the alignment rule, plus Vm::map's.
     Result<void> register_at(GuestAddr start, std::uint64_t bytes, const MapIterator& iterator);
 
+    /// Registers [start, start + bytes) (page aligned, inside an anonymous
+    /// pool) as RAM, as register_anon would have placed it, backed by the
+    /// frames `iterator` returns (Vm::map rules; the caller keeps its
+    /// capabilities): snapshot restore rebuilds RAM where it was.
+    /// Errors: those of Vm::reserve_anon_at and Vm::map.
+    Result<void> register_anon_at(GuestAddr start, std::uint64_t bytes, const MapIterator& iterator);
+
     /// Marks [start, start + bytes) allocated. Every byte must be registered
     /// RAM; bytes already allocated stay so (marking is idempotent).
     /// Errors: Errc::invalid_argument (bytes 0, wrapping), Errc::not_mapped

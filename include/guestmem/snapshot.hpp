@@ -41,38 +41,43 @@ enum class ReservationKind : std::uint8_t {
 
 /// One reservation as saved.
 struct ReservationRecord {
-    Range range;                                           ///< its addresses
-    ReservationKind kind = ReservationKind::device;        ///< how it was made
-    bool mapped = false;                                   ///< frames are mapped (or a deferred mapping waits)
-    std::uint64_t frames = 0;                              ///< frames mapped
-    std::uint64_t stored_bytes = 0;                        ///< bytes of frame contents this file holds for it
+    Range range;                                     ///< its addresses
+    ReservationKind kind = ReservationKind::device;  ///< how it was made
+    bool mapped = false;                             ///< frames are mapped (or a deferred mapping waits)
+    std::uint64_t frames = 0;                        ///< frames mapped
+    std::uint64_t stored_bytes = 0;                  ///< bytes of frame contents this file holds for it
 };
 
 /// What a snapshot file holds, from its header and layout (snapshot-info).
 struct SnapshotInfo {
-    std::uint32_t format_version = 0;          ///< the file format's version
-    bool diff = false;                         ///< a diff snapshot (has a parent)
-    std::string parent;                        ///< the parent's file name, relative to this file's folder ("" for a full snapshot)
-    std::uint64_t id = 0;                      ///< this snapshot's identity (a diff names its parent's)
-    std::uint64_t parent_id = 0;               ///< the parent's identity (0 for a full snapshot)
-    Arch arch = Arch::x86_64;                  ///< the vCPUs' architecture
+    std::uint32_t format_version = 0;  ///< the file format's version
+    bool diff = false;                 ///< a diff snapshot (has a parent)
+    std::string parent;           ///< the parent's file name, relative to this file's folder ("" for a full snapshot)
+    std::uint64_t id = 0;         ///< this snapshot's identity (a diff names its parent's)
+    std::uint64_t parent_id = 0;  ///< the parent's identity (0 for a full snapshot)
+    Arch arch = Arch::x86_64;     ///< the vCPUs' architecture
     std::vector<ReservationRecord> reservations;  ///< in address order
-    std::vector<Range> anonymous_pools;        ///< Vm::make_anon ranges
-    std::vector<Range> ram_regions;            ///< Vm::ram() registrations
-    std::uint64_t frames = 0;                  ///< distinct frames
-    std::uint64_t frame_bytes = 0;             ///< their total size
-    std::uint64_t stored_pages = 0;            ///< 4 KiB pages of contents in this file
-    std::uint64_t zero_pages = 0;              ///< pages omitted as zero (full) or unchanged (diff)
-    std::uint64_t vcpus = 0;                   ///< vCPU states saved
-    std::uint64_t file_bytes = 0;              ///< size of the file
+    std::vector<Range> anonymous_pools;           ///< Vm::make_anon ranges
+    std::vector<Range> ram_regions;               ///< Vm::ram() registrations
+    std::uint64_t frames = 0;                     ///< distinct frames
+    std::uint64_t frame_bytes = 0;                ///< their total size
+    std::uint64_t stored_pages = 0;               ///< 4 KiB pages of contents in this file
+    std::uint64_t zero_pages = 0;                 ///< pages omitted as zero (full) or unchanged (diff)
+    std::uint64_t vcpus = 0;                      ///< vCPU states saved
+    std::uint64_t vcpus_without_state = 0;  ///< vCPUs saved without state: their backend has none (Errc::unsupported)
+    std::uint64_t file_bytes = 0;           ///< size of the file
 };
 
 /// How save() writes.
 struct SaveOptions {
-    /// A diff snapshot against this parent file (written earlier by save()
-    /// from the same VM, with dirty tracking on since then). Empty: a full
-    /// snapshot. Either way, when the VM tracks dirty pages, save() collects
-    /// (and so clears) them: the next diff is relative to this snapshot.
+    /// A diff snapshot against this parent file: the last snapshot saved
+    /// from this VM, or restored into it, in this process (frames are
+    /// matched to the parent's by identity), in the folder of the new file
+    /// (a diff names its parent by file name), with dirty tracking on since.
+    /// Empty: a full snapshot. Either way, when the VM tracks dirty pages,
+    /// save() collects (and so clears) them: the next diff is relative to
+    /// this snapshot. (Set fields by name, `o.parent = p;`: a designated
+    /// initialiser naming only some fields warns under -Wextra.)
     std::optional<std::filesystem::path> parent;
     /// Also save every vCPU's registers and system state.
     bool vcpus = true;
@@ -81,18 +86,27 @@ struct SaveOptions {
 };
 
 /// Writes a snapshot of `vm` to `path` (replaced atomically: written to a
-/// temporary file, then renamed). Take it with the vCPUs stopped: the pages
-/// are copied while the guest could otherwise write them.
+/// temporary file, mode 0600 as guest memory is private, then renamed).
+/// Take it with the vCPUs stopped: the pages are copied while the guest
+/// could otherwise write them. Reservations with a pending deferred mapping
+/// are mapped first (Vm::ensure_mapped), as a first access would. A vCPU
+/// whose backend has no register state (Errc::unsupported) is saved without
+/// it (SnapshotInfo::vcpus_without_state).
 /// Errors: Errc::not_initialized, Errc::invalid_argument (a diff without dirty
-/// tracking on), Errc::bad_snapshot (the parent is unreadable or not of this
-/// VM's layout), Errc::io_error (the file cannot be written; nothing is left
-/// at `path`), errors of Vm::dirty_pages and of the vCPU interface.
-/// Thread safety: one save or restore per VM at a time.
+/// tracking on, a parent in another folder, no file name), Errc::bad_snapshot
+/// (the parent is unreadable or corrupt, or not the VM's last snapshot),
+/// Errc::io_error (the file cannot be written; nothing is left at `path`, and
+/// the VM's next diff needs a new full snapshot first: the dirty pages were
+/// collected), errors of Vm::ensure_mapped, Vm::dirty_pages and of the vCPU
+/// interface. Thread safety: one save or restore per VM at a time; save()
+/// writes the file from a second thread of its own while it scans memory.
 GUESTMEM_API Result<SnapshotInfo> save(Vm& vm, const std::filesystem::path& path, const SaveOptions& options = {});
 
-/// Reads the header and layout of a snapshot file (not its parents).
-/// Errors: Errc::io_error, Errc::bad_snapshot (truncated, wrong checksum,
-/// newer format version, not a snapshot).
+/// Reads the header and layout of a snapshot file (not its parents, nor its
+/// page data: a corrupt page is found when a restore reads it).
+/// Errors: Errc::io_error (cannot open or read), Errc::bad_snapshot
+/// (truncated, wrong checksum, newer format version, not a snapshot, an
+/// inconsistent layout). Thread safety: any thread.
 GUESTMEM_API Result<SnapshotInfo> inspect(const std::filesystem::path& path);
 
 /// The handlers restore() gives the reservations it rebuilds: the library
@@ -114,7 +128,7 @@ enum class RestoreMode {
 
 /// What restore() did.
 struct RestoreReport {
-    SnapshotInfo info;                 ///< the newest file's header and layout
+    SnapshotInfo info;                         ///< the newest file's header and layout
     std::vector<std::filesystem::path> chain;  ///< the files read, newest first
 };
 
@@ -125,14 +139,25 @@ struct RestoreReport {
 /// of `vm`'s capability space with the saved sizes, contents and rights; a
 /// frame saved once for several mappings is one frame again.
 ///
-/// On any error `vm` is left as it was: nothing the restore made survives.
+/// Everything is checked before `vm` is changed: the files (as inspect, and
+/// the chain: every parent present, of the identity its child names), the
+/// architecture, overlaps with what `vm` has, and a handler for every record
+/// (each asked for once). On any error `vm` is left as it was: nothing the
+/// restore made survives (vCPUs it created excepted: vCPUs cannot be
+/// removed; anonymous pools and RAM cannot be undone either, so they are made
+/// only once nothing checked can fail, and a failure of the backend while
+/// mapping RAM would leave the RAM registered before it). The VM's deferred
+/// mapping setting is kept. After it, the VM's last snapshot (for diffs) is
+/// the one restored.
 /// Errors: Errc::io_error; Errc::bad_snapshot (truncated file, wrong
 /// checksum, newer format version, a missing parent or a parent whose
 /// identity does not match); Errc::overlap (the layout conflicts with what
 /// `vm` has); Errc::invalid_argument (a handler missing for a record;
 /// architecture differs from `vm`'s); errors of the Vm calls it makes.
-/// In lazy mode a file read failing later, at the first access, fails that
-/// access (and is logged); the files must stay in place while `vm` lives.
+/// In lazy mode a file read failing later (or a page's checksum not
+/// matching), at the first access, fails that access (and is logged); the
+/// files stay open while a reservation still waits for its first access.
+/// Thread safety: one save or restore per VM at a time.
 GUESTMEM_API Result<RestoreReport> restore(Vm& vm, const std::filesystem::path& path, const DeviceHandlers& handlers,
                                            RestoreMode mode = RestoreMode::lazy);
 

@@ -54,13 +54,16 @@ using DoorbellHandler = std::function<void(std::uint64_t count)>;
 
 /// What one reservation is, for inspection (memory maps, statistics).
 struct ReservationInfo {
-    ReservationId id = ReservationId::none;  ///< its handle
-    Range range;                             ///< the addresses it covers
-    bool anonymous = false;                  ///< taken from an anonymous pool
-    bool mapped = false;                     ///< frames are mapped
-    bool deferred = false;                   ///< a deferred mapping waits for the first fault
-    std::size_t frames = 0;                  ///< frames mapped
-    std::vector<MappedRun> runs;             ///< guest memory the frames make up
+    ReservationId id = ReservationId::none;       ///< its handle
+    Range range;                                  ///< the addresses it covers
+    bool anonymous = false;                       ///< taken from an anonymous pool
+    bool doorbell = false;                        ///< made by Vm::reserve_doorbell (its size is range.size)
+    std::optional<std::uint64_t> doorbell_match;  ///< a doorbell's match value, if it has one
+    bool write_posting = false;                   ///< made by Vm::reserve_write_posting
+    bool mapped = false;                          ///< frames are mapped
+    bool deferred = false;                        ///< a deferred mapping waits for the first fault
+    std::size_t frames = 0;                       ///< frames mapped
+    std::vector<MappedRun> runs;                  ///< guest memory the frames make up
 };
 
 /// An anonymous pool made with Vm::make_anon.
@@ -191,6 +194,13 @@ public:
     /// Errors: Errc::not_initialized, Errc::invalid_argument (size 0 or too
     /// large, bad alignment, empty handler), Errc::no_space.
     Result<AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
+    /// Reserves exactly [addr, addr + size) (page aligned) from the anonymous
+    /// pool holding it, as reserve_anon would have (snapshot restore rebuilds
+    /// anonymous reservations where they were). Errors: Errc::not_initialized,
+    /// Errc::invalid_argument (size 0, unaligned, wrapping, empty handler),
+    /// Errc::no_space (no pool holds the whole range), Errc::overlap (part of
+    /// it is already reserved).
+    Result<ReservationId> reserve_anon_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
 
     /// Frees a reservation: unmaps its frames (the capabilities stay the
     /// caller's) and returns anonymous space to its pool. Waits for handlers
@@ -358,6 +368,10 @@ private:
     void* user_data_ = nullptr;
     mutable std::mutex dirty_mutex_;   // serialises start/stop of tracking
     std::optional<unsigned> tracker_;  // dirty_mutex_; the capability space's tracker slot
+    mutable std::mutex doorbells_mutex_;
+    // The match values of live doorbells, for reservations() (kept here, not
+    // in the reservation, whose size the dispatch path's cache footprint counts).
+    std::vector<std::pair<ReservationId, std::uint64_t>> doorbell_matches_;  // doorbells_mutex_
 };
 
 /// Owns a reservation and frees it when it goes out of scope.

@@ -182,6 +182,85 @@ typedef void (*guestmem_log_fn)(guestmem_log_level_t level, const char *message,
  */
 GUESTMEM_API void guestmem_set_log_handler(guestmem_log_fn fn, void *cookie);
 
+/* Dirty-page tracking and snapshots (guestmem/snapshot.hpp for the file format). */
+
+/**
+ * Starts recording which 4 KiB pages of guest memory are written, by the
+ * guest, the VMM and other VMs sharing frames (Vm::start_dirty_tracking).
+ * Thread safe.
+ * @return 0; -1 (logged) if already tracking, the backend cannot log its
+ *         guest writes, or vm is not a live, initialised VM.
+ */
+GUESTMEM_API int vm_dirty_tracking_start(vm_t *vm);
+/**
+ * Stops recording; the pages recorded are dropped. Thread safe.
+ * @return 0; -1 (logged) if not tracking.
+ */
+GUESTMEM_API int vm_dirty_tracking_stop(vm_t *vm);
+/**
+ * Collects the pages of [addr, addr + size) (page aligned) written since
+ * tracking started or since they were last collected, and marks them clean.
+ * Bit i of bitmap[i / 64] stands for the page at addr + i * 4096 (the layout
+ * of KVM_GET_DIRTY_LOG). Thread safe.
+ * @param bitmap_words words at bitmap: at least (size / 4096 + 63) / 64
+ * @return 0; -1 (logged, nothing collected) if not tracking, the range is
+ *         unaligned or wraps, bitmap is NULL or too small.
+ */
+GUESTMEM_API int vm_dirty_pages(vm_t *vm, uintptr_t addr, size_t size, uint64_t *bitmap, size_t bitmap_words);
+
+/**
+ * Writes a snapshot of the VM (layout, memory, vCPU state) to `path`,
+ * replaced atomically. With `parent_or_null` a diff against that file (in
+ * the same folder; it must be the last snapshot saved from, or restored into,
+ * this VM, with dirty tracking on since). Stop the vCPUs first.
+ * @return 0; -1 (logged; nothing is left at path) on any error.
+ */
+GUESTMEM_API int vm_snapshot_save(vm_t *vm, const char *path, const char *parent_or_null);
+
+/** What a reservation of a snapshot being restored is (guestmem::snapshot::ReservationKind). */
+typedef enum {
+    VM_SNAPSHOT_DEVICE = 0,       /**< vm_reserve_memory_at */
+    VM_SNAPSHOT_ANONYMOUS = 1,    /**< vm_reserve_anon_memory */
+    VM_SNAPSHOT_RAM = 2,          /**< guest RAM (needs no callback) */
+    VM_SNAPSHOT_DOORBELL = 3,     /**< vm_reserve_doorbell_memory */
+    VM_SNAPSHOT_WRITE_POSTING = 4 /**< vm_reserve_write_posting_memory */
+} vm_snapshot_kind_t;
+
+/** The callbacks a restored reservation gets. */
+typedef struct {
+    memory_fault_callback_fn fault_callback;   /**< device, anonymous and write-posting reservations */
+    vm_doorbell_callback_fn doorbell_callback; /**< doorbells */
+    void *cookie;                              /**< passed to the callback */
+} vm_snapshot_handler_t;
+
+/**
+ * Asked once per device, anonymous, write-posting and doorbell reservation
+ * of the snapshot, before the VM is changed, for its callback.
+ * @param vm      the VM being restored into
+ * @param addr    the reservation's address
+ * @param size    its size in bytes
+ * @param kind    what it is
+ * @param handler to fill in (zeroed on entry)
+ * @param cookie  the cookie given to vm_snapshot_restore
+ * @return 0 with the callback set; anything else fails the restore.
+ */
+typedef int (*vm_snapshot_handler_fn)(vm_t *vm, uintptr_t addr, size_t size, vm_snapshot_kind_t kind,
+                                      vm_snapshot_handler_t *handler, void *cookie);
+
+/**
+ * Rebuilds the address space (and vCPU state, creating vCPUs as needed) of
+ * the snapshot at `path` and its parents in `vm`, an initialised VM with
+ * nothing where the snapshot has something. Lazy (each reservation read on
+ * its first access; the files must stay in place) unless `eager`. On failure
+ * nothing the restore made survives (except vCPUs it created: they stay, as
+ * vCPUs do). Restored reservations have no vm_memory_reservation_t handles.
+ * @return 0; -1 (logged: truncated or corrupt file, newer format, missing or
+ *         mismatched parent, a layout conflicting with the VM's, a callback
+ *         refused) on error.
+ */
+GUESTMEM_API int vm_snapshot_restore(vm_t *vm, const char *path, bool eager, vm_snapshot_handler_fn handlers,
+                                     void *cookie);
+
 #ifdef __cplusplus
 }
 #endif

@@ -158,6 +158,30 @@ Result<Vm::AnonReservation> AddressSpace::reserve_anon(std::uint64_t size, std::
     return fail(Errc::no_space, "no anonymous pool has " + hex(rounded) + " free bytes aligned to " + hex(alignment));
 }
 
+Result<ReservationId> AddressSpace::reserve_anon_at(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
+    ChangeLock lock(*this);
+    if (auto ok = lock.check(); !ok) return ok.error();
+    if (!initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
+    if (size == 0) return fail(Errc::invalid_argument, "size is 0");
+    if (!handler) return fail(Errc::invalid_argument, "fault callback is NULL");
+    if (!page_aligned(addr) || !page_aligned(size) || !fits_address_space(addr, size)) {
+        return fail(Errc::invalid_argument, describe(Range{addr, size}) + " is not page aligned (4 KiB) or wraps");
+    }
+    const Range range{addr, size};
+    for (auto& [base, pool] : pools_) {
+        if (!pool.range().contains(addr, size)) continue;
+        if (!pool.allocate_at(range)) {
+            return fail(Errc::overlap, describe(range) + " is not wholly free in its anonymous pool");
+        }
+        auto reservation = std::make_shared<Reservation>(next_reservation_id(), range, std::move(handler),
+                                                         /*anonymous=*/true);
+        const ReservationId id = reservation->id();
+        insert(std::move(reservation));
+        return id;
+    }
+    return fail(Errc::no_space, "no anonymous pool holds all of " + describe(range));
+}
+
 Result<std::shared_ptr<Reservation>> AddressSpace::find_by_id(ReservationId id) const {
     if (!initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     auto it = by_id_.find(id);
@@ -341,6 +365,8 @@ std::vector<ReservationInfo> AddressSpace::reservation_infos() const {
         info.id = reservation->id();
         info.range = reservation->range();
         info.anonymous = reservation->anonymous();
+        info.doorbell = reservation->kind() == ReservationKind::doorbell;
+        info.write_posting = reservation->kind() == ReservationKind::write_posting;
         info.deferred = reservation->has_deferred();
         if (const FrameMap* frames = reservation->frames()) {
             info.mapped = true;

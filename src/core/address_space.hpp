@@ -50,6 +50,7 @@ public:
                                      const FastPathFactory& fast_path = {});
     Result<void> make_anon(GuestAddr addr, std::uint64_t size);
     Result<Vm::AnonReservation> reserve_anon(std::uint64_t size, std::uint64_t align, FaultHandler handler);
+    Result<ReservationId> reserve_anon_at(GuestAddr addr, std::uint64_t size, FaultHandler handler);
     Result<void> free(ReservationId id);
     Result<void> map(ReservationId id, MapIterator iterator, bool deferred);
     Result<Range> region(ReservationId id) const;

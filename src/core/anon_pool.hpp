@@ -23,6 +23,8 @@ public:
     /// `size` bytes at `align` (both already page multiples / powers of two).
     std::optional<GuestAddr> allocate(std::uint64_t size, std::uint64_t align) { return free_.take(size, align); }
     void release(const Range& range) { free_.add(range.base, range.size); }
+    /// Takes exactly `range` (page multiples) if all of it is free (snapshot restore).
+    bool allocate_at(const Range& range) { return free_.take_at(range.base, range.size); }
 
 private:
     Range range_;

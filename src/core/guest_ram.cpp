@@ -175,6 +175,15 @@ Result<void> GuestRam::register_at(GuestAddr start, std::uint64_t bytes, const M
     return register_reserved(*id, Range{start, bytes}, iterator, {});
 }
 
+Result<void> GuestRam::register_anon_at(GuestAddr start, std::uint64_t bytes, const MapIterator& iterator) {
+    ApiCall call("GuestRam::register_anon_at");
+    if (auto ok = check_ready(); !ok) return ok;
+    if (!iterator) return fail(Errc::invalid_argument, "map iterator is NULL");
+    auto id = vm_.reserve_anon_at(start, bytes, ram_fault);
+    if (!id) return id.error();
+    return register_reserved(*id, Range{start, bytes}, iterator, {});
+}
+
 namespace {
 
 Result<void> check_range(GuestAddr start, std::uint64_t bytes) {

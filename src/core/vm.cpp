@@ -119,7 +119,13 @@ Result<ReservationId> Vm::reserve_doorbell(GuestAddr addr, std::uint64_t size, D
     auto id = space_->reserve_at(addr, size, std::move(fallback), ReservationKind::doorbell, [this, bell, spec] {
         return backend_->add_doorbell(spec, [bell](std::uint64_t n) { bell->ring(n); });
     });
-    if (id) bell->id.store(*id, std::memory_order_release);
+    if (id) {
+        bell->id.store(*id, std::memory_order_release);
+        if (match) {
+            std::lock_guard lock(doorbells_mutex_);
+            doorbell_matches_.emplace_back(*id, *match);
+        }
+    }
     return id;
 }
 
@@ -140,13 +146,23 @@ Result<Vm::AnonReservation> Vm::reserve_anon(std::uint64_t size, std::uint64_t a
     return space_->reserve_anon(size, align, std::move(handler));
 }
 
+Result<ReservationId> Vm::reserve_anon_at(GuestAddr addr, std::uint64_t size, FaultHandler handler) {
+    ApiCall call("Vm::reserve_anon_at");
+    return space_->reserve_anon_at(addr, size, std::move(handler));
+}
+
 Result<void> Vm::free(ReservationId id) {
     ApiCall call("Vm::free");
     if (ram_->owns(id)) {
         return fail(Errc::invalid_argument, "reservation " + std::to_string(static_cast<std::uint64_t>(id)) +
                                                 " holds guest RAM, which stays registered for the VM's lifetime");
     }
-    return space_->free(id);
+    auto freed = space_->free(id);
+    if (freed) {
+        std::lock_guard lock(doorbells_mutex_);
+        std::erase_if(doorbell_matches_, [id](const auto& entry) { return entry.first == id; });
+    }
+    return freed;
 }
 
 Result<void> Vm::map(ReservationId id, MapIterator iterator) {
@@ -191,7 +207,16 @@ Result<Range> Vm::region(ReservationId id) const {
     return space_->region(id);
 }
 
-std::vector<ReservationInfo> Vm::reservations() const { return space_->reservation_infos(); }
+std::vector<ReservationInfo> Vm::reservations() const {
+    auto infos = space_->reservation_infos();
+    std::lock_guard lock(doorbells_mutex_);
+    for (const auto& [id, match] : doorbell_matches_) {
+        for (ReservationInfo& info : infos) {
+            if (info.id == id) info.doorbell_match = match;
+        }
+    }
+    return infos;
+}
 
 std::vector<PoolInfo> Vm::pools() const { return space_->pool_infos(); }
 

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Opening a snapshot file: its header, layout and vCPU sections, checked.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <utility>
+
+#include "format.hpp"
+#include "guestmem/error.hpp"
+#include "guestmem/snapshot.hpp"
+
+namespace guestmem::snapshot {
+
+/// An owned file descriptor.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    ~UniqueFd() { reset(); }
+    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    int get() const { return fd_; }
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// One snapshot file, open, with everything but its data section read and
+/// checked: the header's checksum, the sections' bounds against the file's
+/// size, and the layout's consistency (ranges, mappings covering their
+/// reservations, frame and page references), so that a restore from it
+/// cannot fail halfway on anything the file says.
+struct LoadedFile {
+    std::filesystem::path path;
+    UniqueFd fd;
+    std::uint64_t file_bytes = 0;
+    format::Header header;
+    format::Layout layout;
+    std::vector<format::VcpuEntry> vcpus;
+};
+
+/// Errors: Errc::io_error (cannot open or read), Errc::bad_snapshot (the
+/// message names the file and what is wrong with it).
+/// With `sections` false only the header is decoded (the checksum over all
+/// three sections is still checked): what a diff needs of its parent.
+Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool sections = true);
+
+/// The SnapshotInfo of a loaded file.
+SnapshotInfo info_of(const LoadedFile& file);
+
+/// Reads exactly `bytes` at `offset`. Errors: Errc::io_error, Errc::bad_snapshot (end of file).
+Result<void> read_exact(const LoadedFile& file, std::byte* into, std::size_t bytes, std::uint64_t offset);
+
+}  // namespace guestmem::snapshot
