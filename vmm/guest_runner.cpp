@@ -64,26 +64,30 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
     bool finished = false;
     std::atomic<bool> timed_out{false};
     std::atomic<bool> pause_due{false};
+    using std::chrono::duration_cast;
+    const auto interval =
+        pauses ? duration_cast<clock::duration>(std::chrono::duration<double>(pauses->every_seconds)) : clock::duration{};
+    // The next pause is due `interval` after the guest last resumed (under
+    // `mutex`): the time a pause takes (a snapshot) does not count, so the
+    // guest always runs between two pauses.
+    auto next_pause = pauses ? start + interval : clock::time_point::max();
 
     if (pauses && pauses->at_start) {
         if (auto ok = pauses->at_pause(); !ok) return ok.error();
+        next_pause = clock::now() + interval;
     }
     // Watches the run: stops it at the timeout and for pauses, and shows
     // progress on long runs.
     std::thread watchdog([&] {
         std::unique_lock lock(mutex);
         auto next_tick = start + std::chrono::seconds(1);
-        auto next_pause = pauses ? start + std::chrono::duration_cast<clock::duration>(
-                                               std::chrono::duration<double>(pauses->every_seconds))
-                                 : clock::time_point::max();
         for (int tick = 1; !finished;) {
             if (finished_cv.wait_until(lock, std::min(next_tick, next_pause), [&] { return finished; })) break;
             const auto now = clock::now();
             if (now >= next_pause) {
                 pause_due.store(true);
                 vcpu.request_stop();
-                next_pause = now + std::chrono::duration_cast<clock::duration>(
-                                       std::chrono::duration<double>(pauses->every_seconds));
+                next_pause = clock::time_point::max();  // until the guest resumes
             }
             if (now < next_tick) continue;
             next_tick += std::chrono::seconds(1);
@@ -122,6 +126,11 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
             finish();
             return ok.error();
         }
+        {
+            std::lock_guard lock(mutex);
+            next_pause = clock::now() + interval;
+        }
+        finished_cv.notify_all();
         result = vcpu.run();
     }
     finish();
