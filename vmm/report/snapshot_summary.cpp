@@ -24,7 +24,7 @@ const char* kind_name(guestmem::snapshot::ReservationKind kind) {
 
 std::string range_text(const guestmem::Range& r) {
     char text[64];
-    std::snprintf(text, sizeof text, "%#014llx-%#014llx", static_cast<unsigned long long>(r.base),
+    std::snprintf(text, sizeof text, "0x%012llx-0x%012llx", static_cast<unsigned long long>(r.base),
                   static_cast<unsigned long long>(r.base + (r.size - 1)));
     return text;
 }
