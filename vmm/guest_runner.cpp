@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "guest_runner.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -42,20 +43,57 @@ Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image) {
     return *vcpu;
 }
 
-Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeout_seconds, bool progress) {
+namespace {
+
+void add_exits(guestmem::ExitCounts& sum, const guestmem::ExitCounts& more) {
+    sum.total += more.total;
+    sum.mmio += more.mmio;
+    sum.port_io += more.port_io;
+    sum.interrupted += more.interrupted;
+    sum.posted_writes += more.posted_writes;
+}
+
+}  // namespace
+
+Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeout_seconds, bool progress,
+                           const PauseSchedule* pauses) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     std::mutex mutex;
     std::condition_variable finished_cv;
     bool finished = false;
+    std::atomic<bool> timed_out{false};
+    std::atomic<bool> pause_due{false};
+    using std::chrono::duration_cast;
+    const auto interval =
+        pauses ? duration_cast<clock::duration>(std::chrono::duration<double>(pauses->every_seconds)) : clock::duration{};
+    // The next pause is due `interval` after the guest last resumed (under
+    // `mutex`): the time a pause takes (a snapshot) does not count, so the
+    // guest always runs between two pauses.
+    auto next_pause = pauses ? start + interval : clock::time_point::max();
 
-    // Watches the run: stops it at the timeout and shows progress on long runs.
+    if (pauses && pauses->at_start) {
+        if (auto ok = pauses->at_pause(); !ok) return ok.error();
+        next_pause = clock::now() + interval;
+    }
+    // Watches the run: stops it at the timeout and for pauses, and shows
+    // progress on long runs.
     std::thread watchdog([&] {
         std::unique_lock lock(mutex);
-        for (int tick = 1; !finished; ++tick) {
-            if (finished_cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) break;
-            const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
-            if (progress && tick >= 2) {
+        auto next_tick = start + std::chrono::seconds(1);
+        for (int tick = 1; !finished;) {
+            if (finished_cv.wait_until(lock, std::min(next_tick, next_pause), [&] { return finished; })) break;
+            const auto now = clock::now();
+            if (now >= next_pause) {
+                pause_due.store(true);
+                vcpu.request_stop();
+                next_pause = clock::time_point::max();  // until the guest resumes
+            }
+            if (now < next_tick) continue;
+            next_tick += std::chrono::seconds(1);
+            ++tick;
+            const double elapsed = std::chrono::duration<double>(now - start).count();
+            if (progress && tick >= 3) {
                 std::uint64_t faults = 0;
                 for (const auto& c : machine.stats().all()) faults += c->total();
                 std::fprintf(stderr, "guestmem-vmm: vm%u running for %.0f s, %llu faults handled so far\n",
@@ -64,21 +102,43 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
             if (timeout_seconds > 0 && elapsed >= timeout_seconds) {
                 std::fprintf(stderr, "guestmem-vmm: vm%u: stopping the guest after the %.0f s timeout\n",
                              machine.options().vm_index, timeout_seconds);
+                timed_out.store(true);
                 vcpu.request_stop();
                 break;
             }
         }
     });
-    auto result = vcpu.run();
-    {
-        std::lock_guard lock(mutex);
-        finished = true;
+    auto finish = [&] {
+        {
+            std::lock_guard lock(mutex);
+            finished = true;
+        }
+        finished_cv.notify_all();
+        watchdog.join();
+    };
+    guestmem::ExitCounts exits;
+    Result<guestmem::RunResult> result = vcpu.run();
+    // A stop for a pause is no end of the run: pause, then go on.
+    while (result && result->reason == guestmem::StopReason::stopped && pause_due.exchange(false) &&
+           !timed_out.load()) {
+        add_exits(exits, result->exits);
+        if (auto ok = pauses->at_pause(); !ok) {
+            finish();
+            return ok.error();
+        }
+        {
+            std::lock_guard lock(mutex);
+            next_pause = clock::now() + interval;
+        }
+        finished_cv.notify_all();
+        result = vcpu.run();
     }
-    finished_cv.notify_all();
-    watchdog.join();
+    finish();
     if (!result) return result.error();
     GuestRun run;
     run.result = std::move(*result);
+    add_exits(exits, run.result.exits);
+    run.result.exits = exits;
     run.exit_status = run.result.reason == guestmem::StopReason::exited
                           ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(run.result.exit_status))
                           : machine.exit_register().status();

@@ -2,6 +2,7 @@
 // Loads a guest into a machine and runs it on the machine's backend.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "guestmem/run_result.hpp"
@@ -31,9 +32,21 @@ struct GuestRun {
 /// stack at kStackTop, the VM's index in the first argument register.
 guestmem::Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image);
 
+/// Pauses of a run at a fixed interval (for snapshots).
+struct PauseSchedule {
+    double every_seconds = 0;  ///< > 0
+    /// Called on the running thread with the vCPU stopped; an error ends the run.
+    std::function<guestmem::Result<void>()> at_pause;
+    /// Called once before the first instruction (the state the run starts from).
+    bool at_start = true;
+};
+
 /// Runs the vCPU until the guest halts, fails, or `timeout_seconds` pass (then
 /// the run is stopped). With `progress`, prints a status line to stderr every
-/// second once the run has taken more than two seconds.
-guestmem::Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeout_seconds, bool progress);
+/// second once the run has taken more than two seconds. With `pauses`, stops
+/// the vCPU every pauses->every_seconds, calls pauses->at_pause and runs on:
+/// the guest does not notice (exit counts add up over the pieces).
+guestmem::Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeout_seconds, bool progress,
+                                     const PauseSchedule* pauses = nullptr);
 
 }  // namespace vmm

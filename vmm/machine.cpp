@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "machine.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <tuple>
+#include <variant>
 
 namespace vmm {
 
@@ -64,15 +68,22 @@ Result<guestmem::ReservationId> Machine::reserve(guestmem::GuestAddr base, std::
     return *id;
 }
 
+Machine::Region Machine::ram_region(std::uint64_t offset) const {
+    // RAM never faults once mapped; a fault there is a VMM bug.
+    auto ram_fault = [](Fault&) { return FaultResult::error; };
+    if (!options_.deferred_ram) return {{{}, "ram", "RAM", "4 KiB frames", nullptr}, ram_fault};
+    return {{{}, "ram+" + std::to_string(offset >> 10) + "K", "lazy RAM", "4 KiB frames on first touch", nullptr},
+            ram_fault};
+}
+
 Result<void> Machine::add_ram() {
     const std::uint64_t size = options_.ram_size;
     if (size == 0 || size % guestmem::kPageSize != 0) {
         return guestmem::fail(guestmem::Errc::invalid_argument, "RAM size must be a positive multiple of 4 KiB");
     }
-    // RAM never faults once mapped; a fault there is a VMM bug.
-    auto ram_fault = [](Fault&) { return FaultResult::error; };
     if (!options_.deferred_ram) {
-        auto id = reserve(layout::kRamBase, size, {{}, "ram", "RAM", "4 KiB frames", nullptr}, ram_fault);
+        auto region = ram_region(0);
+        auto id = reserve(layout::kRamBase, size, std::move(region.label), std::move(region.handler));
         if (!id) return id.error();
         std::vector<Cap> frames;
         for (std::uint64_t off = 0; off < size; off += guestmem::kPageSize) {
@@ -86,10 +97,8 @@ Result<void> Machine::add_ram() {
     const std::uint64_t chunk_size = layout::lazy_chunk_size(size);
     for (std::uint64_t off = 0; off < size; off += chunk_size) {
         const std::uint64_t chunk = std::min(chunk_size, size - off);
-        auto id =
-            reserve(layout::kRamBase + off, chunk,
-                    {{}, "ram+" + std::to_string(off >> 10) + "K", "lazy RAM", "4 KiB frames on first touch", nullptr},
-                    ram_fault);
+        auto region = ram_region(off);
+        auto id = reserve(layout::kRamBase + off, chunk, std::move(region.label), std::move(region.handler));
         if (!id) return id.error();
         FaultCounters* counters = labels_.back().counters;
         auto mapped = vm_->map(*id, [this, counters, chunk_size](guestmem::GuestAddr addr) {
@@ -124,20 +133,31 @@ Result<void> Machine::add_rom() {
         std::lock_guard lock(caps_mutex_);
         owned_caps_.push_back(*read_only);
     }
-    auto id = reserve(layout::kRomBase, layout::kRomSize, {{}, "rom", "ROM", "1 frame, read-only", nullptr},
-                      [](Fault&) { return FaultResult::ignore; });  // writes to ROM are dropped
+    auto region = rom_region();
+    auto id = reserve(layout::kRomBase, layout::kRomSize, std::move(region.label), std::move(region.handler));
     if (!id) return id.error();
     const Cap frames[] = {*read_only};
     return vm_->map_frames(*id, frames, guestmem::kPageBits);
 }
 
+Machine::Region Machine::rom_region() const {
+    return {{{}, "rom", "ROM", "1 frame, read-only", nullptr},
+            [](Fault&) { return FaultResult::ignore; }};  // writes to ROM are dropped
+}
+
+Machine::Region Machine::uart_region() {
+    return {{{}, "uart", "MMIO", "emulated 16550", nullptr}, [this](Fault& f) { return uart_.on_fault(f); }};
+}
+
+Machine::Region Machine::exit_region() {
+    return {{{}, "exit", "MMIO", "emulated register", nullptr}, [this](Fault& f) { return exit_.on_fault(f); }};
+}
+
 Result<void> Machine::add_devices() {
-    auto uart = reserve(layout::kUartBase, Uart::kSize, {{}, "uart", "MMIO", "emulated 16550", nullptr},
-                        [this](Fault& f) { return uart_.on_fault(f); });
-    if (!uart) return uart.error();
-    auto exit = reserve(layout::kExitBase, ExitRegister::kSize, {{}, "exit", "MMIO", "emulated register", nullptr},
-                        [this](Fault& f) { return exit_.on_fault(f); });
-    if (!exit) return exit.error();
+    for (auto [base, size, region] : {std::tuple{layout::kUartBase, Uart::kSize, uart_region()},
+                                      std::tuple{layout::kExitBase, ExitRegister::kSize, exit_region()}}) {
+        if (auto id = reserve(base, size, std::move(region.label), std::move(region.handler)); !id) return id.error();
+    }
     if (!options_.doorbell) return {};
     doorbell_.emplace(options_.doorbell, options_.vm_index);
     auto bell = reserve(layout::kDoorbellBase, Doorbell::kSize, {{}, "doorbell", "MMIO", "emulated register", nullptr},
@@ -153,6 +173,100 @@ Result<void> Machine::add_shared_window() {
     if (!id) return id.error();
     const Cap frames[] = {options_.shared_frame};
     return vm_->map_frames(*id, frames, guestmem::kPageBits);
+}
+
+std::optional<Machine::Region> Machine::region_at(guestmem::Range range) {
+    const guestmem::Range ram{layout::kRamBase, options_.ram_size};
+    if (ram.contains(range.base, range.size)) return ram_region(range.base - layout::kRamBase);
+    if (range == guestmem::Range{layout::kRomBase, layout::kRomSize}) return rom_region();
+    if (range == guestmem::Range{layout::kUartBase, Uart::kSize}) return uart_region();
+    if (range == guestmem::Range{layout::kExitBase, ExitRegister::kSize}) return exit_region();
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore(const MachineOptions& options,
+                                                  std::shared_ptr<guestmem::CapabilitySpace> caps,
+                                                  const std::filesystem::path& snapshot, const Uart::State& uart,
+                                                  guestmem::snapshot::RestoreMode mode) {
+    if (options.doorbell || options.shared_frame != guestmem::kNullCap) {
+        return guestmem::fail(guestmem::Errc::invalid_argument, "pairs of VMs cannot be restored");
+    }
+    auto machine = std::make_unique<Machine>(options, std::move(caps));
+    if (auto ok = machine->create_vm(); !ok) return ok.error();
+    Machine& m = *machine;
+    std::vector<std::pair<guestmem::Range, RegionLabel>> restored;
+    std::string unknown;
+    guestmem::snapshot::DeviceHandlers handlers;
+    handlers.fault = [&](const guestmem::snapshot::ReservationRecord& record) -> guestmem::FaultHandler {
+        auto region = m.region_at(record.range);
+        if (!region) {
+            char text[64];
+            std::snprintf(text, sizeof text, "[%#llx, %#llx)", static_cast<unsigned long long>(record.range.base),
+                          static_cast<unsigned long long>(record.range.end()));
+            unknown = text;
+            return {};
+        }
+        region->label.counters = &m.stats_.add(region->label.name);
+        FaultCounters* counters = region->label.counters;
+        restored.emplace_back(record.range, std::move(region->label));
+        return FaultStats::instrument(*counters, std::move(region->handler));
+    };
+    auto report = guestmem::snapshot::restore(m.vm(), snapshot, handlers, mode);
+    if (!report) {
+        if (!unknown.empty()) {
+            return guestmem::fail(guestmem::Errc::bad_snapshot,
+                                  snapshot.string() + ": the reservation at " + unknown +
+                                      " is no device of this machine (was it saved by guestmem-vmm?)");
+        }
+        return report.error();
+    }
+    // Labels name reservations by id, known only now.
+    for (const auto& info : m.vm().reservations()) {
+        for (auto& [range, label] : restored) {
+            if (range != info.range) continue;
+            label.id = info.id;
+            m.labels_.push_back(label);
+        }
+    }
+    m.uart_.set_state(uart);
+    if (mode == guestmem::snapshot::RestoreMode::lazy) {
+        if (auto ok = m.map_what_the_guest_runs_from(); !ok) return ok.error();
+    }
+    return machine;
+}
+
+Result<void> Machine::map_what_the_guest_runs_from() {
+    // KVM and the emulator cannot take a deferred mapping's first fault on an
+    // instruction fetch or a page-table walk (KVM shuts the guest down, the
+    // emulator stops it): the RAM the guest runs from is mapped before it
+    // continues, the rest on first touch. In this machine that is the boot
+    // area below the image (boot tables and stack) and the memory at the
+    // instruction and stack pointers.
+    std::vector<guestmem::GuestAddr> needed;
+    for (guestmem::GuestAddr a = layout::kRamBase; a < layout::kRamBase + 0x100000 && a < options_.ram_size;
+         a += guestmem::kPageSize) {
+        needed.push_back(a);
+    }
+    if (guestmem::Vcpu* vcpu = vm_->vcpu(0)) {
+        if (auto regs = vcpu->registers()) {
+            needed.push_back(guestmem::instruction_pointer_of(*regs));
+            needed.push_back(std::visit([](const auto& r) -> guestmem::GuestAddr {
+                if constexpr (requires { r.rsp; }) {
+                    return r.rsp - 8;  // the next push
+                } else {
+                    return r.sp - 16;
+                }
+            }, *regs));
+        }
+    }
+    for (const auto& info : vm_->reservations()) {
+        if (!info.deferred) continue;
+        const bool wanted = std::any_of(needed.begin(), needed.end(),
+                                        [&](guestmem::GuestAddr a) { return info.range.contains(a); });
+        if (!wanted) continue;
+        if (auto ok = vm_->ensure_mapped(info.id); !ok) return ok;
+    }
+    return {};
 }
 
 }  // namespace vmm

@@ -3,6 +3,11 @@
 // register and optionally a doorbell and a window shared with a peer VM.
 #pragma once
 
+#include <filesystem>
+#include <optional>
+
+#include "guestmem/snapshot.hpp"
+
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +59,18 @@ class Machine {
 public:
     static guestmem::Result<std::unique_ptr<Machine>> build(const MachineOptions& options,
                                                             std::shared_ptr<guestmem::CapabilitySpace> caps);
+    /// Rebuilds a machine saved by SnapshotSeries: the VM's layout, memory
+    /// and vCPU from the snapshot chain ending at `snapshot`, the devices'
+    /// handlers from this class (found by the reservations' addresses) and
+    /// their state from `uart`. `options` must match the snapshot's machine
+    /// (the record says how it was built). Single VMs only (no doorbell or
+    /// shared frame). Errors: those of guestmem::snapshot::restore, and
+    /// Errc::bad_snapshot for a reservation this machine has no device for.
+    static guestmem::Result<std::unique_ptr<Machine>> restore(const MachineOptions& options,
+                                                              std::shared_ptr<guestmem::CapabilitySpace> caps,
+                                                              const std::filesystem::path& snapshot,
+                                                              const Uart::State& uart,
+                                                              guestmem::snapshot::RestoreMode mode);
     Machine(const MachineOptions& options, std::shared_ptr<guestmem::CapabilitySpace> caps);
     ~Machine();
     Machine(const Machine&) = delete;
@@ -78,6 +95,22 @@ private:
     guestmem::Result<void> add_shared_window();
     guestmem::Result<guestmem::ReservationId> reserve(guestmem::GuestAddr base, std::uint64_t size, RegionLabel label,
                                                       guestmem::FaultHandler handler);
+
+    /// A reservation of the layout: what the memory map calls it and its
+    /// fault handler (not yet instrumented).
+    struct Region {
+        RegionLabel label;
+        guestmem::FaultHandler handler;
+    };
+    Region ram_region(std::uint64_t offset) const;
+    Region rom_region() const;
+    Region uart_region();
+    Region exit_region();
+    /// After a lazy restore: maps the deferred RAM the guest's next
+    /// instructions need before their first fault could map it.
+    guestmem::Result<void> map_what_the_guest_runs_from();
+    /// The region of the layout at `range` (a restored reservation), or nullopt.
+    std::optional<Region> region_at(guestmem::Range range);
     guestmem::Result<guestmem::Cap> new_frame();
 
     MachineOptions options_;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -24,8 +25,10 @@
 #include "machine.hpp"
 #include "report/fault_table.hpp"
 #include "report/memory_map.hpp"
+#include "report/snapshot_summary.hpp"
 #include "report/units.hpp"
 #include "sim_script.hpp"
+#include "snapshots.hpp"
 
 namespace {
 
@@ -39,6 +42,8 @@ const char* const kUsage = R"(guestmem-vmm: a demo VMM built on the guestmem lib
 
 Usage:
   guestmem-vmm run [options]        run a guest (default: the bundled "hello")
+  guestmem-vmm restore FILE [opts]  continue a guest from a snapshot (e.g. DIR/LATEST)
+  guestmem-vmm snapshot-info FILE   print a snapshot's layout and sizes
   guestmem-vmm guests               list the bundled guests
   guestmem-vmm --help               this text
 
@@ -66,10 +71,22 @@ Options of run:
   --arch ARCH         the guest's architecture: x86_64 or aarch64 (default:
                       the host's). Bundled AArch64 guests live in the guests
                       folder's aarch64/ subfolder.
+  --snapshot-every MS DIR
+                      snapshot the guest into folder DIR before it starts
+                      (snap-0000.gms, a full snapshot) and then every MS
+                      milliseconds of its run (diff snapshots: the pages
+                      written since the one before); DIR/LATEST links to the
+                      newest. Single VMs only.
   --script FILE       with --backend sim: replay guest accesses from FILE
                       against the same devices, without running guest code.
                       Lines: "write ADDR SIZE VALUE" or "read ADDR SIZE
                       [expect VALUE]"; '#' starts a comment.
+
+Options of restore: --backend, --quiet, --timeout, --map, --snapshot-every as
+for run, and --eager (read all memory before the guest continues; default:
+lazily, each RAM reservation on its first touch). The guest continues where
+the snapshot stopped it, with the UART output it had printed, on any backend
+that runs its architecture (a snapshot taken on kvm restores on emu).
 
 Guest-physical layout: RAM from 0, ROM (boot information, read-only) at
 0xfe000000, UART at 0xfe001000, exit register at 0xfe002000, doorbell at
@@ -82,6 +99,9 @@ Examples:
   guestmem-vmm run --guest hello --arch aarch64 --backend emu
   guestmem-vmm run --image my-guest.elf --ram 64M
   guestmem-vmm run --backend sim --script accesses.txt --map
+  guestmem-vmm run --guest memtest --ram 64M --snapshot-every 20 snaps
+  guestmem-vmm restore snaps/LATEST --backend emu
+  guestmem-vmm snapshot-info snaps/LATEST
 
 Exit status: the guest's exit status (what it wrote to the exit register);
 2 for a usage error; 3 when a guest faulted, crashed, timed out or halted
@@ -102,6 +122,10 @@ struct Options {
     BackendKind backend = BackendKind::automatic;
     guestmem::Arch arch = guestmem::host_arch();
     std::string script;
+    double snapshot_every_ms = 0;
+    std::string snapshot_dir;
+    std::string snapshot_file;  // restore, snapshot-info
+    bool eager = false;
 };
 
 std::optional<std::uint64_t> parse_size(const std::string& text) {
@@ -129,6 +153,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::size_t i = 0;
     if (i < args.size() && args[i].rfind("--", 0) != 0) o.command = args[i++];
+    if ((o.command == "restore" || o.command == "snapshot-info") && i < args.size() && args[i].rfind("--", 0) != 0) {
+        o.snapshot_file = args[i++];
+    }
     auto value = [&](const std::string& flag) -> std::optional<std::string> {
         if (i + 1 >= args.size()) {
             std::cerr << "guestmem-vmm: " << flag << " needs a value (see --help)\n";
@@ -196,6 +223,20 @@ std::optional<Options> parse_args(int argc, char** argv) {
                 return std::nullopt;
             }
             o.arch = *arch;
+        } else if (a == "--snapshot-every") {
+            auto v = value(a);
+            if (!v) return std::nullopt;
+            char* end = nullptr;
+            o.snapshot_every_ms = std::strtod(v->c_str(), &end);
+            if (!end || *end != '\0' || !(o.snapshot_every_ms > 0)) {
+                std::cerr << "guestmem-vmm: --snapshot-every " << *v << ": give milliseconds, like 20, then a folder\n";
+                return std::nullopt;
+            }
+            auto dir = value(a);
+            if (!dir) return std::nullopt;
+            o.snapshot_dir = *dir;
+        } else if (a == "--eager") {
+            o.eager = true;
         } else if (a == "--script") {
             auto v = value(a);
             if (!v) return std::nullopt;
@@ -205,8 +246,26 @@ std::optional<Options> parse_args(int argc, char** argv) {
             return std::nullopt;
         }
     }
-    if (o.command != "run" && o.command != "guests" && o.command != "help") {
+    if (o.command != "run" && o.command != "guests" && o.command != "help" && o.command != "restore" &&
+        o.command != "snapshot-info") {
         std::cerr << "guestmem-vmm: unknown command " << o.command << " (see --help)\n";
+        return std::nullopt;
+    }
+    if ((o.command == "restore" || o.command == "snapshot-info") && o.snapshot_file.empty()) {
+        std::cerr << "guestmem-vmm: " << o.command << " needs a snapshot FILE, like DIR/LATEST (see --help)\n";
+        return std::nullopt;
+    }
+    if (o.eager && o.command != "restore") {
+        std::cerr << "guestmem-vmm: --eager is an option of restore\n";
+        return std::nullopt;
+    }
+    if (!o.snapshot_dir.empty() && (o.backend == BackendKind::sim || o.guest == "pingpong")) {
+        std::cerr << "guestmem-vmm: --snapshot-every needs a single VM running guest code (not --backend sim, not "
+                     "pingpong)\n";
+        return std::nullopt;
+    }
+    if (o.command == "restore" && o.backend == BackendKind::sim) {
+        std::cerr << "guestmem-vmm: restore runs the guest: choose --backend auto, kvm or emu\n";
         return std::nullopt;
     }
     if (o.backend == BackendKind::sim && o.command == "run" && o.script.empty()) {
@@ -344,6 +403,31 @@ int report_run(vmm::Machine& machine, const vmm::GuestRun& run) {
     return status == 0 ? 0 : (status & 0xff) ? static_cast<int>(status & 0xff) : 1;
 }
 
+/// The pauses that snapshot `machine` into o.snapshot_dir (none without
+/// --snapshot-every); nullopt (after saying why) when the folder is unusable.
+std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Options& o, vmm::Machine& machine,
+                                                                     const std::string& guest) {
+    if (o.snapshot_dir.empty()) return std::unique_ptr<vmm::PauseSchedule>();
+    auto series = vmm::SnapshotSeries::open(o.snapshot_dir);
+    if (!series) {
+        std::cerr << "guestmem-vmm: " << series.error().message << "\n";
+        return std::nullopt;
+    }
+    auto schedule = std::make_unique<vmm::PauseSchedule>();
+    schedule->every_seconds = o.snapshot_every_ms / 1000;
+    schedule->at_pause = [&machine, guest, series = std::make_shared<vmm::SnapshotSeries>(std::move(*series)),
+                          dir = o.snapshot_dir]() -> guestmem::Result<void> {
+        auto info = series->take(machine, guest);
+        if (!info) return info.error();
+        std::fprintf(stderr, "guestmem-vmm: snapshot %u (%s) in %s: %llu pages stored, %llu bytes\n",
+                     series->count() - 1, info->diff ? "diff" : "full", dir.c_str(),
+                     static_cast<unsigned long long>(info->stored_pages),
+                     static_cast<unsigned long long>(info->file_bytes));
+        return {};
+    };
+    return schedule;
+}
+
 int run_guests(const Options& o) {
     const bool pair = o.image.empty() && o.guest == "pingpong";
     const std::string arch_name(guestmem::to_string(o.arch));
@@ -424,10 +508,13 @@ int run_guests(const Options& o) {
               << vmm::human_size(o.ram) << " RAM" << (o.deferred_ram ? ", mapped on first touch" : "") << ")\n";
     std::cout.flush();
 
+    auto schedule = snapshot_schedule(o, *machines[0], o.image.empty() ? o.guest : path);
+    if (!schedule) return kExitVmmError;
     std::vector<guestmem::Result<vmm::GuestRun>> runs(count, guestmem::Error{guestmem::Errc::backend_error, "not run"});
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < count; ++i) {
-        threads.emplace_back([&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], o.timeout, true); });
+        threads.emplace_back(
+            [&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], o.timeout, true, schedule->get()); });
     }
     for (auto& t : threads) t.join();
     for (auto& c : consoles) c->flush();
@@ -450,6 +537,82 @@ int run_guests(const Options& o) {
     return status;
 }
 
+int restore_guest(const Options& o) {
+    std::error_code ec;
+    // LATEST is a link: the snapshot's folder (where its parents are) and
+    // its record are those of the file it points at.
+    const auto file = std::filesystem::canonical(o.snapshot_file, ec);
+    if (ec) {
+        std::cerr << "guestmem-vmm: cannot open snapshot " << o.snapshot_file << ": " << ec.message() << "\n";
+        return kExitUsage;
+    }
+    auto record = vmm::read_record(file);
+    if (!record) {
+        std::cerr << "guestmem-vmm: " << record.error().message << "\n";
+        return kExitUsage;
+    }
+    const std::string arch_name(guestmem::to_string(record->arch));
+    auto choice = guestmem::choose_backend(o.backend, record->arch);
+    if (!choice) {
+        std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n";
+        return kExitVmmError;
+    }
+    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name << " guests ("
+              << choice->why << ")\n";
+    auto caps = std::make_shared<guestmem::CapabilitySpace>();
+    std::mutex out_mutex;
+    Console console(out_mutex, "", o.quiet);
+    vmm::MachineOptions mo;
+    mo.backend = choice->kind;
+    mo.arch = record->arch;
+    mo.ram_size = record->ram_size;
+    mo.deferred_ram = record->deferred_ram;
+    mo.uart_output = [&console](char c) { console.put(c); };
+    const auto mode = o.eager ? guestmem::snapshot::RestoreMode::eager : guestmem::snapshot::RestoreMode::lazy;
+    const auto started = std::chrono::steady_clock::now();
+    auto machine = vmm::Machine::restore(mo, caps, file, record->uart, mode);
+    if (!machine) {
+        std::cerr << "guestmem-vmm: cannot restore " << file.string() << ": " << machine.error().message << "\n";
+        return machine.error().code == guestmem::Errc::bad_snapshot || machine.error().code == guestmem::Errc::io_error
+                   ? kExitUsage
+                   : kExitVmmError;
+    }
+    const double restore_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    guestmem::Vcpu* vcpu = (*machine)->vm().vcpu(0);
+    if (!vcpu) {
+        std::cerr << "guestmem-vmm: " << file.string() << " holds no vCPU state: nothing to continue\n";
+        return kExitUsage;
+    }
+    show_maps(o, {machine->get()});
+    std::cout << "Restored " << record->guest << " from " << file.string() << " (" << vmm::human_size(mo.ram_size)
+              << " RAM, " << (o.eager ? "read eagerly" : "read on first touch") << ", in " << restore_ms << " ms)\n";
+    std::cout.flush();
+    // What the guest printed before the snapshot, so the whole output reads
+    // as one uninterrupted run's.
+    for (char c : record->uart.transmitted) console.put(c);
+    auto schedule = snapshot_schedule(o, **machine, record->guest);
+    if (!schedule) return kExitVmmError;
+    if (*schedule) (*schedule)->at_start = false;  // the state it starts from is the snapshot itself
+    auto run = vmm::run_guest(**machine, *vcpu, o.timeout, true, schedule->get());
+    console.flush();
+    if (!run) {
+        std::cerr << "guestmem-vmm: " << run.error().message << "\n";
+        return kExitVmmError;
+    }
+    return report_run(**machine, *run);
+}
+
+int snapshot_info(const Options& o) {
+    auto info = guestmem::snapshot::inspect(o.snapshot_file);
+    if (!info) {
+        std::cerr << "guestmem-vmm: " << info.error().message << "\n";
+        return kExitUsage;
+    }
+    std::cout << vmm::snapshot_summary(o.snapshot_file, *info);
+    return 0;
+}
+
 int run(int argc, char** argv) {
     auto options = parse_args(argc, argv);
     if (!options) return kExitUsage;
@@ -466,6 +629,8 @@ int run(int argc, char** argv) {
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
         return 0;
     }
+    if (options->command == "restore") return restore_guest(*options);
+    if (options->command == "snapshot-info") return snapshot_info(*options);
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
     return run_guests(*options);
 }

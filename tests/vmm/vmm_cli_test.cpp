@@ -12,35 +12,13 @@
 #include <string>
 
 #include "guestmem/backend_registry.hpp"
+#include "vmm_process.hpp"
 
 namespace {
 
-struct Outcome {
-    int status = -1;
-    std::string output;  // stdout and stderr together
-};
-
-Outcome vmm(const std::string& args) {
-    const std::string command = std::string(GUESTMEM_VMM_PATH) + " " + args + " 2>&1";
-    Outcome outcome;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) return outcome;
-    char buffer[4096];
-    for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) outcome.output.append(buffer, n);
-    const int raw = pclose(pipe);
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return outcome;
-}
-
-/// Why no backend can run host-architecture guests here, as the VMM's
-/// --backend auto would find, or empty when one can.
-std::string no_guest_backend() {
-    auto choice = guestmem::choose_backend(guestmem::BackendKind::automatic, guestmem::host_arch());
-    return choice ? std::string() : choice.error().message;
-}
-
-#define REQUIRE_GUEST_BACKEND() \
-    if (const std::string why = no_guest_backend(); !why.empty()) GTEST_SKIP() << "no backend runs guests here: " << why
+using vmm_test::Outcome;
+using vmm_test::vmm;
+using vmm_test::no_guest_backend;
 
 /// True when the VMM probed the host for a backend (it says which it chose).
 bool chose_a_backend(const Outcome& o) { return o.output.find("guestmem-vmm: backend ") != std::string::npos; }

@@ -51,4 +51,17 @@ std::string Uart::transmitted() const {
     return transmitted_;
 }
 
+Uart::State Uart::state() const {
+    std::lock_guard lock(mutex_);
+    return State{regs_, divisor_low_, divisor_high_, transmitted_};
+}
+
+void Uart::set_state(State state) {
+    std::lock_guard lock(mutex_);
+    regs_ = state.regs;
+    divisor_low_ = state.divisor_low;
+    divisor_high_ = state.divisor_high;
+    transmitted_ = std::move(state.transmitted);
+}
+
 }  // namespace vmm

@@ -30,6 +30,17 @@ public:
     /// Everything transmitted so far.
     std::string transmitted() const;
 
+    /// The device's state, for snapshots: registers and output so far.
+    struct State {
+        std::array<std::uint8_t, 8> regs{};
+        std::uint8_t divisor_low = 0, divisor_high = 0;
+        std::string transmitted;
+    };
+    State state() const;
+    /// Puts the device back in `state` (a restored guest continues with it);
+    /// the output already transmitted is not sent to the output again.
+    void set_state(State state);
+
 private:
     std::uint8_t read(unsigned reg);
     void write(unsigned reg, std::uint8_t value);

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// guestmem-vmm's snapshots as a user takes them: run with --snapshot-every,
+// restore DIR/LATEST, snapshot-info; the restored guest's output and exit
+// status must be those of an uninterrupted run.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "guestmem/backend_registry.hpp"
+#include "vmm_process.hpp"
+
+namespace {
+
+using vmm_test::Outcome;
+using vmm_test::vmm;
+
+namespace fs = std::filesystem;
+
+/// The guest's own lines (what it printed through the UART), in order.
+std::vector<std::string> guest_lines(const std::string& output, const std::string& guest) {
+    std::vector<std::string> lines;
+    std::istringstream in(output);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(guest + ":", 0) == 0) lines.push_back(line);
+    }
+    return lines;
+}
+
+/// A fresh, empty folder for one test's snapshots.
+fs::path fresh_dir(const std::string& name) {
+    const fs::path dir = fs::path(::testing::TempDir()) / ("guestmem-vmm-" + name);
+    fs::remove_all(dir);
+    return dir;
+}
+
+std::vector<fs::path> snapshot_files(const fs::path& dir) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() == ".gms") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+bool backend_runs_guests(guestmem::BackendKind kind) {
+    return static_cast<bool>(guestmem::choose_backend(kind, guestmem::host_arch()));
+}
+
+/// Runs memtest with snapshots on `run_backend`, restores LATEST on
+/// `restore_backend`, and checks the restored run finishes as the
+/// uninterrupted one did.
+void run_snapshot_restore(const std::string& name, const std::string& run_backend, const std::string& restore_backend,
+                          const std::string& ram, const std::string& extra_restore = "") {
+    const fs::path dir = fresh_dir(name);
+    Outcome whole = vmm("run --guest memtest --ram " + ram + " --backend " + run_backend + " --timeout 120");
+    ASSERT_EQ(whole.status, 0) << whole.output;
+
+    Outcome first = vmm("run --guest memtest --ram " + ram + " --backend " + run_backend +
+                        " --timeout 120 --snapshot-every 2 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    EXPECT_EQ(guest_lines(first.output, "memtest"), guest_lines(whole.output, "memtest"))
+        << "snapshots do not change what the guest does";
+    const auto files = snapshot_files(dir);
+    ASSERT_GE(files.size(), 2u) << "a full snapshot, then at least one diff:\n" << first.output;
+    EXPECT_EQ(files.front().filename(), "snap-0000.gms");
+    ASSERT_TRUE(fs::is_symlink(dir / "LATEST"));
+    EXPECT_EQ(fs::read_symlink(dir / "LATEST"), files.back().filename());
+    Outcome latest_info = vmm("snapshot-info " + (dir / "LATEST").string());
+    EXPECT_NE(latest_info.output.find(", diff, id"), std::string::npos) << latest_info.output;
+
+    Outcome restored = vmm("restore " + (dir / "LATEST").string() + " --backend " + restore_backend +
+                           " --timeout 120" + extra_restore);
+    ASSERT_EQ(restored.status, whole.status) << restored.output;
+    EXPECT_EQ(guest_lines(restored.output, "memtest"), guest_lines(whole.output, "memtest")) << restored.output;
+    EXPECT_NE(restored.output.find("memtest: PASS"), std::string::npos) << restored.output;
+
+    // The first, full snapshot restores too: the guest runs from its start.
+    Outcome from_start = vmm("restore " + files.front().string() + " --backend " + restore_backend + " --timeout 120");
+    ASSERT_EQ(from_start.status, whole.status) << from_start.output;
+    EXPECT_EQ(guest_lines(from_start.output, "memtest"), guest_lines(whole.output, "memtest"));
+}
+
+TEST(VmmSnapshot, MemtestSnapshotsAndRestoresOnTheEmulatorWithTheSameOutput) {
+    if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
+    run_snapshot_restore("emu", "emu", "emu", "16M");
+}
+
+TEST(VmmSnapshot, AnEagerRestoreContinuesTheSame) {
+    if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
+    run_snapshot_restore("eager", "emu", "emu", "8M", " --eager");
+}
+
+TEST(VmmSnapshot, DeferredRamSnapshotsAndRestores) {
+    REQUIRE_GUEST_BACKEND();
+    const fs::path dir = fresh_dir("deferred");
+    Outcome first = vmm("run --guest memtest --ram 32M --deferred-ram --snapshot-every 2 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    Outcome restored = vmm("restore " + (dir / "LATEST").string());
+    ASSERT_EQ(restored.status, 0) << restored.output;
+    EXPECT_EQ(guest_lines(restored.output, "memtest"), guest_lines(first.output, "memtest"));
+}
+
+TEST(VmmSnapshot, OnKvmAndAcrossBackends) {
+    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is absent: no KVM snapshots here";
+    if (!backend_runs_guests(guestmem::BackendKind::kvm)) GTEST_SKIP() << "KVM cannot run guests here";
+    run_snapshot_restore("kvm", "kvm", "kvm", "16M");
+    if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
+    run_snapshot_restore("kvm-to-emu", "kvm", "emu", "16M");
+    run_snapshot_restore("emu-to-kvm", "emu", "kvm", "16M");
+}
+
+TEST(VmmSnapshot, SnapshotInfoPrintsTheLayoutAndSizes) {
+    REQUIRE_GUEST_BACKEND();
+    const fs::path dir = fresh_dir("info");
+    Outcome first = vmm("run --guest hello --snapshot-every 1000 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    Outcome info = vmm("snapshot-info " + (dir / "snap-0000.gms").string());
+    ASSERT_EQ(info.status, 0) << info.output;
+    EXPECT_NE(info.output.find("full"), std::string::npos) << info.output;
+    EXPECT_NE(info.output.find("0x000000000000-0x0000003fffff"), std::string::npos) << "4 MiB of RAM from 0";
+    EXPECT_NE(info.output.find("0x0000fe000000-0x0000fe000fff"), std::string::npos) << "the ROM";
+    EXPECT_NE(info.output.find("pages stored"), std::string::npos);
+    EXPECT_NE(info.output.find("1 vCPU state"), std::string::npos);
+}
+
+TEST(VmmSnapshot, BadSnapshotsAreRefusedWithAReason) {
+    REQUIRE_GUEST_BACKEND();
+    Outcome missing = vmm("restore /nonexistent/LATEST");
+    EXPECT_EQ(missing.status, 2) << missing.output;
+    EXPECT_NE(missing.output.find("cannot open snapshot /nonexistent/LATEST"), std::string::npos) << missing.output;
+
+    const fs::path dir = fresh_dir("bad");
+    Outcome first = vmm("run --guest hello --snapshot-every 1000 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    const fs::path good = dir / "snap-0000.gms";
+    // A truncated copy (with its record, so the VMM gets as far as the file).
+    const fs::path cut = dir / "cut.gms";
+    fs::copy_file(good, cut);
+    fs::copy_file(fs::path(good.string() + ".vmm"), fs::path(cut.string() + ".vmm"));
+    fs::resize_file(cut, fs::file_size(cut) / 2);
+    Outcome truncated = vmm("restore " + cut.string());
+    EXPECT_EQ(truncated.status, 2) << truncated.output;
+    EXPECT_NE(truncated.output.find("cannot restore"), std::string::npos) << truncated.output;
+    Outcome info = vmm("snapshot-info " + cut.string());
+    EXPECT_EQ(info.status, 2) << info.output;
+
+    Outcome no_record = vmm("restore " + good.string() + "x");
+    EXPECT_EQ(no_record.status, 2) << no_record.output;
+    Outcome usage = vmm("restore");
+    EXPECT_EQ(usage.status, 2);
+    EXPECT_NE(usage.output.find("restore needs a snapshot FILE"), std::string::npos) << usage.output;
+    Outcome pair = vmm("run --guest pingpong --snapshot-every 10 " + dir.string());
+    EXPECT_EQ(pair.status, 2);
+    EXPECT_NE(pair.output.find("--snapshot-every needs a single VM"), std::string::npos) << pair.output;
+    Outcome interval = vmm("run --guest hello --snapshot-every 0 " + dir.string());
+    EXPECT_EQ(interval.status, 2);
+}
+
+}  // namespace
