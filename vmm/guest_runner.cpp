@@ -65,8 +65,8 @@ Result<GuestRun> run_guest(Machine& machine, guestmem::Vcpu& vcpu, double timeou
     std::atomic<bool> timed_out{false};
     std::atomic<bool> pause_due{false};
     using std::chrono::duration_cast;
-    const auto interval =
-        pauses ? duration_cast<clock::duration>(std::chrono::duration<double>(pauses->every_seconds)) : clock::duration{};
+    const auto interval = pauses ? duration_cast<clock::duration>(std::chrono::duration<double>(pauses->every_seconds))
+                                 : clock::duration{};
     // The next pause is due `interval` after the guest last resumed (under
     // `mutex`): the time a pause takes (a snapshot) does not count, so the
     // guest always runs between two pauses.

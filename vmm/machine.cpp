@@ -250,19 +250,21 @@ Result<void> Machine::map_what_the_guest_runs_from() {
     if (guestmem::Vcpu* vcpu = vm_->vcpu(0)) {
         if (auto regs = vcpu->registers()) {
             needed.push_back(guestmem::instruction_pointer_of(*regs));
-            needed.push_back(std::visit([](const auto& r) -> guestmem::GuestAddr {
-                if constexpr (requires { r.rsp; }) {
-                    return r.rsp - 8;  // the next push
-                } else {
-                    return r.sp - 16;
-                }
-            }, *regs));
+            needed.push_back(std::visit(
+                [](const auto& r) -> guestmem::GuestAddr {
+                    if constexpr (requires { r.rsp; }) {
+                        return r.rsp - 8;  // the next push
+                    } else {
+                        return r.sp - 16;
+                    }
+                },
+                *regs));
         }
     }
     for (const auto& info : vm_->reservations()) {
         if (!info.deferred) continue;
-        const bool wanted = std::any_of(needed.begin(), needed.end(),
-                                        [&](guestmem::GuestAddr a) { return info.range.contains(a); });
+        const bool wanted =
+            std::any_of(needed.begin(), needed.end(), [&](guestmem::GuestAddr a) { return info.range.contains(a); });
         if (!wanted) continue;
         if (auto ok = vm_->ensure_mapped(info.id); !ok) return ok;
     }

@@ -152,7 +152,8 @@ Result<guestmem::snapshot::SnapshotInfo> SnapshotSeries::take(Machine& machine, 
     std::filesystem::remove(staging, ec);
     std::filesystem::create_symlink(path.filename(), staging, ec);
     if (!ec) std::filesystem::rename(staging, latest, ec);
-    if (ec) return fail(Errc::io_error, "cannot point " + latest.string() + " at " + path.string() + ": " + ec.message());
+    if (ec)
+        return fail(Errc::io_error, "cannot point " + latest.string() + " at " + path.string() + ": " + ec.message());
     ++count_;
     return info;
 }

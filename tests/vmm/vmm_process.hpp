@@ -35,9 +35,8 @@ inline std::string no_guest_backend() {
     return choice ? std::string() : choice.error().message;
 }
 
-
 }  // namespace vmm_test
 
-#define REQUIRE_GUEST_BACKEND()                                                \
+#define REQUIRE_GUEST_BACKEND()                                             \
     if (const std::string why = vmm_test::no_guest_backend(); !why.empty()) \
     GTEST_SKIP() << "no backend runs guests here: " << why

@@ -75,8 +75,8 @@ void run_snapshot_restore(const std::string& name, const std::string& run_backen
     Outcome latest_info = vmm("snapshot-info " + (dir / "LATEST").string());
     EXPECT_NE(latest_info.output.find(", diff, id"), std::string::npos) << latest_info.output;
 
-    Outcome restored = vmm("restore " + (dir / "LATEST").string() + " --backend " + restore_backend +
-                           " --timeout 120" + extra_restore);
+    Outcome restored = vmm("restore " + (dir / "LATEST").string() + " --backend " + restore_backend + " --timeout 120" +
+                           extra_restore);
     ASSERT_EQ(restored.status, whole.status) << restored.output;
     EXPECT_EQ(guest_lines(restored.output, "memtest"), guest_lines(whole.output, "memtest")) << restored.output;
     EXPECT_NE(restored.output.find("memtest: PASS"), std::string::npos) << restored.output;

@@ -36,8 +36,7 @@ std::string snapshot_summary(const std::string& file, const guestmem::snapshot::
     char id[32];
     std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(info.id));
     out << "Snapshot " << file << "\n"
-        << "  format version " << info.format_version << ", " << (info.diff ? "diff" : "full") << ", id " << id
-        << "\n";
+        << "  format version " << info.format_version << ", " << (info.diff ? "diff" : "full") << ", id " << id << "\n";
     if (info.diff) {
         std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(info.parent_id));
         out << "  parent " << info.parent << " (id " << id << ")\n";
