@@ -202,6 +202,10 @@ GUESTMEM_API int vm_dirty_tracking_stop(vm_t *vm);
  * tracking started or since they were last collected, and marks them clean.
  * Bit i of bitmap[i / 64] stands for the page at addr + i * 4096 (the layout
  * of KVM_GET_DIRTY_LOG). Thread safe.
+ * @param vm           the VM
+ * @param addr         the first guest-physical address (page aligned)
+ * @param size         bytes (a positive multiple of 4096)
+ * @param bitmap       receives the bits: its first (size / 4096 + 63) / 64 words are written
  * @param bitmap_words words at bitmap: at least (size / 4096 + 63) / 64
  * @return 0; -1 (logged, nothing collected) if not tracking, the range is
  *         unaligned or wraps, bitmap is NULL or too small.
