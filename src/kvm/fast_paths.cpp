@@ -16,7 +16,7 @@
 #include "format.hpp"
 #include "kvm_system.hpp"
 #include "guestmem/log.hpp"
-#include "unique_fd.hpp"
+#include "../core/unique_fd.hpp"
 
 namespace guestmem::kvm {
 

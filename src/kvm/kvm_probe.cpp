@@ -10,7 +10,7 @@
 #include <string>
 
 #include "format.hpp"
-#include "unique_fd.hpp"
+#include "../core/unique_fd.hpp"
 
 namespace guestmem::kvm {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "guestmem/error.hpp"
-#include "unique_fd.hpp"
+#include "../core/unique_fd.hpp"
 
 namespace guestmem::kvm {
 

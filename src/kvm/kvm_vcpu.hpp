@@ -17,7 +17,7 @@
 #include "guestmem/port_io.hpp"
 #include "kvm_vm_fd.hpp"
 #include "mapped_region.hpp"
-#include "unique_fd.hpp"
+#include "../core/unique_fd.hpp"
 
 namespace guestmem::kvm {
 

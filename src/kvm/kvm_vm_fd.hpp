@@ -10,7 +10,7 @@
 
 #include "guestmem/error.hpp"
 #include "kvm_system.hpp"
-#include "unique_fd.hpp"
+#include "../core/unique_fd.hpp"
 
 namespace guestmem::kvm {
 

@@ -9,36 +9,11 @@
 #include <utility>
 
 #include "format.hpp"
+#include "../core/unique_fd.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/snapshot.hpp"
 
 namespace guestmem::snapshot {
-
-/// An owned file descriptor.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 /// One snapshot file, open, with everything but its data section read and
 /// checked: the header's checksum, the sections' bounds against the file's

@@ -6,7 +6,7 @@
 
 #include <utility>
 
-namespace guestmem::kvm {
+namespace guestmem {
 
 /// Owns one file descriptor and closes it exactly once.
 ///
@@ -38,4 +38,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace guestmem::kvm
+}  // namespace guestmem
