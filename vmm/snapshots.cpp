@@ -63,7 +63,10 @@ Result<void> write_record(const std::filesystem::path& snapshot, const MachineRe
         << "uart-divisor " << unsigned{record.uart.divisor_low} << " " << unsigned{record.uart.divisor_high} << "\n"
         << "uart-output " << to_hex(record.uart.transmitted) << "\n";
     out.close();
-    if (!out) return fail(Errc::io_error, "cannot write " + path.string() + ": " + std::strerror(errno));
+    if (!out) {
+        const std::error_code why(errno, std::generic_category());  // message() is thread safe; strerror is not
+        return fail(Errc::io_error, "cannot write " + path.string() + ": " + why.message());
+    }
     return {};
 }
 

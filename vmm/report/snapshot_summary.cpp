@@ -24,8 +24,9 @@ const char* kind_name(guestmem::snapshot::ReservationKind kind) {
 
 std::string range_text(const guestmem::Range& r) {
     char text[64];
+    const guestmem::GuestAddr last = r.last();
     std::snprintf(text, sizeof text, "0x%012llx-0x%012llx", static_cast<unsigned long long>(r.base),
-                  static_cast<unsigned long long>(r.base + (r.size - 1)));
+                  static_cast<unsigned long long>(last));
     return text;
 }
 
