@@ -202,12 +202,13 @@ if dt:
         if check:
             # The path without tracking is the path with tracking off less the
             # check it pays while off (BM_Dirty_Paired_OffCheck).
-            without = off - max(check["check_ns"], 0.0)
-            r = off / without
-            row(f"{label}, tracking off", off, "ns", "without the check", without, r, "<= 1.02x", r <= 1.02)
-        row(f"{label}, tracking on", b["on_ns"], "ns", "off", off, b["on_ratio"],
-            "<= 1.2x" if "write_guest" in name else "(info)",
-            b["on_ratio"] <= 1.2 if "write_guest" in name else None)
+            cost = max(check["check_ns"], 0.0)
+            r = off / (off - cost)
+            row(f"{label}, tracking off", off, "ns", f"less the check ({cost:.3f} ns)", off - cost, r, "<= 1.02x",
+                r <= 1.02)
+        vmm_side = "WriteGuestValue" in name  # the target is for write_guest
+        row(f"{label}, tracking on", b["on_ns"], "ns", "off", off, b["on_ratio"], "<= 1.2x" if vmm_side else "(info)",
+            b["on_ratio"] <= 1.2 if vmm_side else None)
         row(f"{label}, another VM of the space tracks", b["other_vm_ns"], "ns", "off", off, b["other_vm_ratio"],
             "(info)", None)
     for arch in ("x86_64", "aarch64"):
@@ -223,6 +224,9 @@ if sn:
     if full:
         row("full snapshot: save speed vs cp of a file of its size", full["save_MiBps"], "MiB/s", "cp",
             full["cp_MiBps"], full["cp_ratio"], ">= 0.5x cp", full["cp_ratio"] >= 0.5)
+        if "cp_1GiB_ms" in full:
+            row("full snapshot: time vs cp of a 1 GiB file (the RAM's size)", ns(full) / 1e6, "ms", "cp",
+                full["cp_1GiB_ms"], full["cp_1GiB_ratio"], "(info) speedup", None)
     diff = find(sn, "BM_Snapshot_SaveDiff")
     if diff:
         row("diff snapshot after touching 1%", ns(diff) / 1e6, "ms", "full", diff["full_ms"],
