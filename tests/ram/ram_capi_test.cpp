@@ -138,6 +138,30 @@ TEST(RamCapi, TouchCopiesAcrossFramesAndRegions) {
     EXPECT_EQ(value, expected);
 }
 
+TEST(RamCapi, TouchingForWritingDirtiesThePagesAndReadingDoesNot) {
+    CVm c;
+    ASSERT_NE(c.vm, nullptr);
+    ASSERT_EQ(vm_ram_register_at(c.vm, 1 * MiB, 64 * KiB, false), 0);
+    ASSERT_EQ(vm_dirty_tracking_start(c.vm), 0);
+    std::vector<uint64_t> bits(1);
+    auto dirty = [&] {
+        EXPECT_EQ(vm_dirty_pages(c.vm, 1 * MiB, 64 * KiB, bits.data(), bits.size()), 0);
+        return bits[0];
+    };
+    EXPECT_EQ(dirty(), 0u);
+    auto data = pattern(8 * KiB, 3);
+    // Pages 1 to 3: 8 KiB from 6 KiB in.
+    ASSERT_EQ(vm_ram_touch(c.vm, 1 * MiB + 6 * KiB, data.size(), vm_guest_ram_write_callback, data.data()), 0);
+    EXPECT_EQ(dirty(), 0b1110u);
+    std::vector<unsigned char> back(data.size());
+    ASSERT_EQ(vm_ram_touch(c.vm, 1 * MiB + 6 * KiB, back.size(), vm_guest_ram_read_callback, back.data()), 0);
+    EXPECT_EQ(dirty(), 0u) << "the read callback writes nothing";
+    // Any other callback may write: its pages count as written.
+    std::vector<Piece> pieces;
+    ASSERT_EQ(vm_ram_touch(c.vm, 1 * MiB + 40 * KiB, 4 * KiB, record_piece, &pieces), 0);
+    EXPECT_EQ(dirty(), 1u << 10);
+}
+
 TEST(RamCapi, TouchChecksTheWholeRangeFirst) {
     CVm c;
     ASSERT_EQ(vm_ram_register_at(c.vm, 0x10000, 0x2000, false), 0);
