@@ -203,16 +203,15 @@ std::optional<Header> decode_header(std::span<const std::byte> bytes, std::strin
 
 std::vector<std::byte> encode_layout(const Layout& layout) {
     Writer w;
-    w.u32(static_cast<std::uint32_t>(layout.pools.size()));
-    for (const Range& r : layout.pools) {
-        w.u64(r.base);
-        w.u64(r.size);
-    }
-    w.u32(static_cast<std::uint32_t>(layout.allocated.size()));
-    for (const Range& r : layout.allocated) {
-        w.u64(r.base);
-        w.u64(r.size);
-    }
+    auto ranges = [&w](const std::vector<Range>& list) {
+        w.u32(static_cast<std::uint32_t>(list.size()));
+        for (const Range& r : list) {
+            w.u64(r.base);
+            w.u64(r.size);
+        }
+    };
+    ranges(layout.pools);
+    ranges(layout.allocated);
     w.u32(static_cast<std::uint32_t>(layout.reservations.size()));
     for (const ReservationEntry& e : layout.reservations) {
         w.u64(e.range.base);
