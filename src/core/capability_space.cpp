@@ -22,6 +22,15 @@ struct DirtyTrackers {
     std::uint64_t in_use = 0;  // bit t: tracker t exists
     std::vector<Source> sources;
     std::string refusal;  // why the last source that could not log could not
+
+    /// Stops every source that is logging (the last tracker went, or the
+    /// first could not start).
+    void stop_sources() {
+        for (auto& source : sources) {
+            if (source.logging) source.backend->stop_dirty_log();
+            source.logging = false;
+        }
+    }
 };
 
 namespace {
@@ -147,10 +156,7 @@ Result<unsigned> CapabilitySpace::start_tracker() {
             auto ok = source.backend->start_dirty_log();
             source.logging = static_cast<bool>(ok);
             if (!ok) {
-                for (auto& started : trackers_->sources) {
-                    if (started.logging) started.backend->stop_dirty_log();
-                    started.logging = false;
-                }
+                trackers_->stop_sources();
                 return ok.error();
             }
         }
@@ -159,12 +165,7 @@ Result<unsigned> CapabilitySpace::start_tracker() {
     for (std::size_t i = 0; i < arenas_.size(); ++i) {
         if (auto ok = arenas_[i]->dirty().attach(tracker); !ok) {
             while (i-- > 0) arenas_[i]->dirty().detach(tracker);
-            if (first) {
-                for (auto& source : trackers_->sources) {
-                    if (source.logging) source.backend->stop_dirty_log();
-                    source.logging = false;
-                }
-            }
+            if (first) trackers_->stop_sources();
             return ok.error();
         }
     }
@@ -182,10 +183,7 @@ void CapabilitySpace::stop_tracker(unsigned tracker) {
     }
     trackers_->in_use &= ~(std::uint64_t{1} << tracker);
     if (trackers_->in_use != 0) return;
-    for (auto& source : trackers_->sources) {
-        if (source.logging) source.backend->stop_dirty_log();
-        source.logging = false;
-    }
+    trackers_->stop_sources();
     trackers_->refusal.clear();
 }
 
