@@ -428,6 +428,24 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
     return schedule;
 }
 
+/// The backend that runs `arch` guests here, as --backend asked, said on
+/// stderr with the reason; nullopt (after saying why none can) otherwise.
+std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guestmem::Arch arch, bool suggest_sim) {
+    const std::string arch_name(guestmem::to_string(arch));
+    auto choice = guestmem::choose_backend(requested, arch);
+    if (!choice) {
+        std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n";
+        if (suggest_sim) {
+            std::cerr << "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
+                         "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+        }
+        return std::nullopt;
+    }
+    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name << " guests ("
+              << choice->why << ")\n";
+    return *choice;
+}
+
 int run_guests(const Options& o) {
     const bool pair = o.image.empty() && o.guest == "pingpong";
     const std::string arch_name(guestmem::to_string(o.arch));
@@ -447,15 +465,8 @@ int run_guests(const Options& o) {
         return kExitUsage;
     }
     // Only now, with every argument checked, does the VMM look at the host.
-    auto choice = guestmem::choose_backend(o.backend, o.arch);
-    if (!choice) {
-        std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n"
-                  << "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
-                     "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
-        return kExitVmmError;
-    }
-    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name << " guests ("
-              << choice->why << ")\n";
+    auto choice = pick_backend(o.backend, o.arch, /*suggest_sim=*/true);
+    if (!choice) return kExitVmmError;
 
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
@@ -551,14 +562,9 @@ int restore_guest(const Options& o) {
         std::cerr << "guestmem-vmm: " << record.error().message << "\n";
         return kExitUsage;
     }
-    const std::string arch_name(guestmem::to_string(record->arch));
-    auto choice = guestmem::choose_backend(o.backend, record->arch);
-    if (!choice) {
-        std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n";
-        return kExitVmmError;
-    }
-    std::cerr << "guestmem-vmm: backend " << guestmem::to_string(choice->kind) << " for " << arch_name << " guests ("
-              << choice->why << ")\n";
+    // restore runs guest code: the sim backend is no way out there.
+    auto choice = pick_backend(o.backend, record->arch, /*suggest_sim=*/false);
+    if (!choice) return kExitVmmError;
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
     Console console(out_mutex, "", o.quiet);
