@@ -424,8 +424,16 @@ TEST_P(KvmDirtyLog, NoGuestWriteIsLostWhileTheVmmCollectsConcurrently) {
         }
         ++rounds;
     };
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-    while (std::chrono::steady_clock::now() < until || rounds < 50) collect();
+    // At least 500 ms and 50 rounds, and (on a loaded host, where the guest
+    // may get little CPU) until pages were reported more than twice each,
+    // within a deadline only a guest whose writes are never reported reaches.
+    const auto start = std::chrono::steady_clock::now();
+    auto more = [&] {
+        const auto now = std::chrono::steady_clock::now();
+        return now < start + std::chrono::milliseconds(500) || rounds < 50 ||
+               (reported <= 2 * kPages && now < start + std::chrono::seconds(30));
+    };
+    while (more()) collect();
     s.vcpu->request_stop();
     guest.join();
     EXPECT_EQ(r.reason, StopReason::stopped) << r.message;
@@ -467,8 +475,18 @@ TEST_P(KvmDirtyLog, CollectingWhileMemoryIsMappedAndFreedAndTheGuestRuns) {
         }
     });
     std::uint64_t region_reports = 0;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-    while (std::chrono::steady_clock::now() < until || churns.load() < 20) {
+    // At least 300 ms and 20 churns, and (on a loaded host, where the guest
+    // may get little CPU) until the guest's writes were reported more than
+    // once per page, within a deadline that only a guest whose writes are
+    // never reported reaches.
+    const auto start = std::chrono::steady_clock::now();
+    const auto until = start + std::chrono::milliseconds(300);
+    const auto deadline = start + std::chrono::seconds(30);
+    auto more = [&] {
+        const auto now = std::chrono::steady_clock::now();
+        return now < until || churns.load() < 20 || (region_reports <= kRegionPages && now < deadline);
+    };
+    while (more()) {
         auto bitmap = s.vm().dirty_pages(kRegion, kRegionPages * kPageSize);
         ASSERT_TRUE(bitmap) << bitmap.error().message;
         region_reports += bitmap->count();
