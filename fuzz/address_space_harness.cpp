@@ -181,7 +181,11 @@ private:
     }
 
     std::uint64_t pick_id(InputReader& in) {
-        if (ids_.empty() || in.below(16) == 0) return in.bits(8);  // never issued, most likely
+        // Reservation ids are process-wide and count up from 1: a small
+        // random one would name a reservation only when this input runs
+        // first in its process, and a crash would not replay. Ids from the
+        // top are never issued.
+        if (ids_.empty() || in.below(16) == 0) return UINT64_MAX - in.bits(8);
         return ids_[in.below(ids_.size())];
     }
 
@@ -321,12 +325,15 @@ private:
         model_.frames.push_back({bits, {}});
         model_.caps[*cap] = {static_cast<int>(model_.frames.size() - 1), 0xf};
         caps_issued_.push_back(*cap);
+        trace("allocate_frame bits=%u: cap=%llu frame=%zu", bits, static_cast<unsigned long long>(*cap),
+              model_.frames.size() - 1);
         // Sometimes the VMM writes the frame directly.
         if (in.bits(1)) {
             const std::uint64_t offset = in.below(kPage);
             const std::uint8_t value = in.byte();
             (*caps_->frame_memory(*cap))[offset] = static_cast<std::byte>(value);
             model_.frames.back().bytes[offset] = value;
+            trace("  the VMM writes %02x at offset %llx", value, static_cast<unsigned long long>(offset));
         }
     }
 
@@ -336,11 +343,14 @@ private:
         if (in.bits(1)) {
             const unsigned rights = static_cast<unsigned>(in.bits(4));
             auto copy = caps_->copy(cap, static_cast<guestmem::Rights>(rights));
+            trace("copy cap=%llu rights=%x: %s", static_cast<unsigned long long>(cap), rights,
+                  copy ? std::to_string(*copy).c_str() : "error");
             expect(copy.ok(), it != model_.caps.end(), "copy");
             if (!copy) return;
             model_.caps[*copy] = {it->second.frame, it->second.rights & rights};
             caps_issued_.push_back(*copy);
         } else {
+            trace("remove cap=%llu", static_cast<unsigned long long>(cap));
             expect(caps_->remove(cap).ok(), it != model_.caps.end(), "remove");
             if (it != model_.caps.end()) model_.caps.erase(it);
         }

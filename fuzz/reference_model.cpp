@@ -95,7 +95,8 @@ bool Model::memory_access(const Reservation& r, Addr addr, unsigned size, bool i
     for (unsigned i = 0; i < size; ++i) {
         const Mapping* found = nullptr;
         for (const auto& m : r.mappings) {
-            if (addr + i >= m.base && addr + i < m.base + m.size) found = &m;
+            // By offset: a mapping may end exactly at 2^64 (m.base + m.size == 0).
+            if (addr + i - m.base < m.size) found = &m;
         }
         if (!found || (is_write && !found->writable)) return false;
         where.emplace_back(found, addr + i - found->base);
