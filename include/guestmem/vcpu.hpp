@@ -105,7 +105,6 @@ private:
     std::unique_ptr<LookupCache> lookup_cache_;
     Fault* current_fault_ = nullptr;
     std::optional<std::int64_t> exit_status_;  // set by request_exit, consumed by run
-    unsigned dispatch_depth_ = 0;              // guest accesses in progress on this vCPU (nested through handlers)
     void* user_data_ = nullptr;
 };
 

@@ -87,6 +87,19 @@ bool access_mapped_memory(const FrameMap& frames, const Access piece, std::uint6
     return true;
 }
 
+/// Leaves the reservation a dispatch entered, however it ends.
+struct Inside {
+    Reservation& r;
+    ~Inside() { r.leave(); }
+};
+
+/// Inside, for a thread whose record is at hand.
+struct InsideWith {
+    Reservation& r;
+    ThreadInside& mine;
+    ~InsideWith() { r.leave(mine); }
+};
+
 // Failures are rare: kept out of the loop that performs an access.
 [[gnu::cold, gnu::noinline]] AccessOutcome failed(Vcpu& vcpu, const Access access, const char* reason) {
     return AccessOutcome{FaultReport{access, vcpu.backend().instruction_pointer(), reason}};
@@ -165,10 +178,7 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     if (reservation && reservation->try_enter()) {
         // The reservation stays alive while this vCPU's cache is pinned (by
         // run), even if the handler dispatches again and replaces it.
-        struct Inside {
-            Reservation* r;
-            ~Inside() { r->leave(); }
-        } inside{reservation};
+        const Inside inside{*reservation};
         const FrameMap* frames = reservation->frames();
         if (frames && access_mapped_memory(*frames, piece, read)) return Step::completed;
         if (reservation->has_deferred()) {
@@ -213,20 +223,93 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     return Piece{first_piece_size(addr, part), owner};
 }
 
+// The repeat of a vCPU's last lookup, in a reservation it holds: enter, the
+// frames or the handler, leave. A deferred mapping or a reservation being
+// freed is left to the general path, untouched. One switch gives the
+// handler's result its meaning (as call() and attempt() do between them).
+[[gnu::always_inline]] inline FaultDispatcher::Repeat FaultDispatcher::repeat(Vcpu& vcpu, Reservation& owner,
+                                                                             const Access piece, std::uint64_t& read,
+                                                                             const char*& failure) {
+    ThreadInside& mine = ThreadInside::mine();
+    if (!owner.try_enter(mine)) return Repeat::not_taken;
+    const InsideWith inside{owner, mine};
+    const FrameMap* frames = owner.frames();
+    if (frames && access_mapped_memory(*frames, piece, read)) return Repeat::completed;
+    // A deferred mapping, or frames another vCPU published after the load
+    // above: the general path completes or retries it.
+    if (owner.has_deferred() || (!frames && owner.frames())) return Repeat::not_taken;
+    Fault fault(vcpu, piece, owner.range().base);
+    Fault* outer = vcpu.current_fault_;
+    vcpu.current_fault_ = &fault;
+    FaultResult result;
+    try {
+        UserCodeScope user_code;
+        result = owner.handler()(fault);
+    } catch (const std::exception& e) {
+        vcpu.current_fault_ = outer;
+        log(LogLevel::error, std::string(ApiCall::current()) + ": the fault handler threw: " + e.what());
+        failure = "the fault handler threw an exception";
+        return Repeat::failed;
+    } catch (...) {
+        vcpu.current_fault_ = outer;
+        failure = "the fault handler threw an exception";
+        return Repeat::failed;
+    }
+    vcpu.current_fault_ = outer;
+    switch (result) {
+    case FaultResult::handled: read = fault.data(); return Repeat::completed;
+    case FaultResult::ignore: read = 0; return Repeat::completed;
+    case FaultResult::restart: return Repeat::restart;
+    case FaultResult::unhandled: break;
+    case FaultResult::error: failure = "the fault handler returned FAULT_ERROR"; return Repeat::failed;
+    default: failure = "the fault handler returned a value that is not a memory_fault_result_t"; return Repeat::failed;
+    }
+    switch (unhandled(vcpu, piece, /*passed_on=*/true, read, failure)) {
+    case FaultResult::handled: return Repeat::completed;
+    case FaultResult::ignore: read = 0; return Repeat::completed;
+    case FaultResult::restart: return Repeat::restart;
+    default: return Repeat::failed;
+    }
+}
+
+// Every access starts here. The common case on a fault path, a guest
+// touching the device it touched last with an access of 1, 2, 4 or 8 bytes,
+// takes the short path: no search, no split, few live values. Everything
+// else, and a handler's request to restart, takes general(), out of line.
 [[gnu::always_inline]] inline AccessOutcome FaultDispatcher::run(Vcpu& vcpu, Access& access) {
+    const std::uint8_t size = access.size;
+    LookupCache& cache = *vcpu.lookup_cache_;
+    Reservation* owner = (size & (size - 1)) == 0 ? RegionIndex::repeat(cache, access.addr, size) : nullptr;
+    // The cache's pins count the dispatches in progress on the vCPU.
+    if (!owner || cache.pins >= kMaxNesting) return general(vcpu, access, 0);
+    const std::uint64_t written = access.is_write ? access.data & size_mask(size) : 0;
+    const Access piece{access.addr, size, access.is_write, written};
+    std::uint64_t read = 0;
+    const char* failure = "";
+    Repeat done;
+    {
+        const SnapshotPin pin(cache);
+        done = repeat(vcpu, *owner, piece, read, failure);
+    }
+    switch (done) {
+    case Repeat::completed: access.data = piece.is_write ? written : read; return AccessOutcome{};
+    case Repeat::not_taken: return general(vcpu, access, 0);
+    case Repeat::restart: return general(vcpu, access, 1);
+    default: return failed(vcpu, piece, failure);
+    }
+}
+
+// The general path: any size from 1 to 8, split at owner boundaries, with
+// lookups, deferred mappings and restarts (`restarts` already made).
+[[gnu::noinline]] AccessOutcome FaultDispatcher::general(Vcpu& vcpu, Access& access, int restarts) {
     if (!ends_within_address_space(access.addr, access.size)) {
         return failed(vcpu, access, "access wraps past the top of the address space");
     }
-    if (vcpu.dispatch_depth_ >= kMaxNesting) {
+    if (vcpu.lookup_cache_->pins >= kMaxNesting) {  // dispatches in progress on the vCPU
         return failed(vcpu, access,
                       "guest accesses made from fault handlers nest too deeply (a handler that "
                       "re-enters its own device or the unhandled-fault callback without end?)");
     }
-    struct Nesting {
-        unsigned& depth;
-        explicit Nesting(unsigned& d) : depth(d) { ++depth; }
-        ~Nesting() { --depth; }
-    } nesting{vcpu.dispatch_depth_};
     const GuestAddr addr = access.addr;
     const std::uint8_t size = access.size;
     const bool is_write = access.is_write;
@@ -239,7 +322,6 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     // access: pieces already written stay written.
     std::uint64_t done = 0;
     std::uint64_t value = 0;
-    int restarts = 0;
     // The usual access, one owner holding all of it, is performed before the
     // loop: straight-line code with few live values (the loop only follows
     // when the piece must be performed again).
@@ -252,7 +334,7 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
             switch (attempt(vcpu, piece, owner, read, failure)) {
             case Step::completed: access.data = is_write ? written : read; return AccessOutcome{};
             case Step::failed: return failed(vcpu, piece, failure);
-            case Step::again: restarts = 1; break;
+            case Step::again: ++restarts; break;
             }
         }
     }

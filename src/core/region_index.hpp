@@ -60,7 +60,7 @@ private:
 struct LookupCache {
     std::uint64_t version = UINT64_MAX;
     std::shared_ptr<const RegionSnapshot> snapshot;
-    unsigned pins = 0;
+    unsigned pins = 0;  // a vCPU's cache: its dispatches in progress (nested through handlers)
     std::vector<std::shared_ptr<const RegionSnapshot>> replaced;
     // The reservation the last lookup found, in `snapshot`: guests tend to
     // touch one device many times in a row, and checking it first costs no
@@ -147,6 +147,19 @@ public:
             return cache.last_found;
         }
         return search(cache, addr);
+    }
+    /// The reservation the last lookup through `cache` found, if it holds all
+    /// of [addr, addr + size) (size 1 to 8); else nullptr. The dispatch fast
+    /// path: no search, no write, and no look at the index's version. That
+    /// is safe for a caller that enters the reservation before using it: a
+    /// reservation's range never changes, so while it is live it is the one
+    /// owner of its addresses, and once retired Reservation::try_enter
+    /// refuses it (the caller then looks up through lookup(), which sees the
+    /// new version). `cache` keeps it allocated (see LookupCache).
+    static Reservation* repeat(const LookupCache& cache, GuestAddr addr, std::uint8_t size) {
+        const std::uint64_t offset = addr - cache.last_found_base;
+        if (offset <= cache.last_found_span && cache.last_found_span - offset >= size - 1u) return cache.last_found;
+        return nullptr;
     }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.

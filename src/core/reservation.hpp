@@ -67,8 +67,9 @@ public:
     void set_has_deferred(bool value) { has_deferred_.store(value, std::memory_order_release); }
 
     /// Enters the reservation for a dispatch on this thread; false once retired.
-    bool try_enter() {
-        ThreadInside& mine = ThreadInside::mine();
+    bool try_enter() { return try_enter(ThreadInside::mine()); }
+    /// try_enter() with the calling thread's record already at hand.
+    bool try_enter(ThreadInside& mine) {
         if (mine.overflow.empty() && mine.push(this)) {
             reader_fence();
             if (state_.load(std::memory_order_relaxed) == kLive) return true;
@@ -78,8 +79,9 @@ public:
         return try_enter_counted(mine);
     }
     /// Leaves after a successful try_enter on the same thread.
-    void leave() {
-        ThreadInside& mine = ThreadInside::mine();
+    void leave() { leave(ThreadInside::mine()); }
+    /// leave() with the calling thread's record (the one it entered with).
+    void leave(ThreadInside& mine) {
         if (mine.overflow.empty() && mine.pop_if_innermost(this)) {
             reader_fence();
             // Only a free waits, and it retires first: if we miss the flag

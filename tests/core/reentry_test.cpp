@@ -109,6 +109,45 @@ TEST(Reentry, EndlessReentryOfTheUnhandledCallbackEndsInAnErrorAtTheNestingBound
     EXPECT_EQ(sim::read(*s.vcpu, 0x5000, 4).value(), 0u);
 }
 
+// Each nested access repeats the one before it: every one of them takes the
+// repeat fast path (the reservation the vCPU found last), which must count
+// the nesting as the general path does.
+TEST(Reentry, EndlessReentryOfAReservationsOwnHandlerEndsInAnErrorAtTheNestingBound) {
+    LogCapture log;
+    SimVm s;
+    int calls = 0;
+    ASSERT_TRUE(s.vm->reserve_at(0x6000, 0x1000, [&](Fault& f) {
+        ++calls;
+        return sim::read(*s.vcpu, f.address(), f.size()) ? FaultResult::handled : FaultResult::error;
+    }));
+    EXPECT_EQ(sim::read(*s.vcpu, 0x6000, 4).code(), Errc::fault_error);
+    EXPECT_EQ(calls, static_cast<int>(FaultDispatcher::kMaxNesting));
+    EXPECT_TRUE(log.has_error_with({"nest too deeply"})) << log.dump();
+}
+
+// The repeat fast path trusts the reservation a vCPU found last without
+// looking at the index: a freed one must never be reached through it, and a
+// new one in its place must.
+TEST(Reentry, ARepeatAfterAFreeReachesWhateverHoldsTheAddressNow) {
+    LogCapture log;
+    SimVm s;
+    auto first = s.vm->reserve_at(0x7000, 0x1000, [](Fault& f) {
+        f.set_data(1);
+        return FaultResult::handled;
+    });
+    ASSERT_TRUE(first);
+    EXPECT_EQ(sim::read(*s.vcpu, 0x7000, 4).value(), 1u);
+    EXPECT_EQ(sim::read(*s.vcpu, 0x7000, 4).value(), 1u) << "the repeat";
+    ASSERT_TRUE(s.vm->free(*first));
+    EXPECT_EQ(sim::read(*s.vcpu, 0x7000, 4).code(), Errc::fault_error) << "nothing holds it";
+    ASSERT_TRUE(s.vm->reserve_at(0x7000, 0x1000, [](Fault& f) {
+        f.set_data(2);
+        return FaultResult::handled;
+    }));
+    EXPECT_EQ(sim::read(*s.vcpu, 0x7000, 4).value(), 2u);
+    EXPECT_EQ(sim::read(*s.vcpu, 0x7000, 4).value(), 2u) << "the repeat";
+}
+
 // Map iterators run under the address space's change lock.
 
 TEST(Reentry, AMapIteratorCallingBackIntoTheVmGetsReentrantCall) {
