@@ -106,9 +106,9 @@ bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::spa
                              Rights needed) {
     const std::size_t size = mine.empty() ? from_mine.size() : mine.size();
     if (size == 0 || !ends_within_address_space(addr, size) || !space_->initialized()) return false;
-    const RegionIndex& index = space_->index();
-    Reservation* reservation = index.lookup(index.thread_cache(), addr);
-    if (!reservation || !reservation->try_enter()) return false;
+    ThreadInside& inside = ThreadInside::mine();
+    Reservation* reservation = space_->index().enter_holder(addr, inside);
+    if (!reservation) return false;
     bool done = false;
     if (const FrameMap* frames = reservation->frames()) {
         const MappedRun* run = frames->find(addr);
@@ -125,7 +125,7 @@ bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::spa
             done = true;
         }
     }
-    reservation->leave();
+    reservation->leave(inside);
     return done;
 }
 

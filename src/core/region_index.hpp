@@ -161,6 +161,17 @@ public:
         if (offset <= cache.last_found_span && cache.last_found_span - offset >= size - 1u) return cache.last_found;
         return nullptr;
     }
+    /// For VMM-side accesses (no vCPU): the reservation holding `addr`, found
+    /// through the calling thread's cache and entered with `mine` (the
+    /// caller leaves it), or nullptr. A repeat of the thread's last lookup
+    /// skips the version check, as repeat() explains; if that reservation
+    /// was retired meanwhile, lookup() refreshes the cache.
+    Reservation* enter_holder(GuestAddr addr, ThreadInside& mine) const {
+        LookupCache& cache = thread_cache();
+        if (Reservation* last = repeat(cache, addr, 1); last && last->try_enter(mine)) return last;
+        Reservation* found = lookup(cache, addr);
+        return found && found->try_enter(mine) ? found : nullptr;
+    }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.
     std::optional<GuestAddr> next_base_above(LookupCache& cache, GuestAddr addr) const;

@@ -253,13 +253,13 @@ Result<void> Vm::ensure_mapped(ReservationId id) {
 }
 
 std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
-    Reservation* reservation = space_->index().lookup(space_->index().thread_cache(), addr);
-    if (!reservation || !reservation->try_enter()) return std::nullopt;
-    std::optional<MappedRun> run;
-    if (const FrameMap* frames = reservation->frames()) {
-        if (const MappedRun* found = frames->find(addr)) run = *found;
-    }
-    reservation->leave();
+    ThreadInside& mine = ThreadInside::mine();
+    Reservation* reservation = space_->index().enter_holder(addr, mine);
+    if (!reservation) return std::nullopt;
+    const FrameMap* frames = reservation->frames();
+    const MappedRun* found = frames ? frames->find(addr) : nullptr;
+    std::optional<MappedRun> run = found ? std::optional<MappedRun>(*found) : std::nullopt;
+    reservation->leave(mine);
     return run;
 }
 
