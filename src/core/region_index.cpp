@@ -121,9 +121,10 @@ std::vector<std::shared_ptr<Reservation>> RegionIndex::all() const {
     return out;
 }
 
-const RegionSnapshot& RegionIndex::view(LookupCache& cache) const {
-    const std::uint64_t current = version_.load(std::memory_order_acquire);
-    if (cache.version != current || !cache.snapshot) {
+// The first lookup after a change: the lock, and the new snapshot (built by
+// the first vCPU that needs it, then shared).
+const RegionSnapshot& RegionIndex::refresh(LookupCache& cache) const {
+    {
         std::lock_guard lock(mutex_);
         const std::uint64_t latest = version_.load(std::memory_order_relaxed);
         if (snapshot_version_ != latest || !snapshot_) {
@@ -140,10 +141,10 @@ const RegionSnapshot& RegionIndex::view(LookupCache& cache) const {
     return *cache.snapshot;
 }
 
+// lookup() found no repeat: search (after refreshing the cache if the index
+// changed, which also forgets the last reservation found).
 Reservation* RegionIndex::search(LookupCache& cache, GuestAddr addr) const {
-    const RegionSnapshot& snapshot = view(cache);
-    if (cache.last_found && addr - cache.last_found_base <= cache.last_found_span) return cache.last_found;
-    Reservation* found = snapshot.find(addr);
+    Reservation* found = view(cache).find(addr);
     if (found) {
         cache.last_found = found;
         cache.last_found_base = found->range().base;

@@ -121,7 +121,10 @@ public:
     RegionIndex();
 
     /// The snapshot to search for a lookup, refreshing `cache` if the index changed.
-    const RegionSnapshot& view(LookupCache& cache) const;
+    const RegionSnapshot& view(LookupCache& cache) const {
+        if (cache.version == version_.load(std::memory_order_acquire) && cache.snapshot) return *cache.snapshot;
+        return refresh(cache);
+    }
     /// The calling thread's cache for VMM-side lookups (guest memory copies,
     /// Vm::find_run), which have no vCPU: one per thread, taken over by
     /// whichever index the thread last looked up in. The snapshot it keeps
@@ -178,6 +181,7 @@ public:
 
 private:
     Reservation* search(LookupCache& cache, GuestAddr addr) const;
+    const RegionSnapshot& refresh(LookupCache& cache) const;
 
     mutable std::mutex mutex_;  // a leaf: after AddressSpace::change_mutex_, never before another lock
     std::map<GuestAddr, std::shared_ptr<Reservation>> live_;
