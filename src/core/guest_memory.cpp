@@ -130,11 +130,12 @@ bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::spa
 }
 
 Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
-    ApiCall call("read_guest");
     // Most copies (a descriptor, a ring index) lie in one run of frames: no
     // allocation, no visitor, no lock. Anything else, errors included, takes
-    // the general path, which checks the whole range before copying.
+    // the general path, which checks the whole range before copying (and is
+    // the only one that can fail, so the only one that names the call).
     if (vm.copy_within_one_run(addr, bytes, {}, Rights::read)) return {};
+    ApiCall call("read_guest");
     return vm.visit_memory(addr, bytes.size(), Rights::read, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_from_guest_memory(bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()), chunk.host);
         return {};
@@ -142,9 +143,9 @@ Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
 }
 
 Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights) {
-    ApiCall call("write_guest");
     const Rights needed = rights == WriteRights::guest ? Rights::read_write : Rights::read;
-    if (vm.copy_within_one_run(addr, {}, bytes, needed)) return {};
+    if (vm.copy_within_one_run(addr, {}, bytes, needed)) return {};  // as in read_guest
+    ApiCall call("write_guest");
     return vm.visit_memory(addr, bytes.size(), needed, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_to_guest_memory(chunk.host, bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()));
         record_write(chunk);  // also under Rights::read (the VMM writing read-only memory)
