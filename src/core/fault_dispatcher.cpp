@@ -228,8 +228,8 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
 // freed is left to the general path, untouched. One switch gives the
 // handler's result its meaning (as call() and attempt() do between them).
 [[gnu::always_inline]] inline FaultDispatcher::Repeat FaultDispatcher::repeat(Vcpu& vcpu, Reservation& owner,
-                                                                             const Access piece, std::uint64_t& read,
-                                                                             const char*& failure) {
+                                                                              const Access piece, std::uint64_t& read,
+                                                                              const char*& failure) {
     ThreadInside& mine = ThreadInside::mine();
     if (!owner.try_enter(mine)) return Repeat::not_taken;
     const InsideWith inside{owner, mine};
