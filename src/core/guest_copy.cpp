@@ -236,6 +236,17 @@ bool one_aligned_unit(const std::byte* guest, std::size_t n) {
     return (n == 1 || n == 2 || n == 4 || n == 8) && (reinterpret_cast<std::uintptr_t>(guest) & (n - 1)) == 0;
 }
 
+/// Calls copy(T{}) with the unsigned type of n bytes (1, 2, 4 or 8).
+template <class Copy>
+void by_unit_width(std::size_t n, Copy copy) {
+    switch (n) {
+    case 8: copy(std::uint64_t{}); return;
+    case 4: copy(std::uint32_t{}); return;
+    case 2: copy(std::uint16_t{}); return;
+    default: copy(std::uint8_t{}); return;
+    }
+}
+
 template <class T>
 void read_one(std::byte* to, const std::byte* from) {
     const T v = load_unit<T>(from);
@@ -254,12 +265,7 @@ void write_one(std::byte* to, const std::byte* from) {
 void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest) {
     const std::size_t n = std::min(mine.size(), guest.size());
     if (one_aligned_unit(guest.data(), n)) {
-        switch (n) {
-        case 8: read_one<std::uint64_t>(mine.data(), guest.data()); return;
-        case 4: read_one<std::uint32_t>(mine.data(), guest.data()); return;
-        case 2: read_one<std::uint16_t>(mine.data(), guest.data()); return;
-        default: read_one<std::uint8_t>(mine.data(), guest.data()); return;
-        }
+        return by_unit_width(n, [&](auto unit) { read_one<decltype(unit)>(mine.data(), guest.data()); });
     }
     copy_widest(guest.data(), n, FromGuest{mine.data(), guest.data()});
 }
@@ -267,12 +273,7 @@ void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte
 void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine) {
     const std::size_t n = std::min(mine.size(), guest.size());
     if (one_aligned_unit(guest.data(), n)) {
-        switch (n) {
-        case 8: write_one<std::uint64_t>(guest.data(), mine.data()); return;
-        case 4: write_one<std::uint32_t>(guest.data(), mine.data()); return;
-        case 2: write_one<std::uint16_t>(guest.data(), mine.data()); return;
-        default: write_one<std::uint8_t>(guest.data(), mine.data()); return;
-        }
+        return by_unit_width(n, [&](auto unit) { write_one<decltype(unit)>(guest.data(), mine.data()); });
     }
     copy_widest(guest.data(), n, ToGuest{guest.data(), mine.data()});
 }
