@@ -87,17 +87,12 @@ bool access_mapped_memory(const FrameMap& frames, const Access piece, std::uint6
     return true;
 }
 
-/// Leaves the reservation a dispatch entered, however it ends.
+/// Leaves the reservation a dispatch entered (with the thread's record it
+/// entered with), however the dispatch ends.
 struct Inside {
     Reservation& r;
-    ~Inside() { r.leave(); }
-};
-
-/// Inside, for a thread whose record is at hand.
-struct InsideWith {
-    Reservation& r;
     ThreadInside& mine;
-    ~InsideWith() { r.leave(mine); }
+    ~Inside() { r.leave(mine); }
 };
 
 // Failures are rare: kept out of the loop that performs an access.
@@ -175,10 +170,11 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
                                                                              std::uint64_t& read,
                                                                              const char*& failure) {
     FaultResult result;
-    if (reservation && reservation->try_enter()) {
+    ThreadInside& mine = ThreadInside::mine();
+    if (reservation && reservation->try_enter(mine)) {
         // The reservation stays alive while this vCPU's cache is pinned (by
         // run), even if the handler dispatches again and replaces it.
-        const Inside inside{*reservation};
+        const Inside inside{*reservation, mine};
         const FrameMap* frames = reservation->frames();
         if (frames && access_mapped_memory(*frames, piece, read)) return Step::completed;
         if (reservation->has_deferred()) {
@@ -223,60 +219,11 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     return Piece{first_piece_size(addr, part), owner};
 }
 
-// The repeat of a vCPU's last lookup, in a reservation it holds: enter, the
-// frames or the handler, leave. A deferred mapping or a reservation being
-// freed is left to the general path, untouched. One switch gives the
-// handler's result its meaning (as call() and attempt() do between them).
-[[gnu::always_inline]] inline FaultDispatcher::Repeat FaultDispatcher::repeat(Vcpu& vcpu, Reservation& owner,
-                                                                              const Access piece, std::uint64_t& read,
-                                                                              const char*& failure) {
-    ThreadInside& mine = ThreadInside::mine();
-    if (!owner.try_enter(mine)) return Repeat::not_taken;
-    const InsideWith inside{owner, mine};
-    const FrameMap* frames = owner.frames();
-    if (frames && access_mapped_memory(*frames, piece, read)) return Repeat::completed;
-    // A deferred mapping, or frames another vCPU published after the load
-    // above: the general path completes or retries it.
-    if (owner.has_deferred() || (!frames && owner.frames())) return Repeat::not_taken;
-    Fault fault(vcpu, piece, owner.range().base);
-    Fault* outer = vcpu.current_fault_;
-    vcpu.current_fault_ = &fault;
-    FaultResult result;
-    try {
-        UserCodeScope user_code;
-        result = owner.handler()(fault);
-    } catch (const std::exception& e) {
-        vcpu.current_fault_ = outer;
-        log(LogLevel::error, std::string(ApiCall::current()) + ": the fault handler threw: " + e.what());
-        failure = "the fault handler threw an exception";
-        return Repeat::failed;
-    } catch (...) {
-        vcpu.current_fault_ = outer;
-        failure = "the fault handler threw an exception";
-        return Repeat::failed;
-    }
-    vcpu.current_fault_ = outer;
-    switch (result) {
-    case FaultResult::handled: read = fault.data(); return Repeat::completed;
-    case FaultResult::ignore: read = 0; return Repeat::completed;
-    case FaultResult::restart: return Repeat::restart;
-    case FaultResult::unhandled: break;
-    case FaultResult::error: failure = "the fault handler returned FAULT_ERROR"; return Repeat::failed;
-    default: failure = "the fault handler returned a value that is not a memory_fault_result_t"; return Repeat::failed;
-    }
-    switch (unhandled(vcpu, piece, /*passed_on=*/true, read, failure)) {
-    case FaultResult::handled: return Repeat::completed;
-    case FaultResult::ignore: read = 0; return Repeat::completed;
-    case FaultResult::restart: return Repeat::restart;
-    default: return Repeat::failed;
-    }
-}
-
 // Every access starts here. An access of 1, 2, 4 or 8 bytes that one
-// reservation holds takes the short path: no split, few live values, and no
-// search at all when it is the reservation the vCPU touched last (a guest
-// polling a device register). Everything else, and a handler's request to
-// restart, takes general(), out of line.
+// reservation holds is one attempt, inline: no split, few live values, and
+// no search at all when it is the reservation the vCPU touched last (a guest
+// polling a device register). Everything else, and an attempt to be made
+// again, takes general(), out of line.
 [[gnu::always_inline]] inline AccessOutcome FaultDispatcher::run(Vcpu& vcpu, Access& access) {
     const std::uint8_t size = access.size;
     LookupCache& cache = *vcpu.lookup_cache_;
@@ -296,17 +243,19 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     const Access piece{access.addr, size, access.is_write, written};
     std::uint64_t read = 0;
     const char* failure = "";
-    Repeat done;
+    Step step;
     {
         const SnapshotPin pin(cache);
-        done = repeat(vcpu, *owner, piece, read, failure);
+        step = attempt(vcpu, piece, owner, read, failure);
     }
-    switch (done) {
-    case Repeat::completed: access.data = piece.is_write ? written : read; return AccessOutcome{};
-    case Repeat::not_taken: return general(vcpu, access, 0);
-    case Repeat::restart: return general(vcpu, access, 1);
-    default: return failed(vcpu, piece, failure);
+    switch (step) {
+    case Step::completed: access.data = piece.is_write ? written : read; return AccessOutcome{};
+    case Step::failed: return failed(vcpu, piece, failure);
+    case Step::again: break;
     }
+    // A restart, a deferred mapping completed, or the reservation freed
+    // meanwhile: the general path performs it again (counted as a restart).
+    return general(vcpu, access, 1);
 }
 
 // The general path: any size from 1 to 8, split at owner boundaries, with
@@ -333,22 +282,6 @@ FaultResult FaultDispatcher::unhandled(Vcpu& vcpu, const Access piece, bool pass
     // access: pieces already written stay written.
     std::uint64_t done = 0;
     std::uint64_t value = 0;
-    // The usual access, one owner holding all of it, is performed before the
-    // loop: straight-line code with few live values (the loop only follows
-    // when the piece must be performed again).
-    if ((size & (size - 1)) == 0) {
-        Reservation* owner = space_.index().lookup(*vcpu.lookup_cache_, addr);
-        if (owner && owner->range().contains(addr, size)) {
-            const Access piece{addr, size, is_write, written};
-            std::uint64_t read = 0;
-            const char* failure = "";
-            switch (attempt(vcpu, piece, owner, read, failure)) {
-            case Step::completed: access.data = is_write ? written : read; return AccessOutcome{};
-            case Step::failed: return failed(vcpu, piece, failure);
-            case Step::again: ++restarts; break;
-            }
-        }
-    }
     while (done < size) {
         const Piece next = next_piece(vcpu, access, done);
         const Access piece{addr + done, next.size, is_write,

@@ -52,13 +52,7 @@ private:
         Reservation* owner;
     };
 
-    /// How the repeat fast path ended: it did nothing (the general path
-    /// performs the access), completed the access, was asked to restart it,
-    /// or failed it.
-    enum class Repeat { not_taken, completed, restart, failed };
-
     AccessOutcome run(Vcpu& vcpu, Access& access);
-    Repeat repeat(Vcpu& vcpu, Reservation& owner, Access piece, std::uint64_t& read, const char*& failure);
     AccessOutcome general(Vcpu& vcpu, Access& access, int restarts);
     Piece next_piece(Vcpu& vcpu, const Access& access, std::uint64_t done);
     Step attempt(Vcpu& vcpu, Access piece, Reservation* owner, std::uint64_t& read, const char*& failure);

@@ -62,9 +62,14 @@ void for_each_narrow_unit(const std::byte* guest, std::size_t i, std::size_t end
     }
 }
 
-/// Reads `size` (1, 2 or 4) guest bytes at `from` as one access into `to`.
+/// Reads `size` (1, 2, 4 or 8) guest bytes at `from` as one access into `to`.
 void read_unit(std::byte* to, const std::byte* from, std::size_t size) {
     switch (size) {
+    case 8: {
+        const auto v = load_unit<std::uint64_t>(from);
+        std::memcpy(to, &v, 8);
+        return;
+    }
     case 4: {
         const auto v = load_unit<std::uint32_t>(from);
         std::memcpy(to, &v, 4);
@@ -83,9 +88,15 @@ void read_unit(std::byte* to, const std::byte* from, std::size_t size) {
     }
 }
 
-/// Writes `size` (1, 2 or 4) bytes from `from` to guest memory at `to` as one access.
+/// Writes `size` (1, 2, 4 or 8) bytes from `from` to guest memory at `to` as one access.
 void write_unit(std::byte* to, const std::byte* from, std::size_t size) {
     switch (size) {
+    case 8: {
+        std::uint64_t v;
+        std::memcpy(&v, from, 8);
+        store_unit(to, v);
+        return;
+    }
     case 4: {
         std::uint32_t v;
         std::memcpy(&v, from, 4);
@@ -236,36 +247,12 @@ bool one_aligned_unit(const std::byte* guest, std::size_t n) {
     return (n == 1 || n == 2 || n == 4 || n == 8) && (reinterpret_cast<std::uintptr_t>(guest) & (n - 1)) == 0;
 }
 
-/// Calls copy(T{}) with the unsigned type of n bytes (1, 2, 4 or 8).
-template <class Copy>
-void by_unit_width(std::size_t n, Copy copy) {
-    switch (n) {
-    case 8: copy(std::uint64_t{}); return;
-    case 4: copy(std::uint32_t{}); return;
-    case 2: copy(std::uint16_t{}); return;
-    default: copy(std::uint8_t{}); return;
-    }
-}
-
-template <class T>
-void read_one(std::byte* to, const std::byte* from) {
-    const T v = load_unit<T>(from);
-    std::memcpy(to, &v, sizeof(T));
-}
-
-template <class T>
-void write_one(std::byte* to, const std::byte* from) {
-    T v;
-    std::memcpy(&v, from, sizeof(T));
-    store_unit(to, v);
-}
-
 }  // namespace
 
 void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte> guest) {
     const std::size_t n = std::min(mine.size(), guest.size());
     if (one_aligned_unit(guest.data(), n)) {
-        return by_unit_width(n, [&](auto unit) { read_one<decltype(unit)>(mine.data(), guest.data()); });
+        return read_unit(mine.data(), guest.data(), n);
     }
     copy_widest(guest.data(), n, FromGuest{mine.data(), guest.data()});
 }
@@ -273,7 +260,7 @@ void copy_from_guest_memory(std::span<std::byte> mine, std::span<const std::byte
 void copy_to_guest_memory(std::span<std::byte> guest, std::span<const std::byte> mine) {
     const std::size_t n = std::min(mine.size(), guest.size());
     if (one_aligned_unit(guest.data(), n)) {
-        return by_unit_width(n, [&](auto unit) { write_one<decltype(unit)>(guest.data(), mine.data()); });
+        return write_unit(guest.data(), mine.data(), n);
     }
     copy_widest(guest.data(), n, ToGuest{guest.data(), mine.data()});
 }
