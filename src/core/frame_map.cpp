@@ -22,6 +22,8 @@ void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
             }
         }
         if (run.size != 0) runs_.push_back(run);
+        single_ = runs_.size() == 1;
+        if (single_) only_ = runs_[0];
     }
     frames_.push_back(FrameMapping{gpa, rights, std::move(frame)});
 }
@@ -35,6 +37,7 @@ const MappedRun* FrameMap::search(GuestAddr addr) const {
 }
 
 const MappedRun* FrameMap::adjacent(const MappedRun& run) const {
+    if (&run == &only_) return nullptr;  // find() of a single run: nothing follows it
     const MappedRun* next = &run + 1;
     return next != runs_.data() + runs_.size() && next->gpa == run.end() ? next : nullptr;
 }

@@ -22,8 +22,10 @@ public:
 
     /// The run holding `addr`, or nullptr.
     const MappedRun* find(GuestAddr addr) const {
-        // Contiguous frames merge into one run, the usual case: no search, no call.
-        if (runs_.size() == 1) return addr - runs_[0].gpa < runs_[0].size ? runs_.data() : nullptr;
+        // Contiguous frames merge into one run, the usual case: no search, no
+        // call, and no second cache miss (the copy is in this object, next to
+        // the pointer to it that was just read).
+        if (single_) return addr - only_.gpa < only_.size ? &only_ : nullptr;
         return search(addr);
     }
     /// The run that starts where `run` (one of runs()) ends, or nullptr if
@@ -37,6 +39,8 @@ public:
 private:
     const MappedRun* search(GuestAddr addr) const;
 
+    MappedRun only_;               // runs_[0] while it is the only run (single_), for find()
+    bool single_ = false;          // runs_.size() == 1
     std::vector<MappedRun> runs_;  // ascending, non-overlapping
     std::vector<FrameMapping> frames_;
 };

@@ -1,65 +1,69 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "region_index.hpp"
 
-#include <bit>
+#include <algorithm>
 #include <cstdint>
 
 namespace guestmem {
 
-namespace {
-constexpr std::size_t kNodesPerLine = 4;
-constexpr std::size_t kLine = 64;
-}  // namespace
-
 RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live) {
     owners_.reserve(live.size());
-    for (const auto& entry : live) owners_.push_back(entry.second);
-    // A complete tree: every search takes the same number of steps, so the
-    // loop's exit is predicted (a tree of 10 ends after 3 or 4 steps, by address).
-    nodes_ = live.empty() ? 0 : std::bit_ceil(live.size() + 1) - 1;
-    // Room to start node 0 on a cache line boundary (the vector's memory is
-    // 16-byte aligned), then nodes 0..nodes_; node 0 is never read.
-    storage_.resize(nodes_ + kNodesPerLine);
-    const auto misalignment = reinterpret_cast<std::uintptr_t>(storage_.data()) % kLine;
-    skip_ = misalignment == 0 ? 0 : (kLine - misalignment) / sizeof(Node);
-    std::size_t next_sorted = 0;
-    place(next_sorted, 1);
-}
-
-// An in-order walk of the implicit tree visits the nodes in address order.
-// The nodes past the reservations come last in address order, ending at
-// the top of the address space and holding nothing: a search that finds one
-// found no reservation (a reservation ending at 2^64 comes first, as the
-// first node in order among equal keys wins).
-void RegionSnapshot::place(std::size_t& next_sorted, std::size_t k) {
-    if (k > nodes_) return;
-    place(next_sorted, 2 * k);
-    if (next_sorted < owners_.size()) {
-        Reservation* reservation = owners_[next_sorted].get();
-        nodes()[k] = Node{reservation->range().last(), reservation};
-    } else {
-        nodes()[k] = Node{UINT64_MAX, nullptr};
+    found_.reserve(live.size());
+    for (const auto& entry : live) {
+        owners_.push_back(entry.second);
+        found_.push_back(entry.second.get());
     }
-    ++next_sorted;
-    place(next_sorted, 2 * k + 1);
+    if (found_.empty()) return;
+
+    // Built bottom up: the leaves, then each level over the one below, until
+    // one node is left. `largest` holds the largest key under each node of
+    // the level just built (a level's keys are those of its children).
+    std::vector<std::vector<Node>> levels;
+    std::vector<GuestAddr> largest;
+    const std::size_t leaves = (found_.size() + kKeys - 1) / kKeys;
+    levels.emplace_back(leaves);
+    for (std::size_t i = 0; i < leaves * kKeys; ++i) {
+        levels.back()[i / kKeys].keys[i % kKeys] = i < found_.size() ? found_[i]->range().last() : UINT64_MAX;
+    }
+    for (std::size_t b = 0; b < leaves; ++b) largest.push_back(found_[std::min(b * kKeys + kKeys, found_.size()) - 1]->range().last());
+    while (levels.back().size() > 1) {
+        const std::size_t below = levels.back().size();
+        const std::size_t count = (below + kFanout - 1) / kFanout;
+        std::vector<Node> level(count);
+        std::vector<GuestAddr> level_largest;
+        for (std::size_t j = 0; j < count; ++j) {
+            for (std::size_t t = 0; t < kKeys; ++t) {
+                const std::size_t child = j * kFanout + t;
+                level[j].keys[t] = child < below ? largest[child] : UINT64_MAX;  // no child: never below an address
+            }
+            level_largest.push_back(largest[std::min(j * kFanout + kFanout, below) - 1]);
+        }
+        levels.push_back(std::move(level));
+        largest = std::move(level_largest);
+    }
+    // Root first: the levels every search reads share the first lines.
+    for (auto level = levels.rbegin(); level != levels.rend(); ++level) {
+        levels_[level_count_++] = Level{nodes_.size(), level->size()};
+        nodes_.insert(nodes_.end(), level->begin(), level->end());
+    }
 }
 
 Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
-    // The first node (in address order) whose last address is >= addr: the
-    // only reservation that can hold addr, since they do not overlap.
-    const Node* tree = nodes();
-    const std::size_t n = nodes_;
-    std::size_t k = 1;
-    while (k <= n) {
-        // The line of k's four grandchildren (an address past the end is harmless).
-        // NOLINTNEXTLINE(performance-no-int-to-ptr): integers, as past the array pointer arithmetic is undefined
-        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(tree) + kLine * k));
-        k = 2 * k + (tree[k].last < addr);
+    // The first key (in address order) that is >= addr: the only reservation
+    // that can hold addr, since they do not overlap. In the node reached so
+    // far, the number of keys below addr is the child to go on in: the
+    // children before it hold only keys below addr. The last node of a level
+    // may have fewer children: when addr is above them all, the clamp goes on
+    // in its last child, whose keys are all below addr too.
+    if (level_count_ == 0) return nullptr;
+    const Node* nodes = nodes_.data();
+    std::size_t j = 0;
+    for (std::size_t l = 0; l + 1 < level_count_; ++l) {
+        const std::size_t child = j * kFanout + keys_below(nodes[levels_[l].first + j], addr);
+        j = std::min(child, levels_[l + 1].count - 1);
     }
-    // k went right after the node we want and left ever since: drop those
-    // trailing right turns and the last left one.
-    k >>= std::countr_one(k) + 1;
-    return k == 0 ? nullptr : tree[k].reservation;
+    const std::size_t i = j * kKeys + keys_below(nodes[levels_[level_count_ - 1].first + j], addr);
+    return i < found_.size() ? found_[i] : nullptr;
 }
 
 namespace {

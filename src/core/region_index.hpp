@@ -2,6 +2,7 @@
 // Finds the reservation holding a guest address, without locks on the fault path.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -16,11 +17,15 @@
 namespace guestmem {
 
 /// An immutable copy of the reservations, searched in O(log n) with few cache
-/// misses: the search keys (each reservation's last address) are stored in
-/// Eytzinger order (the implicit binary tree of a heap: node k's children are
-/// 2k and 2k + 1) next to the reservation, four nodes to a cache line, so a
-/// search reads one line per two levels and prefetches the lines two levels
-/// ahead of where it is.
+/// misses: a static B+-tree of the search keys (each reservation's last
+/// address). A node is one cache line of 8 sorted keys with 9 children; the
+/// leaves hold every key in address order, padded with 2^64 - 1, and an inner
+/// node's keys are the largest key under each of its first 8 children. A
+/// search reads one line per level and counts the keys below the address
+/// with 8 independent compares (no branch on the data), so 100,000
+/// reservations take 6 dependent loads where a binary tree takes 17. The
+/// reservation pointers are a separate array in the same order, read once at
+/// the end.
 class RegionSnapshot {
 public:
     explicit RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live);
@@ -36,19 +41,32 @@ public:
     std::size_t size() const { return owners_.size(); }
 
 private:
-    struct Node {
-        GuestAddr last;            // the reservation's last address
-        Reservation* reservation;  // owned through owners_
+    static constexpr std::size_t kKeys = 8;  // a node's keys: one cache line
+    static constexpr std::size_t kFanout = kKeys + 1;
+    struct alignas(64) Node {
+        GuestAddr keys[kKeys];
     };
-    static_assert(sizeof(Node) == 16, "four nodes to a cache line");
-    void place(std::size_t& next_sorted, std::size_t k);
-    const Node* nodes() const { return storage_.data() + skip_; }
-    Node* nodes() { return storage_.data() + skip_; }
+    static_assert(sizeof(Node) == 64, "a node is one cache line");
+    /// A level of the tree: its nodes are nodes_[first, first + count).
+    struct Level {
+        std::size_t first = 0;
+        std::size_t count = 0;
+    };
+    // 8 * 9^19 keys exceed 2^64 addresses' worth of reservations.
+    static constexpr std::size_t kMaxLevels = 20;
 
-    std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every node's reservation alive
-    std::vector<Node> storage_;                         // node k (1-based) at nodes()[k]
-    std::size_t skip_ = 0;   // storage_ elements before nodes()[0], so that nodes()[4k] starts a cache line
-    std::size_t nodes_ = 0;  // 2^h - 1 >= owners_.size(): the tree is complete
+    /// How many of the node's keys are below `addr`: 0 to 8.
+    static std::size_t keys_below(const Node& node, GuestAddr addr) {
+        std::size_t below = 0;
+        for (GuestAddr key : node.keys) below += key < addr;
+        return below;
+    }
+
+    std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every reservation alive
+    std::vector<Reservation*> found_;                   // owners_[i].get(): the search's answers
+    std::vector<Node> nodes_;                           // root first, leaves last
+    std::array<Level, kMaxLevels> levels_{};            // root first
+    std::size_t level_count_ = 0;
 };
 
 /// A vCPU's view of the index: reused until the index changes.
