@@ -356,6 +356,8 @@ private:
     // FaultDispatcher::of: backends that check an access's size themselves
     // (the sim backend's is stricter) perform it without dispatch()'s check.
     friend class FaultDispatcher;
+    // read_guest/write_guest's inline copy within one run (guest_memory.cpp).
+    friend struct GuestCopy;
 
     std::shared_ptr<CapabilitySpace> caps_;
     std::unique_ptr<Backend> backend_;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "guest_units.hpp"
 #include "guestmem/guest_memory.hpp"
 
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
@@ -31,16 +32,10 @@ namespace guestmem {
 
 namespace {
 
+using namespace guest_units;
+
 constexpr std::size_t kWord = sizeof(std::uint64_t);
 
-template <class T>
-T load_unit(const std::byte* p) {
-    return __atomic_load_n(reinterpret_cast<const T*>(p), __ATOMIC_RELAXED);
-}
-template <class T>
-void store_unit(std::byte* p, T v) {
-    __atomic_store_n(reinterpret_cast<T*>(p), v, __ATOMIC_RELAXED);
-}
 std::uint64_t load_word(const std::byte* p) { return load_unit<std::uint64_t>(p); }
 void store_word(std::byte* p, std::uint64_t v) { store_unit<std::uint64_t>(p, v); }
 
@@ -59,62 +54,6 @@ void for_each_narrow_unit(const std::byte* guest, std::size_t i, std::size_t end
         }
         unit(i, size);
         i += size;
-    }
-}
-
-/// Reads `size` (1, 2, 4 or 8) guest bytes at `from` as one access into `to`.
-void read_unit(std::byte* to, const std::byte* from, std::size_t size) {
-    switch (size) {
-    case 8: {
-        const auto v = load_unit<std::uint64_t>(from);
-        std::memcpy(to, &v, 8);
-        return;
-    }
-    case 4: {
-        const auto v = load_unit<std::uint32_t>(from);
-        std::memcpy(to, &v, 4);
-        return;
-    }
-    case 2: {
-        const auto v = load_unit<std::uint16_t>(from);
-        std::memcpy(to, &v, 2);
-        return;
-    }
-    default: {
-        const auto v = load_unit<std::uint8_t>(from);
-        std::memcpy(to, &v, 1);
-        return;
-    }
-    }
-}
-
-/// Writes `size` (1, 2, 4 or 8) bytes from `from` to guest memory at `to` as one access.
-void write_unit(std::byte* to, const std::byte* from, std::size_t size) {
-    switch (size) {
-    case 8: {
-        std::uint64_t v;
-        std::memcpy(&v, from, 8);
-        store_unit(to, v);
-        return;
-    }
-    case 4: {
-        std::uint32_t v;
-        std::memcpy(&v, from, 4);
-        store_unit(to, v);
-        return;
-    }
-    case 2: {
-        std::uint16_t v;
-        std::memcpy(&v, from, 2);
-        store_unit(to, v);
-        return;
-    }
-    default: {
-        std::uint8_t v;
-        std::memcpy(&v, from, 1);
-        store_unit(to, v);
-        return;
-    }
     }
 }
 
@@ -238,13 +177,6 @@ void copy_widest(const std::byte* guest, std::size_t n, const Copier& copier) {
     const std::size_t words_end = i + ((n - i) & ~(kWord - 1));
     copier.words(i, words_end);
     copier.narrow(words_end, n);
-}
-
-/// True when n bytes at `guest` are one naturally aligned unit of 1, 2, 4 or
-/// 8 bytes (a ring index, a descriptor field): copied with one access, the
-/// access copy_widest would make, without its loops.
-bool one_aligned_unit(const std::byte* guest, std::size_t n) {
-    return (n == 1 || n == 2 || n == 4 || n == 8) && (reinterpret_cast<std::uintptr_t>(guest) & (n - 1)) == 0;
 }
 
 }  // namespace

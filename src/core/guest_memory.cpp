@@ -11,6 +11,7 @@
 #include "dirty_log.hpp"
 #include "address_space.hpp"
 #include "format.hpp"
+#include "guest_units.hpp"
 #include "region_index.hpp"
 
 namespace guestmem {
@@ -122,39 +123,57 @@ Result<void> Vm::visit_memory(GuestAddr addr, std::uint64_t size, Rights needed,
     return {};
 }
 
-bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
-                             Rights needed) {
-    const std::size_t size = mine.empty() ? from_mine.size() : mine.size();
-    if (size == 0 || !ends_within_address_space(addr, size) || !space_->initialized()) return false;
-    ThreadInside& inside = ThreadInside::mine();
-    Reservation* reservation = space_->index().enter_holder(addr, inside);
-    if (!reservation) return false;
-    bool done = false;
-    if (const FrameMap* frames = reservation->frames()) {
-        const MappedRun* run = frames->find(addr);
+/// read_guest/write_guest's fast path, inline in each: most copies (a
+/// descriptor, a ring index) lie in one run of frames and take no lock, no
+/// allocation and no visitor; a copy of one aligned 1, 2, 4 or 8-byte unit is
+/// one access.
+struct GuestCopy {
+    template <bool kToGuest>
+    [[gnu::always_inline]] static bool in_one_run(Vm& vm, GuestAddr addr, std::byte* to, const std::byte* from,
+                                                  std::size_t size, Rights needed) {
+        AddressSpace& space = *vm.space_;
+        if (size == 0 || !ends_within_address_space(addr, size) || !space.initialized()) return false;
+        ThreadInside& inside = ThreadInside::mine();
+        LookupCache& cache = space.index().thread_cache();
+        Reservation* reservation = space.index().enter_holder(cache, addr, inside);
+        if (!reservation) return false;
+        const MappedRun* run = RegionIndex::run_of(cache, *reservation, addr);
         // run->end() - addr counts the bytes to the run's end, also for a run
         // ending at 2^64 (end() wraps to 0).
-        if (run && size <= run->end() - addr && has_rights(run->rights, needed)) {
+        const bool done = run && size <= run->end() - addr && has_rights(run->rights, needed);
+        if (done) {
             std::byte* host = run->host + (addr - run->gpa);
-            if (mine.empty()) {
-                copy_to_guest_memory({host, size}, from_mine);
+            if constexpr (kToGuest) {
+                if (guest_units::one_aligned_unit(host, size)) {
+                    guest_units::write_unit(host, from, size);
+                } else {
+                    copy_to_guest_memory({host, size}, {from, size});
+                }
                 if (run->dirty) run->dirty->mark(host, size);
+            } else if (guest_units::one_aligned_unit(host, size)) {
+                guest_units::read_unit(to, host, size);
             } else {
-                copy_from_guest_memory(mine, {host, size});
+                copy_from_guest_memory({to, size}, {host, size});
             }
-            done = true;
         }
+        reservation->leave(inside);
+        return done;
     }
-    reservation->leave(inside);
-    return done;
+};
+
+bool Vm::copy_within_one_run(GuestAddr addr, std::span<std::byte> mine, std::span<const std::byte> from_mine,
+                             Rights needed) {
+    if (mine.empty())
+        return GuestCopy::in_one_run<true>(*this, addr, nullptr, from_mine.data(), from_mine.size(), needed);
+    return GuestCopy::in_one_run<false>(*this, addr, mine.data(), nullptr, mine.size(), needed);
 }
 
-Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
-    // Most copies (a descriptor, a ring index) lie in one run of frames: no
-    // allocation, no visitor, no lock. Anything else, errors included, takes
-    // the general path, which checks the whole range before copying (and is
-    // the only one that can fail, so the only one that names the call).
-    if (vm.copy_within_one_run(addr, bytes, {}, Rights::read)) return {};
+namespace {
+
+// The general paths check the whole range before copying, and are the only
+// ones that can fail, so the only ones that name the call. Out of line: the
+// fast path stays small.
+[[gnu::noinline]] Result<void> read_guest_by_visit(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
     ApiCall call("read_guest");
     return vm.visit_memory(addr, bytes.size(), Rights::read, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_from_guest_memory(bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()), chunk.host);
@@ -162,15 +181,27 @@ Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
     });
 }
 
-Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights) {
-    const Rights needed = rights == WriteRights::guest ? Rights::read_write : Rights::read;
-    if (vm.copy_within_one_run(addr, {}, bytes, needed)) return {};  // as in read_guest
+[[gnu::noinline]] Result<void> write_guest_by_visit(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes,
+                                                    Rights needed) {
     ApiCall call("write_guest");
     return vm.visit_memory(addr, bytes.size(), needed, [bytes](const GuestChunk& chunk) -> Result<void> {
         copy_to_guest_memory(chunk.host, bytes.subspan(static_cast<std::size_t>(chunk.offset), chunk.host.size()));
         record_write(chunk);  // also under Rights::read (the VMM writing read-only memory)
         return {};
     });
+}
+
+}  // namespace
+
+Result<void> read_guest(Vm& vm, GuestAddr addr, std::span<std::byte> bytes) {
+    if (GuestCopy::in_one_run<false>(vm, addr, bytes.data(), nullptr, bytes.size(), Rights::read)) return {};
+    return read_guest_by_visit(vm, addr, bytes);
+}
+
+Result<void> write_guest(Vm& vm, GuestAddr addr, std::span<const std::byte> bytes, WriteRights rights) {
+    const Rights needed = rights == WriteRights::guest ? Rights::read_write : Rights::read;
+    if (GuestCopy::in_one_run<true>(vm, addr, nullptr, bytes.data(), bytes.size(), needed)) return {};
+    return write_guest_by_visit(vm, addr, bytes, needed);
 }
 
 Result<void> fill_guest(Vm& vm, GuestAddr addr, std::uint64_t size, std::byte value, WriteRights rights) {

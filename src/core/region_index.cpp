@@ -25,7 +25,8 @@ RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reserva
     for (std::size_t i = 0; i < leaves * kKeys; ++i) {
         levels.back()[i / kKeys].keys[i % kKeys] = i < found_.size() ? found_[i]->range().last() : UINT64_MAX;
     }
-    for (std::size_t b = 0; b < leaves; ++b) largest.push_back(found_[std::min(b * kKeys + kKeys, found_.size()) - 1]->range().last());
+    for (std::size_t b = 0; b < leaves; ++b)
+        largest.push_back(found_[std::min(b * kKeys + kKeys, found_.size()) - 1]->range().last());
     while (levels.back().size() > 1) {
         const std::size_t below = levels.back().size();
         const std::size_t count = (below + kFanout - 1) / kFanout;
@@ -141,6 +142,7 @@ const RegionSnapshot& RegionIndex::refresh(LookupCache& cache) const {
         cache.version = snapshot_version_;
         cache.snapshot = snapshot_;
         cache.last_found = nullptr;
+        cache.run_owner = nullptr;
     }
     return *cache.snapshot;
 }

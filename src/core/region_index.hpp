@@ -86,6 +86,14 @@ struct LookupCache {
     Reservation* last_found = nullptr;
     GuestAddr last_found_base = 0;
     std::uint64_t last_found_span = 0;  // size - 1
+    // The run a VMM-side access (a copy, Vm::find_run) last used, and whose
+    // frames it is: a reservation's frames never change while it is live
+    // (Reservation::frames), so the copy is right for as long as that holds,
+    // and reading it needs no load from the reservation's frame map. Cleared
+    // with last_found when the snapshot changes (which keeps run_owner
+    // allocated until then, so no other reservation can take its address).
+    const Reservation* run_owner = nullptr;
+    MappedRun run;
 };
 
 namespace region_index_detail {
@@ -148,7 +156,7 @@ public:
     /// whichever index the thread last looked up in. The snapshot it keeps
     /// may name freed reservations, which are then inert (Reservation::release).
     /// Not for dispatch, whose nested calls need the vCPU's pinned cache.
-    LookupCache& thread_cache() const {
+    [[gnu::always_inline]] LookupCache& thread_cache() const {
         region_index_detail::ThreadCache* mine = region_index_detail::t_cache;
         if (!mine) mine = &region_index_detail::make_thread_cache();
         if (mine->index != id_) {
@@ -183,15 +191,26 @@ public:
         return nullptr;
     }
     /// For VMM-side accesses (no vCPU): the reservation holding `addr`, found
-    /// through the calling thread's cache and entered with `mine` (the
+    /// through the calling thread's cache (thread_cache()) and entered with `mine` (the
     /// caller leaves it), or nullptr. A repeat of the thread's last lookup
     /// skips the version check, as repeat() explains; if that reservation
     /// was retired meanwhile, lookup() refreshes the cache.
-    Reservation* enter_holder(GuestAddr addr, ThreadInside& mine) const {
-        LookupCache& cache = thread_cache();
+    Reservation* enter_holder(LookupCache& cache, GuestAddr addr, ThreadInside& mine) const {
         if (Reservation* last = repeat(cache, addr, 1); last && last->try_enter(mine)) return last;
         Reservation* found = lookup(cache, addr);
         return found && found->try_enter(mine) ? found : nullptr;
+    }
+    /// The run of `holder`'s frames that holds `addr` (holder was found
+    /// through `cache` and is entered), or nullptr; remembered in `cache`.
+    static const MappedRun* run_of(LookupCache& cache, const Reservation& holder, GuestAddr addr) {
+        if (cache.run_owner == &holder && addr - cache.run.gpa < cache.run.size) return &cache.run;
+        const FrameMap* frames = holder.frames();
+        const MappedRun* run = frames ? frames->find(addr) : nullptr;
+        if (run) {
+            cache.run_owner = &holder;
+            cache.run = *run;
+        }
+        return run;
     }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.

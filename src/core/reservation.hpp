@@ -48,7 +48,10 @@ public:
     /// The backend's fast path for this reservation (change mutex held to touch it).
     std::unique_ptr<FastPath>& fast_path() { return fast_path_; }
 
-    /// The frames mapped here, or nullptr while unmapped.
+    /// The frames mapped here, or nullptr while unmapped. They are published
+    /// at most once and withdrawn only once the reservation is retired: while
+    /// it is live, a non-null answer never changes (lookup caches keep a copy
+    /// of a run on that ground, see LookupCache::run).
     const FrameMap* frames() const { return frames_.get(); }
     /// Publishes the frames (change mutex held; only while unmapped).
     void publish(std::unique_ptr<FrameMap> frames);
@@ -70,8 +73,8 @@ public:
     bool try_enter() { return try_enter(ThreadInside::mine()); }
     /// try_enter() with the calling thread's record already at hand.
     bool try_enter(ThreadInside& mine) {
-        if (mine.overflow.empty() && mine.push(this)) {
-            reader_fence();
+        if (mine.push(this)) {
+            slot_fence();
             if (state_.load(std::memory_order_relaxed) == kLive) return true;
             back_out(mine);
             return false;
@@ -82,8 +85,8 @@ public:
     void leave() { leave(ThreadInside::mine()); }
     /// leave() with the calling thread's record (the one it entered with).
     void leave(ThreadInside& mine) {
-        if (mine.overflow.empty() && mine.pop_if_innermost(this)) {
-            reader_fence();
+        if (mine.pop_if_innermost(this)) {
+            slot_fence();
             // Only a free waits, and it retires first: if we miss the flag
             // here, the free's scan (after its fence) already sees us gone.
             if (state_.load(std::memory_order_relaxed) != kLive) left_retired();
@@ -95,11 +98,14 @@ public:
     /// reservation, or one an outer dispatch on this thread is inside).
     std::uint32_t entries_on_this_thread() const;
     /// The reservations this thread's dispatches and visits are inside,
-    /// innermost last (valid until this thread enters or leaves one).
+    /// slot entries before counted ones (valid until this thread enters or leaves one).
     static std::vector<const Reservation*> inside_on_this_thread();
     /// No dispatch can enter after this returns.
     void retire();
     bool retired() const { return state_.load(std::memory_order_seq_cst) != kLive; }
+    /// Not yet retired, for a reader that does not enter (Vm::find_run's
+    /// remembered run): what it read of a live reservation was current then.
+    bool live() const { return state_.load(std::memory_order_acquire) == kLive; }
     /// Waits until no other thread is inside (this thread's own `own` entries
     /// are left alone: a handler may free its own reservation).
     void wait_until_idle() const;

@@ -68,7 +68,7 @@ bool ThreadInside::anyone_holding(const Reservation* r) {
     return false;
 }
 
-ThreadInside::ThreadInside() {
+ThreadInside::ThreadInside() : limit_(asymmetric() ? kSlots : 0) {
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     next_ = r.head;

@@ -30,9 +30,11 @@ ThreadInside& make_record();
 /// membarrier flavour: entering costs two stores and a compiler fence, and a
 /// free pays with one membarrier(2) system call.
 ///
-/// Beyond kSlots entries (a visit of many reservations at once) the extra ones
-/// live in `overflow`, and their reservations count them with atomic
-/// read-modify-writes instead (Reservation::try_enter).
+/// Beyond kSlots entries (a visit of many reservations at once), and for
+/// every entry where membarrier(2) is missing, entries live in `overflow`, and
+/// their reservations count them with atomic read-modify-writes instead
+/// (Reservation::try_enter). With both in use, an entry in a slot may be
+/// newer than one in `overflow`: a leave finds its entry either way.
 ///
 /// Thread safety: each thread touches only its own ThreadInside, except
 /// holds(), which any thread may call; the registry of all threads' records
@@ -51,10 +53,11 @@ public:
     /// True when any live thread, the caller included, has `r` in a slot.
     static bool anyone_holding(const Reservation* r);
 
-    /// Pushes `r` as the innermost entry; false (nothing done) when the slots are full.
+    /// Pushes `r` as the innermost entry; false (nothing done) when the slots
+    /// are full, or not used at all (see limit_).
     bool push(const Reservation* r) {
         const unsigned d = depth_.load(std::memory_order_relaxed);
-        if (d == kSlots) return false;
+        if (d >= limit_) return false;
         slots_[d].store(r, std::memory_order_relaxed);
         depth_.store(d + 1, std::memory_order_release);
         return true;
@@ -72,12 +75,12 @@ public:
     /// True when a slot of this record holds `r` (any thread).
     bool holds(const Reservation* r) const;
 
-    /// Every entry, slots then overflow, innermost last.
+    /// Every entry, slots then overflow.
     std::vector<const Reservation*> entries() const;
     /// How many entries equal `r`.
     std::uint32_t count(const Reservation* r) const;
 
-    /// Entries past the slots (this thread only).
+    /// Entries that did not get a slot (this thread only).
     std::vector<const Reservation*> overflow;
 
     ThreadInside();
@@ -88,6 +91,12 @@ public:
 private:
     std::array<std::atomic<const Reservation*>, kSlots> slots_{};
     std::atomic<unsigned> depth_{0};
+    // kSlots with membarrier(2); 0 without it (old kernels, ThreadSanitizer
+    // builds), when every entry is counted in its reservation instead. So
+    // the slots are only ever used under the asymmetric protocol, and their
+    // reader side needs only a compiler fence (slot_fence), with no test of
+    // which protocol runs on every entry.
+    unsigned limit_ = 0;
     ThreadInside* next_ = nullptr;  // registry list, under the registry mutex
     ThreadInside* prev_ = nullptr;
 };
@@ -106,6 +115,11 @@ inline void reader_fence() {
     }
 }
 void writer_fence();
+
+/// The reader side for slot entries (ThreadInside::push and its pops): only
+/// ever used under the asymmetric protocol (see ThreadInside::limit_), where
+/// it is a compiler fence.
+inline void slot_fence() { std::atomic_signal_fence(std::memory_order_seq_cst); }
 
 /// Threads leaving a reservation that is being freed count here, process-wide
 /// (frees are rare: a free woken by another reservation's leave just scans

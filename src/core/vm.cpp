@@ -253,11 +253,19 @@ Result<void> Vm::ensure_mapped(ReservationId id) {
 }
 
 std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
+    const RegionIndex& index = space_->index();
+    LookupCache& cache = index.thread_cache();
+    // The run found last time, while its reservation is live, is the answer
+    // without entering it: the run is a copy in the cache, and the
+    // reservation's frames cannot have changed (Reservation::frames).
+    if (const Reservation* last = RegionIndex::repeat(cache, addr, 1);
+        last && cache.run_owner == last && addr - cache.run.gpa < cache.run.size && last->live()) {
+        return cache.run;
+    }
     ThreadInside& mine = ThreadInside::mine();
-    Reservation* reservation = space_->index().enter_holder(addr, mine);
+    Reservation* reservation = index.enter_holder(cache, addr, mine);
     if (!reservation) return std::nullopt;
-    const FrameMap* frames = reservation->frames();
-    const MappedRun* found = frames ? frames->find(addr) : nullptr;
+    const MappedRun* found = RegionIndex::run_of(cache, *reservation, addr);
     std::optional<MappedRun> run = found ? std::optional<MappedRun>(*found) : std::nullopt;
     reservation->leave(mine);
     return run;

@@ -45,8 +45,8 @@ Reservation* linear_find(const std::map<GuestAddr, std::shared_ptr<Reservation>>
 TEST(RegionSnapshot, AgreesWithALinearScanForEveryTreeShape) {
     // Sizes around 8 * 9^k (one more level) and multiples of 8 and 9 exercise
     // full, partial and single-child last nodes at every level of the tree.
-    for (std::size_t n : {0u, 1u, 2u, 3u, 7u, 8u, 9u, 16u, 17u, 71u, 72u, 73u, 80u, 81u, 82u, 100u, 647u, 648u, 649u,
-                          657u, 1000u, 5832u, 5833u}) {
+    for (std::size_t n : {0u,  1u,  2u,  3u,   7u,   8u,   9u,   16u,  17u,   71u,   72u,  73u,
+                          80u, 81u, 82u, 100u, 647u, 648u, 649u, 657u, 1000u, 5832u, 5833u}) {
         SCOPED_TRACE(testing::Message() << n << " reservations");
         const auto live = uneven_layout(n);
         const RegionSnapshot snapshot(live);

@@ -7,11 +7,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "guestmem/guest_memory.hpp"
 #include "test_support.hpp"
+#include "reservation.hpp"
 #include "thread_inside.hpp"
 
 namespace guestmem {
@@ -118,6 +121,63 @@ TEST(ConcurrentFree, VmmSideCopiesSeeAFreeAtOnce) {
     ASSERT_TRUE(write_guest_value<std::uint32_t>(*other.vm, 0x100000, 9));
     EXPECT_EQ(read_guest_value<std::uint32_t>(*other.vm, 0x100000).value(), 9u);
     EXPECT_EQ(read_guest_value<std::uint32_t>(*s.vm, 0x100000).code(), Errc::not_mapped);
+}
+
+TEST(ConcurrentFree, ARememberedRunNeverOutlivesItsReservation) {
+    // find_run and the copies remember the run they used last (a copy in the
+    // thread's cache): after a free, and after a new reservation at the same
+    // address with another frame, they must use what is mapped now.
+    SimVm s;
+    auto first = ram_pages(s, 0x100000, 1);
+    const auto before = s.vm->find_run(0x100010);
+    ASSERT_TRUE(before);
+    ASSERT_EQ(s.vm->find_run(0x100020)->host, before->host) << "the remembered run";
+    ASSERT_TRUE(write_guest_value<std::uint32_t>(*s.vm, 0x100010, 5));
+    ASSERT_TRUE(s.vm->free(first[0]));
+    EXPECT_EQ(s.vm->find_run(0x100010), std::nullopt);
+
+    // A new reservation at the same address, on a frame of its own (the old
+    // frame is still allocated, so the new one lies elsewhere in host memory).
+    auto id = s.vm->reserve_at(0x100000, kPageSize, test::returns(FaultResult::error));
+    ASSERT_TRUE(id);
+    const Cap frame[] = {s.frame()};
+    ASSERT_TRUE(s.vm->map_frames(*id, frame, kPageBits));
+    const auto after = s.vm->find_run(0x100010);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->host, s.memory(frame[0]).data());
+    EXPECT_EQ(read_guest_value<std::uint32_t>(*s.vm, 0x100010).value(), 0u) << "the new frame, not the old one";
+    ASSERT_TRUE(write_guest_value<std::uint32_t>(*s.vm, 0x100010, 7));
+    std::uint32_t seen = 0;
+    std::memcpy(&seen, s.memory(frame[0]).data() + 0x10, sizeof seen);
+    EXPECT_EQ(seen, 7u);
+}
+
+TEST(ThreadInsideSlots, EntriesInSlotsAndPastThemLeaveInAnyOrder) {
+    // With the slots full, entries are counted in their reservations; a leave
+    // out of order then frees a slot while counted entries remain, and the
+    // next entry takes the slot. Every leave must find its own entry.
+    constexpr unsigned kCount = ThreadInside::kSlots + 4;
+    std::vector<std::shared_ptr<Reservation>> held;
+    for (unsigned i = 0; i < kCount; ++i) {
+        held.push_back(std::make_shared<Reservation>(ReservationId{1000 + i},
+                                                     Range{0x100000 + i * kPageSize, kPageSize},
+                                                     test::returns(FaultResult::error), false));
+    }
+    for (unsigned i = 0; i + 1 < kCount; ++i) ASSERT_TRUE(held[i]->try_enter());
+    EXPECT_EQ(Reservation::inside_on_this_thread().size(), kCount - 1);
+    held[0]->leave();  // out of order: a slot frees up below counted entries
+    ASSERT_TRUE(held[kCount - 1]->try_enter());
+    ASSERT_TRUE(held[kCount - 2]->try_enter());  // entered twice: once counted, once in the free slot
+    EXPECT_EQ(held[kCount - 2]->entries_on_this_thread(), 2u);
+    EXPECT_EQ(Reservation::inside_on_this_thread().size(), kCount);
+    for (unsigned i = 1; i < kCount; ++i) held[i]->leave();
+    held[kCount - 2]->leave();
+    EXPECT_TRUE(Reservation::inside_on_this_thread().empty());
+    for (const auto& r : held) {
+        EXPECT_EQ(r->entries_on_this_thread(), 0u);
+        r->retire();
+        r->wait_until_idle();  // nothing is left inside: returns at once
+    }
 }
 
 }  // namespace
