@@ -8,27 +8,25 @@ namespace guestmem {
 
 RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reservation>>& live) {
     owners_.reserve(live.size());
-    found_.reserve(live.size());
-    for (const auto& entry : live) {
-        owners_.push_back(entry.second);
-        found_.push_back(entry.second.get());
-    }
-    if (found_.empty()) return;
+    for (const auto& entry : live) owners_.push_back(entry.second);
+    if (owners_.empty()) return;
 
-    // Built bottom up: the leaves, then each level over the one below, until
-    // one node is left. `largest` holds the largest key under each node of
-    // the level just built (a level's keys are those of its children).
-    std::vector<std::vector<Node>> levels;
-    std::vector<GuestAddr> largest;
-    const std::size_t leaves = (found_.size() + kKeys - 1) / kKeys;
-    levels.emplace_back(leaves);
-    for (std::size_t i = 0; i < leaves * kKeys; ++i) {
-        levels.back()[i / kKeys].keys[i % kKeys] = i < found_.size() ? found_[i]->range().last() : UINT64_MAX;
+    leaves_.resize((owners_.size() + kKeys - 1) / kKeys);
+    for (std::size_t i = 0; i < leaves_.size() * kKeys; ++i) {
+        Leaf& leaf = leaves_[i / kKeys];
+        Reservation* reservation = i < owners_.size() ? owners_[i].get() : nullptr;
+        leaf.keys.keys[i % kKeys] = reservation ? reservation->range().last() : UINT64_MAX;
+        leaf.reservations[i % kKeys] = reservation;
     }
-    for (std::size_t b = 0; b < leaves; ++b)
-        largest.push_back(found_[std::min(b * kKeys + kKeys, found_.size()) - 1]->range().last());
-    while (levels.back().size() > 1) {
-        const std::size_t below = levels.back().size();
+    // The inner levels, bottom up, until one node is left. `largest` holds
+    // the largest key under each node of the level just built.
+    std::vector<GuestAddr> largest;
+    for (std::size_t b = 0; b < leaves_.size(); ++b) {
+        largest.push_back(owners_[std::min(b * kKeys + kKeys, owners_.size()) - 1]->range().last());
+    }
+    std::vector<std::vector<Node>> levels;
+    std::size_t below = leaves_.size();
+    while (below > 1) {
         const std::size_t count = (below + kFanout - 1) / kFanout;
         std::vector<Node> level(count);
         std::vector<GuestAddr> level_largest;
@@ -41,11 +39,14 @@ RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reserva
         }
         levels.push_back(std::move(level));
         largest = std::move(level_largest);
+        below = count;
     }
-    // Root first: the levels every search reads share the first lines.
-    for (auto level = levels.rbegin(); level != levels.rend(); ++level) {
-        levels_[level_count_++] = Level{nodes_.size(), level->size()};
-        nodes_.insert(nodes_.end(), level->begin(), level->end());
+    // levels[0] lies just above the leaves, levels.back() is the root. Stored
+    // root first: the levels every search reads share the first lines.
+    for (std::size_t k = levels.size(); k-- > 0;) {
+        const std::size_t children = k == 0 ? leaves_.size() : levels[k - 1].size();
+        levels_[inner_levels_++] = Level{nodes_.size(), levels[k].size(), children};
+        nodes_.insert(nodes_.end(), levels[k].begin(), levels[k].end());
     }
 }
 
@@ -56,15 +57,16 @@ Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
     // children before it hold only keys below addr. The last node of a level
     // may have fewer children: when addr is above them all, the clamp goes on
     // in its last child, whose keys are all below addr too.
-    if (level_count_ == 0) return nullptr;
+    if (leaves_.empty()) return nullptr;
     const Node* nodes = nodes_.data();
     std::size_t j = 0;
-    for (std::size_t l = 0; l + 1 < level_count_; ++l) {
-        const std::size_t child = j * kFanout + keys_below(nodes[levels_[l].first + j], addr);
-        j = std::min(child, levels_[l + 1].count - 1);
+    for (std::size_t l = 0; l < inner_levels_; ++l) {
+        const Level& level = levels_[l];
+        j = std::min(j * kFanout + keys_below(nodes[level.first + j], addr), level.children - 1);
     }
-    const std::size_t i = j * kKeys + keys_below(nodes[levels_[level_count_ - 1].first + j], addr);
-    return i < found_.size() ? found_[i] : nullptr;
+    const Leaf& leaf = leaves_[j];
+    const std::size_t t = keys_below(leaf.keys, addr);
+    return t < kKeys ? leaf.reservations[t] : nullptr;  // 8: above every key
 }
 
 namespace {

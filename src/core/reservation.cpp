@@ -26,9 +26,11 @@ void Reservation::release() {
 
 // try_enter (in the header) and retire + wait_until_idle form a Dekker pair: the entering
 // thread publishes itself, then reads the flag; the freeing thread sets the
-// flag, then reads who is inside. reader_fence/writer_fence order both sides
-// (a compiler fence against a membarrier, or two full fences), so either the
-// dispatcher sees the retirement or the freeing thread sees the dispatcher.
+// flag, then reads who is inside. For a slot entry slot_fence/writer_fence
+// order both sides (a compiler fence against a membarrier); a counted entry
+// (no membarrier, or the slots full) uses sequentially consistent
+// read-modify-writes instead. Either way the dispatcher sees the retirement
+// or the freeing thread sees the dispatcher.
 void Reservation::back_out(ThreadInside& mine) {
     (void)mine.remove(this);
     reader_fence();
