@@ -18,19 +18,12 @@ DirtyLog::~DirtyLog() {
     }
 }
 
-void DirtyLog::mark_pages(std::uint64_t first, std::uint64_t last) noexcept {
-    std::uint64_t trackers = attached_.load(std::memory_order_acquire);
+void DirtyLog::mark_pages(std::uint64_t trackers, std::uint64_t first, std::uint64_t last) noexcept {
     while (trackers) {
         const auto tracker = static_cast<unsigned>(__builtin_ctzll(trackers));
         trackers &= trackers - 1;
         std::atomic<std::uint64_t>* words = words_[tracker].load(std::memory_order_acquire);
-        for (std::uint64_t page = first; page <= last; ++page) {
-            std::atomic<std::uint64_t>& word = words[page / 64];
-            const std::uint64_t bit = std::uint64_t{1} << (page % 64);
-            // Pages are written many times between collections: after the
-            // first, a load finds the bit set and no cache line bounces.
-            if (!(word.load(std::memory_order_relaxed) & bit)) word.fetch_or(bit, std::memory_order_release);
-        }
+        for (std::uint64_t page = first; page <= last; ++page) mark_page(words, page);
     }
 }
 

@@ -56,15 +56,29 @@ public:
     /// Records a write of `bytes` (> 0) at `host`, which lies in the arena.
     /// Call it after the data is stored.
     void mark(const std::byte* host, std::uint64_t bytes) noexcept {
-        if (tracking()) {
-            // Orders the data stored before against the bit read in
-            // mark_pages(); the collector's side is writer_fence().
-            reader_fence();
-            mark_pages(page_of(host), page_of(host + (bytes - 1)));
+        if (!tracking()) return;
+        // Orders the data stored before against the bits read in
+        // mark_fenced(); the collector's side is writer_fence().
+        reader_fence();
+        mark_fenced(host, bytes);
+    }
+    /// mark() for a caller that has run the reader side of the fence pair
+    /// since storing the data (Reservation::leave_fenced() returning true).
+    void mark_fenced(const std::byte* host, std::uint64_t bytes) noexcept {
+        // Acquire: a tracker's bits are published before its attached_ bit.
+        const std::uint64_t trackers = attached_.load(std::memory_order_acquire);
+        if (trackers == 0) return;
+        const auto offset = static_cast<std::uint64_t>(host - base_);
+        const std::uint64_t first = offset >> kPageBits;
+        const std::uint64_t last = (offset + (bytes - 1)) >> kPageBits;
+        if (first == last && (trackers & (trackers - 1)) == 0) {
+            // One page for one tracker (a VMM writing a descriptor while a
+            // migration runs): inline, no loop.
+            mark_page(words_[static_cast<unsigned>(__builtin_ctzll(trackers))].load(std::memory_order_acquire), first);
+        } else {
+            mark_pages(trackers, first, last);
         }
     }
-    /// Records writes to the arena's pages [first, last] (page indices).
-    void mark_pages(std::uint64_t first, std::uint64_t last) noexcept;
 
     /// Starts recording for `tracker` (< kTrackers) with every page clean.
     /// Errors: Errc::out_of_memory (no memory for the bits).
@@ -106,6 +120,17 @@ public:
     }
 
 private:
+    /// Sets `page`'s bit in a tracker's `words`.
+    static void mark_page(std::atomic<std::uint64_t>* words, std::uint64_t page) noexcept {
+        std::atomic<std::uint64_t>& word = words[page / 64];
+        const std::uint64_t bit = std::uint64_t{1} << (page % 64);
+        // Pages are written many times between collections: after the
+        // first, a load finds the bit set and no cache line bounces.
+        if (!(word.load(std::memory_order_relaxed) & bit)) word.fetch_or(bit, std::memory_order_release);
+    }
+    /// Records writes to the arena's pages [first, last] (page indices) for
+    /// the trackers attached (`trackers`, as mark() read them).
+    void mark_pages(std::uint64_t trackers, std::uint64_t first, std::uint64_t last) noexcept;
     static std::uint64_t range_mask(std::uint64_t lo, std::uint64_t hi) noexcept {
         const std::uint64_t upto = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
         return upto & ~((std::uint64_t{1} << lo) - 1);

@@ -141,22 +141,33 @@ struct GuestCopy {
         // run->end() - addr counts the bytes to the run's end, also for a run
         // ending at 2^64 (end() wraps to 0).
         const bool done = run && size <= run->end() - addr && has_rights(run->rights, needed);
+        std::byte* host = done ? run->host + (addr - run->gpa) : nullptr;
+        // The write is recorded after the leave, whose fence (usually)
+        // orders it before the dirty bits are read: one fence, not two. The
+        // log outlives the reservation (it belongs to the frames' arena,
+        // which lives as long as the capability space the VM holds).
+        DirtyLog* dirty = done && kToGuest ? run->dirty : nullptr;
         if (done) {
-            std::byte* host = run->host + (addr - run->gpa);
             if constexpr (kToGuest) {
                 if (guest_units::one_aligned_unit(host, size)) {
                     guest_units::write_unit(host, from, size);
                 } else {
                     copy_to_guest_memory({host, size}, {from, size});
                 }
-                if (run->dirty) run->dirty->mark(host, size);
             } else if (guest_units::one_aligned_unit(host, size)) {
                 guest_units::read_unit(to, host, size);
             } else {
                 copy_from_guest_memory({to, size}, {host, size});
             }
         }
-        reservation->leave(inside);
+        const bool fenced = reservation->leave_fenced(inside);
+        if (dirty) {
+            if (fenced) {
+                dirty->mark_fenced(host, size);
+            } else {
+                dirty->mark(host, size);
+            }
+        }
         return done;
     }
 };

@@ -84,15 +84,20 @@ public:
     /// Leaves after a successful try_enter on the same thread.
     void leave() { leave(ThreadInside::mine()); }
     /// leave() with the calling thread's record (the one it entered with).
-    void leave(ThreadInside& mine) {
+    void leave(ThreadInside& mine) { (void)leave_fenced(mine); }
+    /// leave(); true when it left a slot, whose slot_fence() then also
+    /// orders the caller's stores before the leave against its loads after
+    /// it, the reader side DirtyLog::mark_fenced() needs.
+    bool leave_fenced(ThreadInside& mine) {
         if (mine.pop_if_innermost(this)) {
             slot_fence();
             // Only a free waits, and it retires first: if we miss the flag
             // here, the free's scan (after its fence) already sees us gone.
             if (state_.load(std::memory_order_relaxed) != kLive) left_retired();
-            return;
+            return true;
         }
         leave_slow(mine);
+        return false;
     }
     /// How many dispatches this thread has inside (a handler may free its own
     /// reservation, or one an outer dispatch on this thread is inside).
