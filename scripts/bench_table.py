@@ -101,6 +101,18 @@ if d:
           ("BM_Dispatch", "anon:0/", "BM_Baseline_RbTreeDispatch", ""), 1.5, patterns=((1, "repeated"),))
     per_n(d, "Vm::dispatch", d, "rb-tree + function pointer (libsel4vm-like)",
           ("BM_Dispatch", "anon:0/", "BM_Baseline_RbTreeDispatch", ""), 1.0, patterns=((0, "random"),))
+    # The baselines have no protection against a concurrent free: what it
+    # costs on its own, next to the n=10 repeated figures it is part of.
+    el = find(d, "BM_Cost_EnterLeave")
+    rb10 = find(d, "BM_Baseline_RbTreeDispatch/n:10/repeated:1")
+    lib10 = find(d, "BM_Dispatch/n:10/anon:0/repeated:1")
+    section("What the library's protection against a concurrent free costs per access, same run (info)")
+    if el and rb10:
+        row("enter + leave a reservation", ns(el), "ns", "rb-tree n=10", ns(rb10), ns(el) / ns(rb10), "(info)", None)
+    if el and rb10 and lib10:
+        rest = ns(lib10) - ns(el)
+        row("dispatch repeated n=10 less enter + leave", rest, "ns", "rb-tree n=10", ns(rb10), rest / ns(rb10),
+            "(info)", None)
     miss = find(d, "BM_Baseline_MissLatency")
     small = find(d, "BM_Dispatch/n:10/anon:0/repeated:0")
     big = find(d, "BM_Dispatch/n:100000/anon:0/repeated:0")
