@@ -230,7 +230,8 @@ void BM_Baseline_MissLatency(benchmark::State& state) {
 // leaving it, on a reservation alone, as Vm::dispatch and the VMM-side
 // copies do around the access.
 void BM_Cost_EnterLeave(benchmark::State& state) {
-    Reservation reservation(ReservationId{1}, Range{kBase, kSize}, [](Fault&) { return FaultResult::handled; }, false);
+    Reservation reservation(
+        ReservationId{1}, Range{kBase, kSize}, [](Fault&) { return FaultResult::handled; }, false);
     ThreadInside& mine = ThreadInside::mine();
     for (auto _ : state) {
         if (!reservation.try_enter(mine)) {

@@ -50,25 +50,6 @@ RegionSnapshot::RegionSnapshot(const std::map<GuestAddr, std::shared_ptr<Reserva
     }
 }
 
-Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
-    // The first key (in address order) that is >= addr: the only reservation
-    // that can hold addr, since they do not overlap. In the node reached so
-    // far, the number of keys below addr is the child to go on in: the
-    // children before it hold only keys below addr. The last node of a level
-    // may have fewer children: when addr is above them all, the clamp goes on
-    // in its last child, whose keys are all below addr too.
-    if (leaves_.empty()) return nullptr;
-    const Node* nodes = nodes_.data();
-    std::size_t j = 0;
-    for (std::size_t l = 0; l < inner_levels_; ++l) {
-        const Level& level = levels_[l];
-        j = std::min(j * kFanout + keys_below(nodes[level.first + j], addr), level.children - 1);
-    }
-    const Leaf& leaf = leaves_[j];
-    const std::size_t t = keys_below(leaf.keys, addr);
-    return t < kKeys ? leaf.reservations[t] : nullptr;  // 8: above every key
-}
-
 namespace {
 std::atomic<std::uint64_t> g_next_index_id{1};
 }  // namespace

@@ -2,6 +2,7 @@
 // Finds the reservation holding a guest address, without locks on the fault path.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -75,6 +76,26 @@ private:
     std::array<Level, kMaxLevels> levels_{};  // the inner levels, root first
     std::size_t inner_levels_ = 0;
 };
+
+// Inline: the one search every lookup that misses its cache makes.
+inline Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) const {
+    // The first key (in address order) that is >= addr: the only reservation
+    // that can hold addr, since they do not overlap. In the node reached so
+    // far, the number of keys below addr is the child to go on in: the
+    // children before it hold only keys below addr. The last node of a level
+    // may have fewer children: when addr is above them all, the clamp goes on
+    // in its last child, whose keys are all below addr too.
+    if (leaves_.empty()) return nullptr;
+    const Node* nodes = nodes_.data();
+    std::size_t j = 0;
+    for (std::size_t l = 0; l < inner_levels_; ++l) {
+        const Level& level = levels_[l];
+        j = std::min(j * kFanout + keys_below(nodes[level.first + j], addr), level.children - 1);
+    }
+    const Leaf& leaf = leaves_[j];
+    const std::size_t t = keys_below(leaf.keys, addr);
+    return t < kKeys ? leaf.reservations[t] : nullptr;  // 8: above every key
+}
 
 /// A vCPU's view of the index: reused until the index changes.
 ///
@@ -204,7 +225,7 @@ public:
     /// was retired meanwhile, lookup() refreshes the cache.
     Reservation* enter_holder(LookupCache& cache, GuestAddr addr, ThreadInside& mine) const {
         if (Reservation* last = repeat(cache, addr, 1); last && last->try_enter(mine)) return last;
-        Reservation* found = lookup(cache, addr);
+        Reservation* found = search(cache, addr);  // not a repeat: lookup() would only check that again
         return found && found->try_enter(mine) ? found : nullptr;
     }
     /// The run of `holder`'s frames that holds `addr` (holder was found
