@@ -22,8 +22,7 @@ void FrameMap::add(GuestAddr gpa, std::shared_ptr<Frame> frame, Rights rights) {
             }
         }
         if (run.size != 0) runs_.push_back(run);
-        single_ = runs_.size() == 1;
-        if (single_) only_ = runs_[0];
+        only_ = runs_.size() == 1 ? runs_[0] : MappedRun{};
     }
     frames_.push_back(FrameMapping{gpa, rights, std::move(frame)});
 }

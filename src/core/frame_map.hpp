@@ -25,7 +25,7 @@ public:
         // Contiguous frames merge into one run, the usual case: no search, no
         // call, and no second cache miss (the copy is in this object, next to
         // the pointer to it that was just read).
-        if (single_) return addr - only_.gpa < only_.size ? &only_ : nullptr;
+        if (only_.size != 0) return addr - only_.gpa < only_.size ? &only_ : nullptr;
         return search(addr);
     }
     /// The run that starts where `run` (one of runs()) ends, or nullptr if
@@ -39,8 +39,7 @@ public:
 private:
     const MappedRun* search(GuestAddr addr) const;
 
-    MappedRun only_;               // runs_[0] while it is the only run (single_), for find()
-    bool single_ = false;          // runs_.size() == 1
+    MappedRun only_;               // runs_[0] while it is the only run, else empty (size 0), for find()
     std::vector<MappedRun> runs_;  // ascending, non-overlapping
     std::vector<FrameMapping> frames_;
 };

@@ -228,10 +228,15 @@ public:
         Reservation* found = search(cache, addr);  // not a repeat: lookup() would only check that again
         return found && found->try_enter(mine) ? found : nullptr;
     }
+    /// The run `cache` remembers (see LookupCache::run) if it is `holder`'s
+    /// and holds `addr`; else nullptr. Right only while `holder` is live.
+    static const MappedRun* remembered_run(const LookupCache& cache, const Reservation* holder, GuestAddr addr) {
+        return holder && cache.run_owner == holder && addr - cache.run.gpa < cache.run.size ? &cache.run : nullptr;
+    }
     /// The run of `holder`'s frames that holds `addr` (holder was found
     /// through `cache` and is entered), or nullptr; remembered in `cache`.
     static const MappedRun* run_of(LookupCache& cache, const Reservation& holder, GuestAddr addr) {
-        if (cache.run_owner == &holder && addr - cache.run.gpa < cache.run.size) return &cache.run;
+        if (const MappedRun* remembered = remembered_run(cache, &holder, addr)) return remembered;
         const FrameMap* frames = holder.frames();
         const MappedRun* run = frames ? frames->find(addr) : nullptr;
         if (run) {

@@ -258,9 +258,9 @@ std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
     // The run found last time, while its reservation is live, is the answer
     // without entering it: the run is a copy in the cache, and the
     // reservation's frames cannot have changed (Reservation::frames).
-    if (const Reservation* last = RegionIndex::repeat(cache, addr, 1);
-        last && cache.run_owner == last && addr - cache.run.gpa < cache.run.size && last->live()) {
-        return cache.run;
+    const Reservation* last = RegionIndex::repeat(cache, addr, 1);
+    if (const MappedRun* remembered = RegionIndex::remembered_run(cache, last, addr); remembered && last->live()) {
+        return *remembered;
     }
     ThreadInside& mine = ThreadInside::mine();
     Reservation* reservation = index.enter_holder(cache, addr, mine);
