@@ -167,7 +167,7 @@ TEST(ThreadInsideSlots, EntriesInSlotsAndPastThemLeaveInAnyOrder) {
     EXPECT_EQ(Reservation::inside_on_this_thread().size(), kCount - 1);
     held[0]->leave();  // out of order: a slot frees up below counted entries
     ASSERT_TRUE(held[kCount - 1]->try_enter());
-    ASSERT_TRUE(held[kCount - 2]->try_enter());  // entered twice: once counted, once in the free slot
+    ASSERT_TRUE(held[kCount - 2]->try_enter());  // entered twice, counted both times: the slots are full again
     EXPECT_EQ(held[kCount - 2]->entries_on_this_thread(), 2u);
     EXPECT_EQ(Reservation::inside_on_this_thread().size(), kCount);
     for (unsigned i = 1; i < kCount; ++i) held[i]->leave();
