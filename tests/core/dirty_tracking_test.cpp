@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -108,25 +109,33 @@ TEST(DirtyTracking, TwoTrackersSharingAFrameEachSeeEveryWrite) {
     EXPECT_EQ(seen_by_b->count(), 1u) << "A collecting first does not hide the write from B";
 }
 
-/// Writes kWrites values over the pages on one thread with `write` while
-/// the test collects on another, and checks that no page's last write went
+/// Writes values over the pages on one thread with `write` while the test
+/// collects on another, and checks that no page's last write went
 /// unreported.
 template <class Write>
 void expect_no_write_lost_while_collecting(TrackedVm& t, Write write) {
     constexpr std::uint64_t kWrites = 200000;
+    // On a loaded host the writer's 200,000 writes (about 2 ms) may all run
+    // before the collector is scheduled: it writes on until the collector
+    // has run this many rounds, so that the two overlap on any host.
+    constexpr std::uint64_t kRounds = 50;
     constexpr std::size_t kPages = kSize / kPageSize;
     std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> rounds{0};
     // The collector keeps a copy of the first word of every page, refreshed
     // for the pages each collection reports, as an incremental snapshot
     // would: if a write were lost, the copy would end up stale.
     std::vector<std::uint64_t> copy(kPages, 0);
     std::thread guest([&] {
-        for (std::uint64_t i = 1; i <= kWrites; ++i) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        for (std::uint64_t i = 1;; ++i) {
             ASSERT_TRUE(write(kBase + ((i * 7) % kPages) * kPageSize, i));
+            if (i < kWrites || i % 1024 != 0) continue;
+            if (rounds.load() >= kRounds || std::chrono::steady_clock::now() > deadline) break;
         }
         done.store(true);
     });
-    std::uint64_t rounds = 0, reported = 0;
+    std::uint64_t reported = 0;
     auto collect = [&] {
         auto bitmap = t.vm->dirty_pages(kBase, kSize);
         ASSERT_TRUE(bitmap);
@@ -135,16 +144,18 @@ void expect_no_write_lost_while_collecting(TrackedVm& t, Write write) {
             ++reported;
             copy[p] = read_guest_value<std::uint64_t>(*t.vm, kBase + p * kPageSize).value();
         }
-        ++rounds;
     };
-    while (!done.load()) collect();
+    while (!done.load()) {
+        collect();
+        rounds.fetch_add(1);
+    }
     guest.join();
     collect();
     for (std::size_t p = 0; p < kPages; ++p) {
         EXPECT_EQ(copy[p], read_guest_value<std::uint64_t>(*t.vm, kBase + p * kPageSize).value())
             << "page " << p << ": its last write was never reported";
     }
-    EXPECT_GT(rounds, 2u) << "the collector ran while the guest wrote";
+    EXPECT_GE(rounds.load(), kRounds) << "the collector ran while the guest wrote (30 s deadline)";
     EXPECT_GE(reported, kPages);
 }
 
