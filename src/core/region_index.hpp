@@ -238,7 +238,13 @@ public:
     static const MappedRun* run_of(LookupCache& cache, const Reservation& holder, GuestAddr addr) {
         if (const MappedRun* remembered = remembered_run(cache, &holder, addr)) return remembered;
         const FrameMap* frames = holder.frames();
-        const MappedRun* run = frames ? frames->find(addr) : nullptr;
+        if (!frames) return nullptr;
+        if (std::optional<MappedRun> whole = holder.whole_run()) {
+            cache.run_owner = &holder;
+            cache.run = *whole;
+            return &cache.run;
+        }
+        const MappedRun* run = frames->find(addr);
         if (run) {
             cache.run_owner = &holder;
             cache.run = *run;

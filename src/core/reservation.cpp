@@ -10,7 +10,16 @@ namespace guestmem {
 
 Reservation::~Reservation() = default;
 
-void Reservation::publish(std::unique_ptr<FrameMap> frames) { (void)frames_.exchange(std::move(frames)); }
+void Reservation::publish(std::unique_ptr<FrameMap> frames) {
+    if (frames && frames->runs().size() == 1) {
+        const MappedRun& only = frames->runs().front();
+        if (only.gpa == range_.base && only.size == range_.size && only.rights == Rights::read_write) {
+            whole_host_ = only.host;
+            whole_dirty_ = only.dirty;
+        }
+    }
+    (void)frames_.exchange(std::move(frames));
+}
 
 std::unique_ptr<FrameMap> Reservation::withdraw() { return frames_.exchange(nullptr); }
 

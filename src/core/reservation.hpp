@@ -53,6 +53,16 @@ public:
     /// it is live, a non-null answer never changes (lookup caches keep a copy
     /// of a run on that ground, see LookupCache::run).
     const FrameMap* frames() const { return frames_.get(); }
+    /// When frames() (non-null) is one writable run covering the whole
+    /// reservation, as guest RAM and device buffers usually are: that run,
+    /// built from a copy kept on the cache line a lookup reads anyway, so
+    /// that a VMM-side access needs no load from the frame map. Otherwise
+    /// (several runs, read-only, part unmapped) nullopt: ask frames().
+    /// Only after frames() returned non-null (it is written before them).
+    std::optional<MappedRun> whole_run() const {
+        if (!whole_host_) return std::nullopt;
+        return MappedRun{range_.base, range_.size, whole_host_, Rights::read_write, whole_dirty_};
+    }
     /// Publishes the frames (change mutex held; only while unmapped).
     void publish(std::unique_ptr<FrameMap> frames);
     /// Withdraws the frames after retire + wait_until_idle (leave() does it
@@ -120,7 +130,11 @@ private:
     // the allocation allows (metadata per reservation is measured by
     // bench_memory): range, frames, entry count and flags, handler.
     const Range range_;
-    AtomicUniquePtr<FrameMap> frames_;      // read by faults without a lock
+    AtomicUniquePtr<FrameMap> frames_;  // read by faults without a lock
+    // whole_run()'s copy (host nullptr when there is none): plain fields,
+    // written before frames_ is published and never again.
+    std::byte* whole_host_ = nullptr;
+    DirtyLog* whole_dirty_ = nullptr;
     std::atomic<std::uint32_t> inside_{0};  // entries past the threads' slots (ThreadInside::overflow)
     std::atomic<bool> has_deferred_{false};
     // kLive, then kRetired (no dispatch can enter), then kReleased (handler

@@ -190,6 +190,75 @@ TEST(GuestMemory, FrameWithoutReadRightIsNotMapped) {
     EXPECT_EQ(write_guest_value<std::uint8_t>(*vm, 0x8000, 1, WriteRights::vmm).code(), Errc::not_mapped);
 }
 
+// A reservation whose frames are one writable run over all of it (guest
+// RAM) is answered from a copy of that run kept in the reservation; every
+// other shape from its frame map. Both must give what the frames say.
+TEST(GuestMemory, EveryShapeOfMappingAnswersAsItsFrames) {
+    SimVm vm;
+    auto handler = guestmem::test::returns(guestmem::FaultResult::error);
+    struct Shape {
+        GuestAddr base;
+        std::size_t runs;      // expected in the frame map
+        std::size_t readable;  // pages mapped, from the base
+        Rights rights;         // of the mapped pages
+    };
+    const Shape shapes[] = {
+        {0x100000, 1, 4, Rights::read_write},  // one writable run over it all
+        {0x200000, 1, 4, Rights::read},        // one read-only run
+        {0x300000, 1, 2, Rights::read_write},  // one run over half of it
+        {0x400000, 4, 4, Rights::read_write},  // four runs
+    };
+    for (const Shape& shape : shapes) {
+        auto id = vm->reserve_at(shape.base, 4 * kPageSize, handler);
+        ASSERT_TRUE(id);
+        std::vector<Cap> caps(4);
+        for (auto& cap : caps) cap = frame(vm);
+        if (shape.runs > 1) std::reverse(caps.begin(), caps.end());
+        ASSERT_TRUE(vm->map(*id, [&](GuestAddr addr) {
+            const std::size_t page = (addr - shape.base) / kPageSize;
+            // Without the read right a frame is not mapped.
+            return FrameRequest{caps[page], page < shape.readable ? shape.rights : Rights::write, addr, kPageBits};
+        }));
+        ASSERT_EQ(run_count(*vm, *id), shape.runs) << std::hex << shape.base;
+    }
+    LogCapture log;
+    auto vcpu = vm->create_vcpu();
+    ASSERT_TRUE(vcpu);
+    for (const Shape& shape : shapes) {
+        for (std::size_t page = 0; page < 4; ++page) {
+            const GuestAddr addr = shape.base + page * kPageSize + 0x18;
+            SCOPED_TRACE(::testing::Message() << std::hex << addr);
+            auto run = vm->find_run(addr);
+            auto written = write_guest_value<std::uint64_t>(*vm, addr, addr * 3);
+            auto read = read_guest_value<std::uint64_t>(*vm, addr);
+            if (page >= shape.readable) {
+                EXPECT_FALSE(run);
+                EXPECT_EQ(written.code(), Errc::not_mapped);
+                EXPECT_EQ(read.code(), Errc::not_mapped);
+                continue;
+            }
+            ASSERT_TRUE(run);
+            EXPECT_EQ(run->rights, shape.rights);
+            EXPECT_LE(run->gpa, addr);
+            EXPECT_EQ(run->gpa + run->size,
+                      shape.runs == 1 ? shape.base + shape.readable * kPageSize : addr - 0x18 + kPageSize);
+            ASSERT_TRUE(read);
+            if (shape.rights != Rights::read_write) {
+                EXPECT_EQ(written.code(), Errc::permission_denied);
+                EXPECT_EQ(*read, 0u);
+                continue;
+            }
+            ASSERT_TRUE(written);
+            EXPECT_EQ(*read, addr * 3);
+            // The run's host memory is the frame the guest sees.
+            EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(run->host + (addr - run->gpa)), addr * 3);
+            auto guest = sim::read(**vcpu, addr, 8);
+            ASSERT_TRUE(guest);
+            EXPECT_EQ(*guest, addr * 3);
+        }
+    }
+}
+
 TEST(GuestMemory, InvalidArguments) {
     LogCapture log;
     SimVm uninitialised(false);
