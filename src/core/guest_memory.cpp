@@ -134,10 +134,20 @@ struct GuestCopy {
         AddressSpace& space = *vm.space_;
         if (size == 0 || !ends_within_address_space(addr, size) || !space.initialized()) return false;
         ThreadInside& inside = ThreadInside::mine();
-        LookupCache& cache = space.index().thread_cache();
-        Reservation* reservation = space.index().enter_holder(cache, addr, inside);
-        if (!reservation) return false;
-        const MappedRun* run = RegionIndex::run_of(cache, *reservation, addr);
+        ThreadLookup& lookup = space.index().thread_lookup();
+        // A run remembered for addr is the answer once its reservation is
+        // entered (it is then live, and so still the one holding addr).
+        Reservation* reservation = nullptr;
+        const MappedRun* run = nullptr;
+        if (const RememberedRun* remembered = RegionIndex::remembered(lookup, addr);
+            remembered && remembered->owner->try_enter(inside)) {
+            reservation = remembered->owner;
+            run = &remembered->run;
+        } else {
+            reservation = space.index().enter_holder(lookup.cache, addr, inside);
+            if (!reservation) return false;
+            run = RegionIndex::run_of(lookup, *reservation, addr);
+        }
         // run->end() - addr counts the bytes to the run's end, also for a run
         // ending at 2^64 (end() wraps to 0).
         const bool done = run && size <= run->end() - addr && has_rights(run->rights, needed);

@@ -56,17 +56,17 @@ std::atomic<std::uint64_t> g_next_index_id{1};
 
 RegionIndex::RegionIndex() : id_(g_next_index_id.fetch_add(1, std::memory_order_relaxed)) {}
 
-namespace region_index_detail {
-
-thread_local constinit ThreadCache* t_cache GUESTMEM_HOT_TLS = nullptr;
-
-ThreadCache::~ThreadCache() {
-    if (t_cache == this) t_cache = nullptr;
+ThreadLookup::~ThreadLookup() {
+    if (region_index_detail::t_lookup == this) region_index_detail::t_lookup = nullptr;
 }
 
-ThreadCache& make_thread_cache() {
-    thread_local ThreadCache mine;
-    t_cache = &mine;
+namespace region_index_detail {
+
+thread_local constinit ThreadLookup* t_lookup GUESTMEM_HOT_TLS = nullptr;
+
+ThreadLookup& make_thread_lookup() {
+    thread_local ThreadLookup mine;
+    t_lookup = &mine;
     return mine;
 }
 
@@ -125,7 +125,7 @@ const RegionSnapshot& RegionIndex::refresh(LookupCache& cache) const {
         cache.version = snapshot_version_;
         cache.snapshot = snapshot_;
         cache.last_found = nullptr;
-        cache.run_owner = nullptr;
+        ++cache.generation;
     }
     return *cache.snapshot;
 }

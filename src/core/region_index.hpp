@@ -97,6 +97,35 @@ inline Reservation* RegionSnapshot::first_ending_at_or_after(GuestAddr addr) con
     return t < kKeys ? leaf.reservations[t] : nullptr;  // 8: above every key
 }
 
+/// A run of frames a VMM-side access used, and whose frames it is: a
+/// reservation's frames never change while it is live (Reservation::frames),
+/// so the copy is right for as long as that holds, and using it needs no
+/// search and no load from the frame map. Valid only in the generation of
+/// the LookupCache it was stored in, whose snapshot keeps `owner` allocated
+/// (so no other reservation can take its address).
+struct RememberedRun {
+    Reservation* owner = nullptr;
+    std::uint64_t generation = 0;  // LookupCache::generation when stored; 0: empty
+    MappedRun run;
+};
+
+/// The runs a thread's VMM-side accesses (copies, Vm::find_run) used lately,
+/// one per entry, picked by a hash of the page: a TLB of translations, so
+/// that a VMM touching a few hundred reservations in turn (descriptor
+/// rings, buffers, device registers) searches for each only once. 14 KiB
+/// per thread that accesses guest memory from the VMM side.
+struct RememberedRuns {
+    static constexpr unsigned kBits = 8;
+    static constexpr std::size_t kCount = std::size_t{1} << kBits;
+    std::array<RememberedRun, kCount> entries{};
+    /// The entry for the page holding `addr` (Fibonacci hashing: pages a
+    /// power of two apart spread over the entries).
+    RememberedRun& entry(GuestAddr addr) {
+        return entries[((addr >> kPageBits) * 0x9e3779b97f4a7c15u) >> (64 - kBits)];
+    }
+    const RememberedRun& entry(GuestAddr addr) const { return const_cast<RememberedRuns&>(*this).entry(addr); }
+};
+
 /// A vCPU's view of the index: reused until the index changes.
 ///
 /// Used by one thread at a time (its vCPU's). While a dispatch pins it, a
@@ -114,28 +143,26 @@ struct LookupCache {
     Reservation* last_found = nullptr;
     GuestAddr last_found_base = 0;
     std::uint64_t last_found_span = 0;  // size - 1
-    // The run a VMM-side access (a copy, Vm::find_run) last used, and whose
-    // frames it is: a reservation's frames never change while it is live
-    // (Reservation::frames), so the copy is right for as long as that holds,
-    // and reading it needs no load from the reservation's frame map. Cleared
-    // with last_found when the snapshot changes (which keeps run_owner
-    // allocated until then, so no other reservation can take its address).
-    const Reservation* run_owner = nullptr;
-    MappedRun run;
+    // Bumped whenever `snapshot` changes (and when a thread's cache moves to
+    // another index), which makes every run remembered with it stale at
+    // once (see RememberedRuns) with no store to them.
+    std::uint64_t generation = 1;
+};
+
+/// A thread's view of the index for VMM-side lookups (RegionIndex::thread_lookup):
+/// its cache, and the runs it remembers in it.
+struct ThreadLookup {
+    std::uint64_t index = 0;  // the RegionIndex it belongs to
+    LookupCache cache;
+    RememberedRuns runs;
+    ~ThreadLookup();
 };
 
 namespace region_index_detail {
-/// A thread's cache for VMM-side lookups (RegionIndex::thread_cache), and
-/// which index it belongs to.
-struct ThreadCache {
-    std::uint64_t index = 0;
-    LookupCache cache;
-    ~ThreadCache();
-};
-// The calling thread's cache once made: a plain pointer, read without the
+// The calling thread's lookup once made: a plain pointer, read without the
 // TLS wrapper call a thread_local with a destructor costs on every use.
-extern thread_local constinit ThreadCache* t_cache GUESTMEM_HOT_TLS;
-ThreadCache& make_thread_cache();
+extern thread_local constinit ThreadLookup* t_lookup GUESTMEM_HOT_TLS;
+ThreadLookup& make_thread_lookup();
 }  // namespace region_index_detail
 
 /// Pins a LookupCache for the lifetime of a dispatch (see LookupCache).
@@ -179,19 +206,24 @@ public:
         if (cache.version == version_.load(std::memory_order_acquire) && cache.snapshot) return *cache.snapshot;
         return refresh(cache);
     }
-    /// The calling thread's cache for VMM-side lookups (guest memory copies,
-    /// Vm::find_run), which have no vCPU: one per thread, taken over by
-    /// whichever index the thread last looked up in. The snapshot it keeps
-    /// may name freed reservations, which are then inert (Reservation::release).
-    /// Not for dispatch, whose nested calls need the vCPU's pinned cache.
-    [[gnu::always_inline]] LookupCache& thread_cache() const {
-        region_index_detail::ThreadCache* mine = region_index_detail::t_cache;
-        if (!mine) mine = &region_index_detail::make_thread_cache();
+    /// The calling thread's lookup for VMM-side accesses (guest memory
+    /// copies, Vm::find_run), which have no vCPU: one per thread, taken over
+    /// by whichever index the thread last looked up in. The snapshot its
+    /// cache keeps may name freed reservations, which are then inert
+    /// (Reservation::release). Not for dispatch, whose nested calls need the
+    /// vCPU's pinned cache.
+    [[gnu::always_inline]] ThreadLookup& thread_lookup() const {
+        ThreadLookup* mine = region_index_detail::t_lookup;
+        if (!mine) mine = &region_index_detail::make_thread_lookup();
         if (mine->index != id_) {
+            // A new generation: the runs remembered for the other index
+            // (whose reservations the reset may free) are stale.
+            const std::uint64_t generation = mine->cache.generation + 1;
             mine->cache = LookupCache{};
+            mine->cache.generation = generation;
             mine->index = id_;
         }
-        return mine->cache;
+        return *mine;
     }
     /// The reservation holding `addr` in the snapshot view(cache) returns, or
     /// nullptr; remembers it in `cache` to answer a repeat without searching.
@@ -219,7 +251,7 @@ public:
         return nullptr;
     }
     /// For VMM-side accesses (no vCPU): the reservation holding `addr`, found
-    /// through the calling thread's cache (thread_cache()) and entered with `mine` (the
+    /// through the calling thread's cache (thread_lookup()) and entered with `mine` (the
     /// caller leaves it), or nullptr. A repeat of the thread's last lookup
     /// skips the version check, as repeat() explains; if that reservation
     /// was retired meanwhile, lookup() refreshes the cache.
@@ -228,28 +260,32 @@ public:
         Reservation* found = search(cache, addr);  // not a repeat: lookup() would only check that again
         return found && found->try_enter(mine) ? found : nullptr;
     }
-    /// The run `cache` remembers (see LookupCache::run) if it is `holder`'s
-    /// and holds `addr`; else nullptr. Right only while `holder` is live.
-    static const MappedRun* remembered_run(const LookupCache& cache, const Reservation* holder, GuestAddr addr) {
-        return holder && cache.run_owner == holder && addr - cache.run.gpa < cache.run.size ? &cache.run : nullptr;
+    /// The run `mine` remembers for `addr` (see RememberedRun), or nullptr.
+    /// Its owner is the reservation holding `addr` while it is live: a
+    /// caller enters it (or checks Reservation::live) before using the run.
+    static const RememberedRun* remembered(const ThreadLookup& mine, GuestAddr addr) {
+        const RememberedRun& entry = mine.runs.entry(addr);
+        return entry.generation == mine.cache.generation && addr - entry.run.gpa < entry.run.size ? &entry : nullptr;
     }
     /// The run of `holder`'s frames that holds `addr` (holder was found
-    /// through `cache` and is entered), or nullptr; remembered in `cache`.
-    static const MappedRun* run_of(LookupCache& cache, const Reservation& holder, GuestAddr addr) {
-        if (const MappedRun* remembered = remembered_run(cache, &holder, addr)) return remembered;
+    /// through `mine.cache` and is entered), or nullptr; remembered in `mine`.
+    static const MappedRun* run_of(ThreadLookup& mine, Reservation& holder, GuestAddr addr) {
         const FrameMap* frames = holder.frames();
         if (!frames) return nullptr;
+        RememberedRun& entry = mine.runs.entry(addr);
+        // Each branch copies its run straight into the entry: a run built
+        // in a temporary and copied from there would be read back in wider
+        // loads than it was stored with, which stalls store forwarding.
         if (std::optional<MappedRun> whole = holder.whole_run()) {
-            cache.run_owner = &holder;
-            cache.run = *whole;
-            return &cache.run;
+            entry.run = *whole;  // it holds addr: holder does
+        } else if (const MappedRun* found = frames->find(addr)) {
+            entry.run = *found;
+        } else {
+            return nullptr;
         }
-        const MappedRun* run = frames->find(addr);
-        if (run) {
-            cache.run_owner = &holder;
-            cache.run = *run;
-        }
-        return run;
+        entry.owner = &holder;
+        entry.generation = mine.cache.generation;
+        return &entry.run;
     }
     /// The base of the first reservation above `addr` in the snapshot
     /// view(cache) returns (for an `addr` no reservation holds), if any.

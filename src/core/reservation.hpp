@@ -51,7 +51,7 @@ public:
     /// The frames mapped here, or nullptr while unmapped. They are published
     /// at most once and withdrawn only once the reservation is retired: while
     /// it is live, a non-null answer never changes (lookup caches keep a copy
-    /// of a run on that ground, see LookupCache::run).
+    /// of a run on that ground, see RememberedRun).
     const FrameMap* frames() const { return frames_.get(); }
     /// When frames() (non-null) is one writable run covering the whole
     /// reservation, as guest RAM and device buffers usually are: that run,

@@ -254,18 +254,18 @@ Result<void> Vm::ensure_mapped(ReservationId id) {
 
 std::optional<MappedRun> Vm::find_run(GuestAddr addr) const {
     const RegionIndex& index = space_->index();
-    LookupCache& cache = index.thread_cache();
-    // The run found last time, while its reservation is live, is the answer
-    // without entering it: the run is a copy in the cache, and the
+    ThreadLookup& lookup = index.thread_lookup();
+    // A run remembered for addr, while its reservation is live, is the
+    // answer without entering it: the run is a copy in the cache, and the
     // reservation's frames cannot have changed (Reservation::frames).
-    const Reservation* last = RegionIndex::repeat(cache, addr, 1);
-    if (const MappedRun* remembered = RegionIndex::remembered_run(cache, last, addr); remembered && last->live()) {
-        return *remembered;
+    if (const RememberedRun* remembered = RegionIndex::remembered(lookup, addr);
+        remembered && remembered->owner->live()) {
+        return remembered->run;
     }
     ThreadInside& mine = ThreadInside::mine();
-    Reservation* reservation = index.enter_holder(cache, addr, mine);
+    Reservation* reservation = index.enter_holder(lookup.cache, addr, mine);
     if (!reservation) return std::nullopt;
-    const MappedRun* found = RegionIndex::run_of(cache, *reservation, addr);
+    const MappedRun* found = RegionIndex::run_of(lookup, *reservation, addr);
     std::optional<MappedRun> run = found ? std::optional<MappedRun>(*found) : std::nullopt;
     reservation->leave(mine);
     return run;

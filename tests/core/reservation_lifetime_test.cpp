@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -150,6 +151,56 @@ TEST(ConcurrentFree, ARememberedRunNeverOutlivesItsReservation) {
     std::uint32_t seen = 0;
     std::memcpy(&seen, s.memory(frame[0]).data() + 0x10, sizeof seen);
     EXPECT_EQ(seen, 7u);
+}
+
+TEST(RememberedRuns, AThreadMovingBetweenVmsNeverUsesTheOtherVmsRun) {
+    // Each VM has its own RAM at the same guest addresses: a thread copying
+    // into one, then the other, must reach each VM's own frames every time,
+    // also at a page the thread last used in the other VM.
+    SimVm a, b;
+    ram_pages(a, 0x100000, 2);
+    ram_pages(b, 0x100000, 2);
+    constexpr GuestAddr kFirst = 0x100010, kSecond = 0x101010;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        ASSERT_TRUE(write_guest_value<std::uint32_t>(*a.vm, kFirst, 4 * i));
+        ASSERT_TRUE(write_guest_value<std::uint32_t>(*a.vm, kSecond, 4 * i + 1));
+        ASSERT_TRUE(write_guest_value<std::uint32_t>(*b.vm, kFirst, 4 * i + 2));
+        ASSERT_TRUE(write_guest_value<std::uint32_t>(*b.vm, kSecond, 4 * i + 3));
+        EXPECT_EQ(read_guest_value<std::uint32_t>(*a.vm, kFirst).value(), 4 * i);
+        EXPECT_EQ(read_guest_value<std::uint32_t>(*a.vm, kSecond).value(), 4 * i + 1);
+        EXPECT_EQ(read_guest_value<std::uint32_t>(*b.vm, kFirst).value(), 4 * i + 2);
+        EXPECT_EQ(read_guest_value<std::uint32_t>(*b.vm, kSecond).value(), 4 * i + 3);
+        const auto in_a = a.vm->find_run(kSecond);
+        const auto in_b = b.vm->find_run(kSecond);
+        ASSERT_TRUE(in_a && in_b);
+        EXPECT_NE(in_a->host, in_b->host);
+    }
+}
+
+TEST(RememberedRuns, ReservationsSharingAnEntryEachReachTheirOwnFrame) {
+    // Far more reservations than a thread remembers runs for, so that many
+    // share an entry; then one is freed and its address reserved again on
+    // another frame while the others are remembered.
+    constexpr std::size_t kCount = 1000;
+    SimVm s;
+    std::vector<ReservationId> ids;
+    for (std::size_t i = 0; i < kCount; ++i) ids.push_back(ram_pages(s, 0x100000 + i * 0x2000, 1)[0]);
+    std::mt19937_64 random(5);
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < kCount; ++i) {
+            ASSERT_TRUE(write_guest_value<std::uint64_t>(*s.vm, 0x100008 + i * 0x2000, i * 10 + round));
+        }
+        for (int k = 0; k < 4000; ++k) {
+            const std::size_t i = random() % kCount;
+            ASSERT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + i * 0x2000).value(), i * 10 + round) << i;
+        }
+    }
+    ASSERT_TRUE(s.vm->free(ids[500]));
+    EXPECT_FALSE(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 500 * 0x2000));
+    EXPECT_EQ(s.vm->find_run(0x100008 + 500 * 0x2000), std::nullopt);
+    ram_pages(s, 0x100000 + 500 * 0x2000, 1);
+    EXPECT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 500 * 0x2000).value(), 0u) << "the new frame";
+    EXPECT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 501 * 0x2000).value(), 5012u);
 }
 
 TEST(ThreadInsideSlots, EntriesInSlotsAndPastThemLeaveInAnyOrder) {
