@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 
 namespace guestmem {
 
@@ -65,9 +66,13 @@ namespace region_index_detail {
 thread_local constinit ThreadLookup* t_lookup GUESTMEM_HOT_TLS = nullptr;
 
 ThreadLookup& make_thread_lookup() {
-    thread_local ThreadLookup mine;
-    t_lookup = &mine;
-    return mine;
+    // On the heap: its 14 KiB are for threads that access guest memory from
+    // the VMM side, not in the static TLS every thread of the process gets
+    // (and a library loaded by dlopen has only a little of).
+    thread_local std::unique_ptr<ThreadLookup> mine;
+    if (!mine) mine = std::make_unique<ThreadLookup>();
+    t_lookup = mine.get();
+    return *mine;
 }
 
 }  // namespace region_index_detail
