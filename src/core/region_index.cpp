@@ -66,7 +66,7 @@ namespace region_index_detail {
 thread_local constinit ThreadLookup* t_lookup GUESTMEM_HOT_TLS = nullptr;
 
 ThreadLookup& make_thread_lookup() {
-    // On the heap: its 14 KiB are for threads that access guest memory from
+    // On the heap: its 56 KiB are for threads that access guest memory from
     // the VMM side, not in the static TLS every thread of the process gets
     // (and a library loaded by dlopen has only a little of).
     thread_local std::unique_ptr<ThreadLookup> mine;

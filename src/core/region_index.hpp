@@ -111,11 +111,11 @@ struct RememberedRun {
 
 /// The runs a thread's VMM-side accesses (copies, Vm::find_run) used lately,
 /// one per entry, picked by a hash of the page: a TLB of translations, so
-/// that a VMM touching a few hundred reservations in turn (descriptor
-/// rings, buffers, device registers) searches for each only once. 14 KiB
+/// that a VMM touching up to about a thousand reservations in turn (descriptor
+/// rings, buffers, device registers) searches for each only once. 56 KiB
 /// per thread that accesses guest memory from the VMM side.
 struct RememberedRuns {
-    static constexpr unsigned kBits = 8;
+    static constexpr unsigned kBits = 10;
     static constexpr std::size_t kCount = std::size_t{1} << kBits;
     std::array<RememberedRun, kCount> entries{};
     /// The entry for the page holding `addr` (Fibonacci hashing: pages a
@@ -250,14 +250,13 @@ public:
         if (offset <= cache.last_found_span && cache.last_found_span - offset >= size - 1u) return cache.last_found;
         return nullptr;
     }
-    /// For VMM-side accesses (no vCPU): the reservation holding `addr`, found
-    /// through the calling thread's cache (thread_lookup()) and entered with `mine` (the
-    /// caller leaves it), or nullptr. A repeat of the thread's last lookup
-    /// skips the version check, as repeat() explains; if that reservation
-    /// was retired meanwhile, lookup() refreshes the cache.
+    /// For VMM-side accesses (no vCPU), after their remembered runs missed:
+    /// the reservation holding `addr`, searched for in the snapshot of the
+    /// calling thread's cache (thread_lookup()) and entered with `mine` (the
+    /// caller leaves it), or nullptr. It is not remembered as the last one
+    /// found (lookup(), repeat()): the remembered runs answer repeats.
     Reservation* enter_holder(LookupCache& cache, GuestAddr addr, ThreadInside& mine) const {
-        if (Reservation* last = repeat(cache, addr, 1); last && last->try_enter(mine)) return last;
-        Reservation* found = search(cache, addr);  // not a repeat: lookup() would only check that again
+        Reservation* found = view(cache).find(addr);
         return found && found->try_enter(mine) ? found : nullptr;
     }
     /// The run `mine` remembers for `addr` (see RememberedRun), or nullptr.

@@ -15,6 +15,7 @@
 
 #include "guestmem/guest_memory.hpp"
 #include "test_support.hpp"
+#include "region_index.hpp"
 #include "reservation.hpp"
 #include "thread_inside.hpp"
 
@@ -181,7 +182,7 @@ TEST(RememberedRuns, ReservationsSharingAnEntryEachReachTheirOwnFrame) {
     // Far more reservations than a thread remembers runs for, so that many
     // share an entry; then one is freed and its address reserved again on
     // another frame while the others are remembered.
-    constexpr std::size_t kCount = 1000;
+    constexpr std::size_t kCount = 3 * RememberedRuns::kCount;
     SimVm s;
     std::vector<ReservationId> ids;
     for (std::size_t i = 0; i < kCount; ++i) ids.push_back(ram_pages(s, 0x100000 + i * 0x2000, 1)[0]);
@@ -190,7 +191,7 @@ TEST(RememberedRuns, ReservationsSharingAnEntryEachReachTheirOwnFrame) {
         for (std::size_t i = 0; i < kCount; ++i) {
             ASSERT_TRUE(write_guest_value<std::uint64_t>(*s.vm, 0x100008 + i * 0x2000, i * 10 + round));
         }
-        for (int k = 0; k < 4000; ++k) {
+        for (std::size_t k = 0; k < 4 * kCount; ++k) {
             const std::size_t i = random() % kCount;
             ASSERT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + i * 0x2000).value(), i * 10 + round) << i;
         }
@@ -200,7 +201,7 @@ TEST(RememberedRuns, ReservationsSharingAnEntryEachReachTheirOwnFrame) {
     EXPECT_EQ(s.vm->find_run(0x100008 + 500 * 0x2000), std::nullopt);
     ram_pages(s, 0x100000 + 500 * 0x2000, 1);
     EXPECT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 500 * 0x2000).value(), 0u) << "the new frame";
-    EXPECT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 501 * 0x2000).value(), 5012u);
+    EXPECT_EQ(read_guest_value<std::uint64_t>(*s.vm, 0x100008 + 501 * 0x2000).value(), 501u * 10 + 2);
 }
 
 TEST(ThreadInsideSlots, EntriesInSlotsAndPastThemLeaveInAnyOrder) {
