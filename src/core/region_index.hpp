@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hot_tls.hpp"
+#include "huge_page_allocator.hpp"
 #include "reservation.hpp"
 
 namespace guestmem {
@@ -71,8 +72,8 @@ private:
     }
 
     std::vector<std::shared_ptr<Reservation>> owners_;  // in address order; keeps every reservation alive
-    std::vector<Node> nodes_;                           // the inner levels, root first
-    std::vector<Leaf> leaves_;
+    std::vector<Node, HugePageAllocator<Node>> nodes_;  // the inner levels, root first
+    std::vector<Leaf, HugePageAllocator<Leaf>> leaves_;
     std::array<Level, kMaxLevels> levels_{};  // the inner levels, root first
     std::size_t inner_levels_ = 0;
 };
