@@ -68,9 +68,8 @@ public:
         // Acquire: a tracker's bits are published before its attached_ bit.
         const std::uint64_t trackers = attached_.load(std::memory_order_acquire);
         if (trackers == 0) return;
-        const auto offset = static_cast<std::uint64_t>(host - base_);
-        const std::uint64_t first = offset >> kPageBits;
-        const std::uint64_t last = (offset + (bytes - 1)) >> kPageBits;
+        const std::uint64_t first = page_of(host);
+        const std::uint64_t last = page_of(host + (bytes - 1));
         if (first == last && (trackers & (trackers - 1)) == 0) {
             // One page for one tracker (a VMM writing a descriptor while a
             // migration runs): inline, no loop.

@@ -121,10 +121,9 @@ struct RememberedRuns {
     std::array<RememberedRun, kCount> entries{};
     /// The entry for the page holding `addr` (Fibonacci hashing: pages a
     /// power of two apart spread over the entries).
-    RememberedRun& entry(GuestAddr addr) {
-        return entries[((addr >> kPageBits) * 0x9e3779b97f4a7c15u) >> (64 - kBits)];
-    }
-    const RememberedRun& entry(GuestAddr addr) const { return const_cast<RememberedRuns&>(*this).entry(addr); }
+    RememberedRun& entry(GuestAddr addr) { return entries[slot(addr)]; }
+    const RememberedRun& entry(GuestAddr addr) const { return entries[slot(addr)]; }
+    static std::size_t slot(GuestAddr addr) { return ((addr >> kPageBits) * 0x9e3779b97f4a7c15u) >> (64 - kBits); }
 };
 
 /// A vCPU's view of the index: reused until the index changes.
