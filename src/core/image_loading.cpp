@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Loading flat guest images: load_image and load_image_file of guestmem/guest_memory.hpp.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstring>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <system_error>
 #include <vector>
 
 #include "format.hpp"
+#include "regular_file.hpp"
 #include "guestmem/guest_memory.hpp"
 
 namespace guestmem {
@@ -20,29 +19,29 @@ Result<void> load_image(Vm& vm, GuestAddr addr, std::span<const std::byte> image
 
 Result<std::vector<std::byte>> read_image_file(const std::string& path, std::uint64_t max_bytes) {
     ApiCall call("read_image_file");
-    // Checked before reading: a directory makes the stream throw, and a
-    // device like /dev/zero never ends.
-    std::error_code error;
-    const auto status = std::filesystem::status(path, error);
-    if (error) return fail(Errc::invalid_argument, "cannot open guest image " + path + ": " + error.message());
-    if (!std::filesystem::is_regular_file(status)) {
-        return fail(Errc::invalid_argument, "guest image " + path + " is not a regular file");
+    // Checked on the open descriptor before anything is read: a FIFO would
+    // block the open, a directory makes reads fail, /dev/zero never ends.
+    auto fd = open_regular_file(path, "guest image", Errc::invalid_argument);
+    if (!fd) return fd.error();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) {
+        return fail(Errc::invalid_argument, "cannot stat guest image " + path + ": " + errno_message(errno));
     }
-    const std::uintmax_t size = std::filesystem::file_size(path, error);
-    if (error) return fail(Errc::invalid_argument, "cannot read guest image " + path + ": " + error.message());
+    const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > max_bytes) {
         return fail(Errc::invalid_argument, "guest image " + path + " has " + std::to_string(size) +
                                                 " bytes, more than the " + std::to_string(max_bytes) + " allowed");
     }
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return fail(Errc::invalid_argument, "cannot open guest image " + path + ": " + errno_message(errno));
     std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-    try {
-        file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    } catch (const std::exception& e) {
-        return fail(Errc::invalid_argument, "cannot read guest image " + path + ": " + e.what());
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::read(fd->get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(Errc::invalid_argument, "cannot read guest image " + path + ": " + errno_message(errno));
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
     }
-    if (static_cast<std::uintmax_t>(file.gcount()) != size) {
+    if (done != size) {
         return fail(Errc::invalid_argument, "cannot read guest image " + path + ": it changed while being read");
     }
     return bytes;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "../core/format.hpp"  // errno_message, hex, describe
+#include "../core/regular_file.hpp"
 #include "format.hpp"
 
 namespace guestmem::snapshot {
@@ -162,15 +163,13 @@ Result<void> read_exact(const LoadedFile& file, std::byte* into, std::size_t byt
 Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool sections) {
     auto file = std::make_shared<LoadedFile>();
     file->path = path;
-    file->fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file->fd.get() < 0) {
-        return fail(Errc::io_error, path.string() + ": cannot open: " + errno_message(errno));
-    }
+    auto fd = open_regular_file(path, "snapshot");
+    if (!fd) return fd.error();
+    file->fd = std::move(*fd);
     struct stat st {};
     if (::fstat(file->fd.get(), &st) != 0) {
         return fail(Errc::io_error, path.string() + ": cannot stat: " + errno_message(errno));
     }
-    if (!S_ISREG(st.st_mode)) return bad(path, "not a regular file");
     file->file_bytes = static_cast<std::uint64_t>(st.st_size);
 
     std::vector<std::byte> head(std::min<std::uint64_t>(file->file_bytes, format::kFixedHeaderBytes + 65535));
