@@ -72,6 +72,18 @@ struct PoolInfo {
     std::uint64_t free_bytes = 0;  ///< bytes not reserved
 };
 
+/// A reservation and the frames mapped in it, as Vm::layout() reports them.
+struct ReservationLayout {
+    ReservationInfo info;              ///< as Vm::reservations() reports it
+    std::vector<FrameMapping> frames;  ///< as Vm::frame_mappings() reports them (empty: unmapped or deferred)
+};
+
+/// The address space at one instant (Vm::layout).
+struct AddressSpaceLayout {
+    std::vector<ReservationLayout> reservations;  ///< in address order
+    std::vector<PoolInfo> pools;                  ///< in address order
+};
+
 /// One piece of guest memory that is contiguous in the VMM's view, handed to a
 /// MemoryVisitor by Vm::visit_memory.
 struct GuestChunk {
@@ -342,6 +354,35 @@ public:
     /// the hypervisor's log failed; pages stay dirty). Thread safety: any
     /// thread; concurrent calls for one range each get a share of its pages.
     Result<DirtyBitmap> dirty_pages(GuestAddr addr, std::uint64_t size);
+
+    /// dirty_pages() by frame instead of by address: for each of `frames`
+    /// (frames of this VM's capability space, wherever and whether they are
+    /// mapped now), the pages written since tracking started or since they
+    /// were last returned, one bit per 4 KiB page (page p is bit p % 64 of
+    /// word p / 64), and marks them clean. Frames are named by identity, so
+    /// the frames of a reservation freed since the caller listed them are
+    /// still reported (a snapshot saves the map it listed, whatever other
+    /// threads free meanwhile). Errors: as dirty_pages(), plus
+    /// Errc::invalid_argument (a null frame). Thread safety: as dirty_pages().
+    Result<std::vector<std::vector<std::uint64_t>>> dirty_frame_pages(
+        std::span<const std::shared_ptr<const Frame>> frames);
+    /// Marks pages dirty again for this VM, as dirty_frame_pages() returned
+    /// them for the same `frames`: for a caller that collected pages and then
+    /// could not use them (a snapshot whose file could not be written), so
+    /// that the next collection reports them as if they had never been
+    /// collected. Other VMs' tracking is not touched. Errors:
+    /// Errc::invalid_argument (not tracking, a null frame, `pages` not one
+    /// entry per frame). Thread safety: any thread.
+    Result<void> redirty_frame_pages(std::span<const std::shared_ptr<const Frame>> frames,
+                                     const std::vector<std::vector<std::uint64_t>>& pages);
+
+    /// Every reservation with the frames mapped in it, and every anonymous
+    /// pool, taken at one instant: no reserve, map or free of another thread
+    /// lands between two of its entries. The frames stay alive while the
+    /// result holds them, even if their reservation is freed meanwhile.
+    /// Errors: Errc::not_initialized, Errc::reentrant_call (from a map
+    /// iterator of this VM). Thread safety: any thread.
+    Result<AddressSpaceLayout> layout() const;
 
     /// The VM's guest RAM: registration and allocation (<sel4vm/guest_ram.h>).
     GuestRam& ram() const { return *ram_; }

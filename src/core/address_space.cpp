@@ -408,6 +408,24 @@ std::vector<PoolInfo> AddressSpace::pool_infos() const {
     return out;
 }
 
+Result<AddressSpaceLayout> AddressSpace::layout() const {
+    // Taken once here; the calls below run under it (the lock is per thread).
+    ChangeLock lock(*this);
+    if (auto ok = lock.check(); !ok) return ok.error();
+    AddressSpaceLayout out;
+    for (ReservationInfo& info : reservation_infos()) {
+        ReservationLayout entry;
+        const auto reservation = by_id_.find(info.id);
+        if (reservation != by_id_.end()) {
+            if (const FrameMap* frames = reservation->second->frames()) entry.frames = frames->frames();
+        }
+        entry.info = std::move(info);
+        out.reservations.push_back(std::move(entry));
+    }
+    out.pools = pool_infos();
+    return out;
+}
+
 void AddressSpace::clear() {
     std::vector<ReservationId> ids;
     {

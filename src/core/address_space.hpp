@@ -65,6 +65,8 @@ public:
     /// Errors: Errc::reentrant_call (from a map iterator).
     Result<void> for_each_run(Range range, const std::function<void(const MappedRun&)>& visit) const;
     std::vector<PoolInfo> pool_infos() const;
+    /// Reservations with their frames and the pools, under one change lock.
+    Result<AddressSpaceLayout> layout() const;
     const RegionIndex& index() const { return index_; }
 
     /// Frees everything (the VM is going away).

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "guestmem/error.hpp"
 #include "guestmem/types.hpp"
@@ -110,6 +111,22 @@ public:
                 }
             }
             page = word * 64 + hi;
+        }
+    }
+
+    /// Sets again, for `tracker` only, the bits of pages of [host, host +
+    /// bytes) (page aligned, in the arena) for which `pages` (one bit per
+    /// page from `host`) is set: pages collect() handed out to a caller
+    /// that could not use them (a snapshot whose file could not be written)
+    /// are reported by the next collection, as if never collected.
+    void mark_again(unsigned tracker, const std::byte* host, std::span<const std::uint64_t> pages,
+                    std::uint64_t bytes) noexcept {
+        std::atomic<std::uint64_t>* words = words_[tracker].load(std::memory_order_acquire);
+        if (!words) return;
+        const std::uint64_t first = page_of(host);
+        const std::uint64_t count = bytes / kPageSize;
+        for (std::uint64_t p = 0; p < count && p / 64 < pages.size(); ++p) {
+            if ((pages[p / 64] >> (p % 64)) & 1) mark_page(words, first + p);
         }
     }
 

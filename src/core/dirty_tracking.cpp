@@ -84,4 +84,63 @@ Result<DirtyBitmap> Vm::dirty_pages(GuestAddr addr, std::uint64_t size) {
     return bitmap;
 }
 
+Result<std::vector<std::vector<std::uint64_t>>> Vm::dirty_frame_pages(
+    std::span<const std::shared_ptr<const Frame>> frames) {
+    ApiCall call("Vm::dirty_frame_pages");
+    if (!space_->initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
+    for (const auto& frame : frames) {
+        if (!frame) return fail(Errc::invalid_argument, "a frame is null");
+    }
+    std::lock_guard lock(dirty_mutex_);
+    if (!tracker_) return fail(Errc::invalid_argument, "dirty tracking is off (call Vm::start_dirty_tracking)");
+    if (auto ok = caps_->harvest_dirty(); !ok) return ok.error();
+    std::vector<std::vector<std::uint64_t>> out;
+    out.reserve(frames.size());
+    for (const auto& frame : frames) {
+        const std::uint64_t pages = frame->bytes() / kPageSize;
+        std::vector<std::uint64_t> bits((pages + 63) / 64);
+        frame->arena().dirty().collect(*tracker_, frame->host(), frame->bytes(),
+                                       [&](std::uint64_t page) { bits[page / 64] |= std::uint64_t{1} << (page % 64); });
+        out.push_back(std::move(bits));
+    }
+    writer_fence();  // as in dirty_pages(): the data of writers that skipped a cleared bit
+    return out;
+}
+
+Result<void> Vm::redirty_frame_pages(std::span<const std::shared_ptr<const Frame>> frames,
+                                     const std::vector<std::vector<std::uint64_t>>& pages) {
+    ApiCall call("Vm::redirty_frame_pages");
+    if (pages.size() != frames.size()) {
+        return fail(Errc::invalid_argument,
+                    std::to_string(pages.size()) + " page sets for " + std::to_string(frames.size()) + " frames");
+    }
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        if (!frames[i]) return fail(Errc::invalid_argument, "a frame is null");
+        if (pages[i].size() != (frames[i]->bytes() / kPageSize + 63) / 64) {
+            return fail(Errc::invalid_argument, "the page set of frame " + std::to_string(i) + " has " +
+                                                    std::to_string(pages[i].size()) + " words, not one bit per page");
+        }
+    }
+    std::lock_guard lock(dirty_mutex_);
+    if (!tracker_) return fail(Errc::invalid_argument, "dirty tracking is off (call Vm::start_dirty_tracking)");
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        frames[i]->arena().dirty().mark_again(*tracker_, frames[i]->host(), pages[i], frames[i]->bytes());
+    }
+    return {};
+}
+
+Result<AddressSpaceLayout> Vm::layout() const {
+    ApiCall call("Vm::layout");
+    if (!space_->initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
+    auto out = space_->layout();
+    if (!out) return out.error();
+    std::lock_guard lock(doorbells_mutex_);
+    for (const auto& [id, match] : doorbell_matches_) {
+        for (ReservationLayout& r : out->reservations) {
+            if (r.info.id == id) r.info.doorbell_match = match;
+        }
+    }
+    return out;
+}
+
 }  // namespace guestmem
