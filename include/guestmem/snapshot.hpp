@@ -66,6 +66,8 @@ struct SnapshotInfo {
     std::uint64_t vcpus = 0;                      ///< vCPU states saved
     std::uint64_t vcpus_without_state = 0;  ///< vCPUs saved without state: their backend has none (Errc::unsupported)
     std::uint64_t file_bytes = 0;           ///< size of the file
+    /// The application's bytes saved with the snapshot (SaveOptions::application).
+    std::vector<std::byte> application;
 };
 
 /// How save() writes.
@@ -83,30 +85,68 @@ struct SaveOptions {
     bool vcpus = true;
     /// fsync the file before returning.
     bool sync = false;
+    /// Bytes the application keeps inside the snapshot file, opaque to the
+    /// library and covered by its checksum (the demo VMM keeps its machine
+    /// description there, so that a snapshot file is all a restore needs).
+    /// inspect() and restore() hand them back in SnapshotInfo::application.
+    /// At most 16 MiB (Errc::invalid_argument otherwise).
+    std::vector<std::byte> application;
 };
 
 /// Writes a snapshot of `vm` to `path` (replaced atomically: written to a
-/// temporary file, mode 0600 as guest memory is private, then renamed).
-/// Take it with the vCPUs stopped: the pages are copied while the guest
-/// could otherwise write them. Reservations with a pending deferred mapping
-/// are mapped first (Vm::ensure_mapped), as a first access would. A vCPU
-/// whose backend has no register state (Errc::unsupported) is saved without
-/// it (SnapshotInfo::vcpus_without_state).
+/// temporary file `<path>.guestmem-tmp-XXXXXX`, mode 0600 as guest memory is
+/// private, then renamed; temporary files that killed saves left in the
+/// folder are removed, see below). Reservations with a pending deferred
+/// mapping are mapped first (Vm::ensure_mapped), as a first access would. A
+/// vCPU whose backend has no register state (Errc::unsupported) is saved
+/// without it (SnapshotInfo::vcpus_without_state).
+///
+/// Consistency. The layout (reservations, their frames, pools) is the VM's
+/// at one instant (Vm::layout): other threads may reserve, map and free
+/// meanwhile, and the file describes the map as it was then (the frames of
+/// a reservation freed since are still saved). Each page is read from guest
+/// memory once, by a copy that never tears an aligned 8-byte value, and the
+/// file holds exactly that copy and its checksum: a page that another thread
+/// (a device model, the VMM) writes during the save is stored as some state
+/// it had during the save, and every file save() reports as written
+/// restores. Pages are copied one after another, so two pages written
+/// during the save may be stored from different moments: for a snapshot
+/// consistent across pages, stop whatever writes guest memory (the vCPUs,
+/// device threads) first. With dirty tracking on, a write made during the
+/// save is also reported to the next diff.
+///
+/// Dirty pages. When the VM tracks dirty pages, save() collects (and so
+/// clears) them once the file is certain to be attempted, so the next diff
+/// is relative to this snapshot. A save that fails after collecting marks
+/// them dirty again (Vm::redirty_frame_pages): the next diff against the
+/// last snapshot written still stores every page written since it. A save
+/// that fails before collecting (any error but Errc::io_error) has changed
+/// nothing.
+///
+/// Temporary files. A save holds an exclusive flock() on its temporary file
+/// until it renames or removes it. save() and restore() remove the
+/// `*.guestmem-tmp-XXXXXX` files in their folder that no process has locked
+/// (their writer was killed) and that are older than 5 seconds.
+///
 /// Errors: Errc::not_initialized, Errc::invalid_argument (a diff without dirty
-/// tracking on, a parent in another folder, no file name), Errc::bad_snapshot
-/// (the parent is unreadable or corrupt, or not the VM's last snapshot),
-/// Errc::io_error (the file cannot be written; nothing is left at `path`, and
-/// the VM's next diff needs a new full snapshot first: the dirty pages were
-/// collected), errors of Vm::ensure_mapped, Vm::dirty_pages and of the vCPU
-/// interface. Thread safety: one save or restore per VM at a time; save()
-/// writes the file from a second thread of its own while it scans memory.
+/// tracking on, a parent in another folder, no file name, deferred mappings
+/// that kept appearing while the save ran), Errc::bad_snapshot (the parent is
+/// unreadable or corrupt, or not the VM's last snapshot), Errc::io_error (the
+/// file cannot be written; nothing is left at `path`, and the dirty pages are
+/// dirty again), errors of Vm::layout, Vm::ensure_mapped,
+/// Vm::dirty_frame_pages and of the vCPU interface. Thread safety: one save
+/// or restore per VM at a time; other threads may use the VM meanwhile (see
+/// Consistency); save() writes the file from a second thread of its own
+/// while it copies memory.
 GUESTMEM_API Result<SnapshotInfo> save(Vm& vm, const std::filesystem::path& path, const SaveOptions& options = {});
 
 /// Reads the header and layout of a snapshot file (not its parents, nor its
 /// page data: a corrupt page is found when a restore reads it).
-/// Errors: Errc::io_error (cannot open or read), Errc::bad_snapshot
-/// (truncated, wrong checksum, newer format version, not a snapshot, an
-/// inconsistent layout). Thread safety: any thread.
+/// Errors: Errc::io_error (cannot open or read), Errc::invalid_argument (not
+/// a regular file: a FIFO, a directory or a device, refused before it is
+/// read, so a FIFO never blocks), Errc::bad_snapshot (truncated, wrong
+/// checksum, newer format version, not a snapshot, an inconsistent layout).
+/// Thread safety: any thread.
 GUESTMEM_API Result<SnapshotInfo> inspect(const std::filesystem::path& path);
 
 /// The handlers restore() gives the reservations it rebuilds: the library
@@ -155,8 +195,14 @@ struct RestoreReport {
 /// `vm` has); Errc::invalid_argument (a handler missing for a record;
 /// architecture differs from `vm`'s); errors of the Vm calls it makes.
 /// In lazy mode a file read failing later (or a page's checksum not
-/// matching), at the first access, fails that access (and is logged); the
-/// files stay open while a reservation still waits for its first access.
+/// matching), at the first access, fails that access (and is logged). The
+/// files stay open while a reservation still waits for its first access: a
+/// chain of up to 64 files keeps all of them open (it restores even if they
+/// are removed meanwhile); a longer one keeps the 64 read most recently and
+/// opens the others again when it reads them (checked to be the files
+/// loaded), so that a chain of any length restores within the default limit
+/// of open files. Paths that are not regular files (a FIFO, a directory) are
+/// refused with Errc::invalid_argument before anything is read.
 /// Thread safety: one save or restore per VM at a time.
 GUESTMEM_API Result<RestoreReport> restore(Vm& vm, const std::filesystem::path& path, const DeviceHandlers& handlers,
                                            RestoreMode mode = RestoreMode::lazy);

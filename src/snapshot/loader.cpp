@@ -146,10 +146,10 @@ std::string check_layout(const format::Header& h, const Layout& layout) {
 
 }  // namespace
 
-Result<void> read_exact(const LoadedFile& file, std::byte* into, std::size_t bytes, std::uint64_t offset) {
+Result<void> read_exact(const LoadedFile& file, int fd, std::byte* into, std::size_t bytes, std::uint64_t offset) {
     std::size_t done = 0;
     while (done < bytes) {
-        const ssize_t n = ::pread(file.fd.get(), into + done, bytes - done, static_cast<off_t>(offset + done));
+        const ssize_t n = ::pread(fd, into + done, bytes - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             return fail(Errc::io_error, file.path.string() + ": read failed: " + errno_message(errno));
@@ -171,9 +171,12 @@ Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool
         return fail(Errc::io_error, path.string() + ": cannot stat: " + errno_message(errno));
     }
     file->file_bytes = static_cast<std::uint64_t>(st.st_size);
+    file->device = st.st_dev;
+    file->inode = st.st_ino;
 
-    std::vector<std::byte> head(std::min<std::uint64_t>(file->file_bytes, format::kFixedHeaderBytes + 65535));
-    if (auto ok = read_exact(*file, head.data(), head.size(), 0); !ok) return ok.error();
+    std::vector<std::byte> head(
+        std::min<std::uint64_t>(file->file_bytes, format::kFixedHeaderBytes + 65535 + format::kApplicationFieldBytes));
+    if (auto ok = read_exact(*file, file->fd.get(), head.data(), head.size(), 0); !ok) return ok.error();
     std::string why;
     auto header = format::decode_header(head, why);
     if (!header) return bad(path, why);
@@ -182,22 +185,35 @@ Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool
         return offset <= file->file_bytes && bytes <= file->file_bytes - offset;
     };
     if (!within(h.layout_offset, h.layout_bytes) || !within(h.vcpu_offset, h.vcpu_bytes) ||
-        !within(h.data_offset, h.data_bytes)) {
+        !within(h.data_offset, h.data_bytes) || !within(h.application_offset, h.application_bytes)) {
         return bad(path, "truncated: a section ends past the end of the file (" + std::to_string(file->file_bytes) +
                              " bytes)");
     }
-    if (h.layout_offset < h.header_bytes || h.vcpu_offset < h.header_bytes || h.data_offset < h.header_bytes) {
+    if (h.layout_offset < h.header_bytes || h.vcpu_offset < h.header_bytes || h.data_offset < h.header_bytes ||
+        (h.application_bytes > 0 && h.application_offset < h.header_bytes)) {
         return bad(path, "a section overlaps the header");
+    }
+    if (h.application_bytes > format::kMaxApplicationBytes) {
+        return bad(path, "the application section has " + std::to_string(h.application_bytes) +
+                             " bytes, more than the " + std::to_string(format::kMaxApplicationBytes) + " allowed");
     }
     std::vector<std::byte> layout_bytes(h.layout_bytes);
     std::vector<std::byte> vcpu_bytes(h.vcpu_bytes);
-    if (auto ok = read_exact(*file, layout_bytes.data(), layout_bytes.size(), h.layout_offset); !ok) return ok.error();
-    if (auto ok = read_exact(*file, vcpu_bytes.data(), vcpu_bytes.size(), h.vcpu_offset); !ok) return ok.error();
+    if (auto ok = read_exact(*file, file->fd.get(), layout_bytes.data(), layout_bytes.size(), h.layout_offset); !ok)
+        return ok.error();
+    if (auto ok = read_exact(*file, file->fd.get(), vcpu_bytes.data(), vcpu_bytes.size(), h.vcpu_offset); !ok)
+        return ok.error();
+    std::vector<std::byte> application(h.application_bytes);
+    if (auto ok = read_exact(*file, file->fd.get(), application.data(), application.size(), h.application_offset);
+        !ok) {
+        return ok.error();
+    }
     std::vector<std::byte> checked(head.begin(), head.begin() + h.header_bytes);
     std::memset(checked.data() + format::kChecksumOffset, 0, 4);
     std::uint32_t crc = format::crc32c(checked);
     crc = format::crc32c(layout_bytes, crc);
     crc = format::crc32c(vcpu_bytes, crc);
+    crc = format::crc32c(application, crc);
     if (crc != h.checksum) return bad(path, "wrong checksum: the header, layout or vCPU section is corrupt");
     if (!sections) {
         file->header = std::move(*header);
@@ -215,7 +231,21 @@ Result<std::shared_ptr<LoadedFile>> load(const std::filesystem::path& path, bool
     file->header = std::move(*header);
     file->layout = std::move(*layout);
     file->vcpus = std::move(*vcpus);
+    file->application = std::move(application);
     return file;
+}
+
+Result<UniqueFd> reopen(const LoadedFile& file) {
+    auto fd = open_regular_file(file.path, "snapshot");
+    if (!fd) return fd.error();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) {
+        return fail(Errc::io_error, file.path.string() + ": cannot stat: " + errno_message(errno));
+    }
+    if (st.st_dev != file.device || st.st_ino != file.inode) {
+        return bad(file.path, "replaced by another file since the restore read it");
+    }
+    return fd;
 }
 
 SnapshotInfo info_of(const LoadedFile& file) {
@@ -261,6 +291,7 @@ SnapshotInfo info_of(const LoadedFile& file) {
     info.zero_pages = h.omitted_pages;
     for (const format::VcpuEntry& v : file.vcpus) (v.saved ? info.vcpus : info.vcpus_without_state) += 1;
     info.file_bytes = file.file_bytes;
+    info.application = file.application;
     return info;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // snapshot::restore: a chain of snapshot files back into a VM.
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "guestmem/snapshot.hpp"
 #include "loader.hpp"
 #include "registry.hpp"
+#include "temp_file.hpp"
 
 namespace guestmem::snapshot {
 
@@ -23,6 +25,46 @@ Error bad(const LoadedFile& file, const std::string& why) {
     return fail(Errc::bad_snapshot, file.path.string() + ": " + why);
 }
 
+// Descriptors a chain keeps open: a chain no longer than this is read from
+// the descriptors its files were checked through (so it restores even if
+// its files are removed meanwhile); a longer one closes the least recently
+// read file to open another, so that a chain of any length restores within
+// the default limit of 1,024 open files.
+constexpr std::size_t kOpenFiles = 64;
+
+// The chain's files, open on demand; see kOpenFiles.
+class ChainFiles {
+public:
+    explicit ChainFiles(Chain& chain) : open_(chain.size()) {
+        for (std::size_t level = 0; level < chain.size(); ++level) {
+            if (!chain[level]->fd.valid()) continue;
+            open_[level] = std::move(chain[level]->fd);
+            recent_.push_back(level);
+        }
+    }
+    /// The open descriptor of `file`, level `level` of the chain.
+    Result<int> fd(const LoadedFile& file, std::size_t level) {
+        if (open_[level].valid()) {
+            recent_.erase(std::find(recent_.begin(), recent_.end(), level));
+            recent_.push_back(level);
+            return open_[level].get();
+        }
+        auto fd = reopen(file);
+        if (!fd) return fd.error();
+        if (recent_.size() >= kOpenFiles) {
+            open_[recent_.front()].reset();
+            recent_.pop_front();
+        }
+        open_[level] = std::move(*fd);
+        recent_.push_back(level);
+        return open_[level].get();
+    }
+
+private:
+    std::vector<UniqueFd> open_;
+    std::deque<std::size_t> recent_;  // levels open, least recently read first
+};
+
 // Makes the frames of the newest file's frame table on demand, each once,
 // filled from the chain: a frame shared by several reservations is one
 // frame however many iterators ask for it. Holds the chain's files open for
@@ -31,7 +73,7 @@ Error bad(const LoadedFile& file, const std::string& why) {
 class FrameFactory {
 public:
     FrameFactory(Chain chain, std::shared_ptr<CapabilitySpace> caps)
-        : chain_(std::move(chain)), caps_(std::move(caps)) {
+        : chain_(std::move(chain)), files_(chain_), caps_(std::move(caps)) {
         const auto n = chain_.front()->layout.frames.size();
         made_.resize(n, kNullCap);
         identities_.resize(n);
@@ -94,7 +136,10 @@ private:
                     ++j;
                 }
                 std::byte* into = host + std::uint64_t{list[i].index} * kPageSize;
-                if (auto ok = read_exact(file, into, (j - i) * kPageSize, file.header.data_offset + list[i].offset);
+                auto fd = files_.fd(file, level);
+                if (!fd) return fd.error();
+                if (auto ok =
+                        read_exact(file, *fd, into, (j - i) * kPageSize, file.header.data_offset + list[i].offset);
                     !ok) {
                     return ok;
                 }
@@ -117,6 +162,7 @@ private:
 
     std::mutex mutex_;
     Chain chain_;
+    ChainFiles files_;  // mutex_
     std::shared_ptr<CapabilitySpace> caps_;
     std::vector<Cap> made_;                               // mutex_
     std::vector<std::weak_ptr<const Frame>> identities_;  // mutex_
@@ -186,6 +232,8 @@ Result<Chain> load_chain(const fs::path& path) {
                 return bad(child, "frame " + std::to_string(i) + " names a frame its parent does not have");
             }
         }
+        // Past kOpenFiles the chain's files are opened again when read.
+        if (chain.size() >= kOpenFiles) (*parent)->fd.reset();
         chain.push_back(std::move(*parent));
     }
     return chain;
@@ -217,6 +265,7 @@ Result<RestoreReport> restore(Vm& vm, const fs::path& path, const DeviceHandlers
     ApiCall call("snapshot::restore");
     if (!vm.memory_initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
 
+    remove_stale_temp_files(fs::absolute(path).parent_path());
     // Everything the files say is checked before the VM is touched.
     auto loaded = load_chain(path);
     if (!loaded) return loaded.error();

@@ -19,21 +19,18 @@
 
 #include "../core/format.hpp"  // errno_message, hex, describe
 #include "format.hpp"
+#include "guestmem/guest_memory.hpp"
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/snapshot.hpp"
 #include "loader.hpp"
 #include "registry.hpp"
+#include "temp_file.hpp"
 
 namespace guestmem::snapshot {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct FrameSource {
-    std::shared_ptr<const Frame> frame;
-    std::vector<std::uint64_t> dirty;  // one bit per page, when the VM tracks
-};
 
 std::uint64_t new_id() {
     std::random_device device;
@@ -137,63 +134,121 @@ Result<void> write_all(int fd, const fs::path& path, std::span<const std::byte> 
     return {};
 }
 
-// Writes the data section on a thread of its own while save() goes on
-// finding and checksumming the next pages: the copy into the file and the
-// scan of guest memory then take one core each.
-class DataWriter {
+// Copies the pages a snapshot stores into buffers that a thread of its own
+// writes to the data section, while save() goes on finding the next pages:
+// the scan of guest memory and the file writes take one core each. Each
+// page is read from guest memory once, by a copy that never tears an
+// aligned word; the zero test and the checksum are of that copy, which is
+// what the file gets, so a page written meanwhile by another thread is
+// stored as some state it had, never with a checksum of another.
+class PageStream {
 public:
-    DataWriter(int fd, std::uint64_t offset) : fd_(fd), offset_(offset), thread_([this] { run(); }) {}
-    ~DataWriter() { stop(); }
-    DataWriter(const DataWriter&) = delete;
-    DataWriter& operator=(const DataWriter&) = delete;
+    PageStream(int fd, std::uint64_t offset) : fd_(fd), offset_(offset), thread_([this] { run(); }) {}
+    ~PageStream() { stop(); }
+    PageStream(const PageStream&) = delete;
+    PageStream& operator=(const PageStream&) = delete;
 
-    void push(std::vector<iovec> batch) {
-        {
-            std::lock_guard lock(mutex_);
-            queue_.push_back(std::move(batch));
-        }
-        wake_.notify_one();
+    /// Copies the 4 KiB at `page`; false (nothing stored) when the copy is
+    /// all zero. Stored pages are numbered in the order they were added.
+    bool add(const std::byte* page) {
+        if (!current_) current_ = take_buffer();
+        std::byte* slot = current_->data() + used_;
+        copy_from_guest_memory({slot, kPageSize}, {page, kPageSize});
+        if (format::all_zero(slot, kPageSize)) return false;
+        used_ += kPageSize;
+        ++stored_;
+        if (used_ == kBufferBytes) flush();
+        return true;
     }
-    /// Waits for every batch; 0 or the errno of the first failed write.
+    std::uint64_t stored() const { return stored_; }
+    /// Writes what is buffered and waits for every write: 0 or the errno of
+    /// the first that failed. crcs() then has one checksum per stored page.
     int finish() {
+        flush();
         stop();
         return error_;
     }
+    const std::vector<std::uint32_t>& crcs() const { return crcs_; }
 
 private:
+    using Buffer = std::vector<std::byte>;
+    static constexpr std::size_t kBufferBytes = std::size_t{4} << 20;
+    static constexpr std::size_t kBuffers = 3;  // at most 12 MiB of copies in flight
+
+    std::unique_ptr<Buffer> take_buffer() {
+        std::unique_lock lock(mutex_);
+        if (made_ < kBuffers) {
+            ++made_;
+            return std::make_unique<Buffer>(kBufferBytes);
+        }
+        wake_.wait(lock, [this] { return !free_.empty(); });
+        auto buffer = std::move(free_.back());
+        free_.pop_back();
+        return buffer;
+    }
+    void flush() {
+        if (!current_ || used_ == 0) return;
+        const std::size_t pages = used_ / kPageSize;
+        std::vector<const std::byte*> starts(pages);
+        for (std::size_t i = 0; i < pages; ++i) starts[i] = current_->data() + i * kPageSize;
+        const std::size_t first = crcs_.size();
+        crcs_.resize(first + pages);
+        format::crc32c_pages(starts.data(), pages, crcs_.data() + first);
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(Pending{std::move(current_), used_});
+        }
+        wake_.notify_all();
+        used_ = 0;
+    }
     void stop() {
         {
             std::lock_guard lock(mutex_);
             done_ = true;
         }
-        wake_.notify_one();
+        wake_.notify_all();
         if (thread_.joinable()) thread_.join();
     }
     void run() {
         for (;;) {
-            std::vector<iovec> batch;
+            Pending next;
             {
                 std::unique_lock lock(mutex_);
                 wake_.wait(lock, [this] { return !queue_.empty() || done_; });
                 if (queue_.empty()) return;
-                batch = std::move(queue_.front());
+                next = std::move(queue_.front());
                 queue_.pop_front();
             }
-            std::uint64_t bytes = 0;
-            for (const iovec& v : batch) bytes += v.iov_len;
-            if (error_ == 0) error_ = write_pieces(fd_, batch, offset_);
-            offset_ += bytes;
+            std::vector<iovec> piece{iovec{next.buffer->data(), next.bytes}};
+            if (error_ == 0) error_ = write_pieces(fd_, piece, offset_);
+            offset_ += next.bytes;
+            {
+                std::lock_guard lock(mutex_);
+                free_.push_back(std::move(next.buffer));
+            }
+            wake_.notify_all();
         }
     }
 
+    struct Pending {
+        std::unique_ptr<Buffer> buffer;
+        std::size_t bytes = 0;
+    };
     const int fd_;
     std::uint64_t offset_;  // the writer thread's
     int error_ = 0;         // the writer thread's until it is joined
+    // The scanning thread's:
+    std::unique_ptr<Buffer> current_;
+    std::size_t used_ = 0;
+    std::uint64_t stored_ = 0;
+    std::vector<std::uint32_t> crcs_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::vector<iovec>> queue_;  // mutex_
-    bool done_ = false;                     // mutex_
-    std::thread thread_;                    // last: starts once the rest is made
+    std::deque<Pending> queue_;                  // mutex_
+    std::vector<std::unique_ptr<Buffer>> free_;  // mutex_
+    std::size_t made_ = 0;                       // mutex_
+    bool done_ = false;                          // mutex_
+    std::thread thread_;                         // last: starts once the rest is made
 };
 
 // The regions of `all` not in `free` (both merged and in address order).
@@ -211,36 +266,198 @@ std::vector<Range> subtract(const std::vector<Range>& all, const std::vector<Ran
     return out;
 }
 
-class TempFile {
-public:
-    ~TempFile() {
-        if (!name_.empty()) ::unlink(name_.c_str());
-    }
-    Result<void> create(const fs::path& target) {
-        std::string pattern = target.string() + ".tmp-XXXXXX";
-        fd_ = UniqueFd(::mkstemp(pattern.data()));
-        if (fd_.get() < 0) {
-            return fail(Errc::io_error, target.string() + ": cannot create a temporary file: " + errno_message(errno));
+// The parts of `ranges` inside `within` (both in address order).
+std::vector<Range> intersect(const std::vector<Range>& ranges, const std::vector<Range>& within) {
+    std::vector<Range> out;
+    for (const Range& r : ranges) {
+        for (const Range& w : within) {
+            const GuestAddr from = std::max(r.base, w.base);
+            const GuestAddr to = std::min(r.end(), w.end());
+            if (from < to) out.push_back(Range{from, to - from});
         }
-        name_ = pattern;
-        return {};
     }
-    int fd() const { return fd_.get(); }
-    Result<void> commit(const fs::path& target, bool sync) {
-        if (sync && ::fsync(fd_.get()) != 0) {
-            return fail(Errc::io_error, target.string() + ": fsync failed: " + errno_message(errno));
-        }
-        if (::rename(name_.c_str(), target.c_str()) != 0) {
-            return fail(Errc::io_error, target.string() + ": rename failed: " + errno_message(errno));
-        }
-        name_.clear();
-        return {};
-    }
+    return out;
+}
 
-private:
-    UniqueFd fd_;
-    std::string name_;
+// The parent a diff names, checked: in the folder of the new file, readable,
+// and the VM's last snapshot (its dirty pages are relative to that one).
+Result<std::shared_ptr<LoadedFile>> checked_parent(Vm& vm, const fs::path& path, const fs::path& parent) {
+    if (!vm.dirty_tracking()) {
+        return fail(Errc::invalid_argument,
+                    "a diff snapshot needs dirty tracking on since its parent was taken (Vm::start_dirty_tracking)");
+    }
+    std::error_code ec;
+    const fs::path here = fs::absolute(path, ec).parent_path().lexically_normal();
+    const fs::path there = fs::absolute(parent, ec).parent_path().lexically_normal();
+    if (here != there) {
+        return fail(Errc::invalid_argument, "the parent " + parent.string() + " is not in the folder of " +
+                                                path.string() + " (a diff names its parent by file name)");
+    }
+    if (parent.filename().string().size() > 65535) {
+        return fail(Errc::invalid_argument, "the parent's file name is too long");
+    }
+    // Its frames are known by identity (Registry): only its header is needed.
+    auto loaded = load(parent, /*sections=*/false);
+    if (!loaded) return fail(Errc::bad_snapshot, "the parent is unreadable: " + loaded.error().message);
+    const auto last = Registry::instance().last(vm);
+    if (!last || *last != (*loaded)->header.id) {
+        return fail(Errc::bad_snapshot, parent.string() +
+                                            " is not the last snapshot saved from (or restored into) this VM: "
+                                            "the dirty pages are relative to that one");
+    }
+    return std::move(*loaded);
+}
+
+// The address space at one instant, with every deferred mapping completed
+// (the file must have every reservation's contents, as a first access would
+// map them). Other threads may reserve and free meanwhile: a deferred
+// reservation freed before it could be mapped is simply gone from the next
+// look, and one made while this runs is mapped in the next round.
+Result<AddressSpaceLayout> settled_layout(Vm& vm) {
+    constexpr int kRounds = 4;
+    for (int round = 0; round < kRounds; ++round) {
+        auto map = vm.layout();
+        if (!map) return map.error();
+        bool deferred = false;
+        for (const ReservationLayout& r : map->reservations) {
+            if (!r.info.deferred) continue;
+            deferred = true;
+            auto ok = vm.ensure_mapped(r.info.id);
+            if (!ok && ok.code() != Errc::unknown_reservation) return ok.error();
+        }
+        if (!deferred) return map;
+    }
+    return fail(Errc::invalid_argument, "reservations with deferred mappings kept appearing while the snapshot "
+                                        "was being taken (" +
+                                            std::to_string(kRounds) + " rounds); nothing was saved");
+}
+
+// The file's layout (frame table without pages) and the frames it lists, by identity.
+struct SavePlan {
+    format::Layout layout;
+    std::vector<std::shared_ptr<const Frame>> frames;
 };
+
+format::ReservationEntry entry_of(const Vm& vm, const ReservationInfo& info) {
+    format::ReservationEntry entry;
+    entry.range = info.range;
+    entry.anonymous = info.anonymous;
+    entry.mapped = info.mapped;
+    if (vm.ram().owns(info.id)) {
+        entry.kind = ReservationKind::ram;
+    } else if (info.doorbell) {
+        entry.kind = ReservationKind::doorbell;
+        entry.match = info.doorbell_match;
+    } else if (info.write_posting) {
+        entry.kind = ReservationKind::write_posting;
+    } else {
+        entry.kind = info.anonymous ? ReservationKind::anonymous : ReservationKind::device;
+    }
+    return entry;
+}
+
+SavePlan plan_of(const Vm& vm, const AddressSpaceLayout& map) {
+    SavePlan plan;
+    for (const PoolInfo& pool : map.pools) plan.layout.pools.push_back(pool.range);
+    std::unordered_map<const Frame*, std::uint64_t> index_of;
+    std::vector<Range> ram;
+    for (const ReservationLayout& r : map.reservations) {
+        format::ReservationEntry entry = entry_of(vm, r.info);
+        if (entry.kind == ReservationKind::ram) ram.push_back(r.info.range);
+        for (const FrameMapping& m : r.frames) {
+            auto [it, added] = index_of.emplace(m.frame.get(), plan.frames.size());
+            if (added) plan.frames.push_back(m.frame);
+            entry.mappings.push_back(format::MappingEntry{m.gpa, m.rights, it->second});
+        }
+        plan.layout.reservations.push_back(std::move(entry));
+    }
+    // RAM registered after the layout was taken is not in the file, and so
+    // neither is its allocation (RAM is never unregistered).
+    plan.layout.allocated = intersect(subtract(vm.ram().regions(), vm.ram().free_regions()), ram);
+    return plan;
+}
+
+Result<std::vector<format::VcpuEntry>> vcpu_entries(Vm& vm) {
+    std::vector<format::VcpuEntry> vcpus;
+    for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
+        Vcpu* vcpu = vm.vcpu(i);
+        format::VcpuEntry v;
+        auto regs = vcpu->registers();
+        auto sys = vcpu->system_state();
+        if (regs && sys) {
+            v.saved = true;
+            v.registers = *regs;
+            v.system = *sys;
+        } else if ((!regs && regs.code() != Errc::unsupported) || (!sys && sys.code() != Errc::unsupported)) {
+            return regs ? sys.error() : regs.error();
+        }
+        vcpus.push_back(v);
+    }
+    return vcpus;
+}
+
+// Which pages of each frame go in the file, copied into `stream` in order;
+// fills the frame table's page lists (checksums come after the stream ends).
+struct PageCounts {
+    std::uint64_t total = 0;
+    std::uint64_t zero_entries = 0;
+};
+
+PageCounts stream_pages(SavePlan& plan, const std::vector<std::vector<std::uint64_t>>& dirty,
+                        const std::unordered_map<const Frame*, std::uint64_t>& in_parent, bool diff,
+                        PageStream& stream) {
+    Residency residency;
+    PageCounts counts;
+    plan.layout.frames.reserve(plan.frames.size());
+    for (std::size_t f = 0; f < plan.frames.size(); ++f) {
+        const Frame& frame = *plan.frames[f];
+        format::FrameEntry entry;
+        entry.size_bits = static_cast<std::uint8_t>(bits_of(frame.size()));
+        const std::uint64_t pages = frame.bytes() >> kPageBits;
+        counts.total += pages;
+        bool whole = true;
+        if (diff) {
+            auto it = in_parent.find(&frame);
+            if (it != in_parent.end()) {
+                entry.parent = it->second;
+                whole = false;
+            }
+        }
+        entry.flags = diff && whole ? format::kFrameWhole : 0;
+        for (std::uint64_t p = 0; p < pages; ++p) {
+            if (!whole) {
+                // Straight to the next dirty page: a diff visits only those.
+                std::uint64_t word = dirty[f][p / 64] >> (p % 64);
+                while (word == 0 && (p | 63) + 1 < pages) {
+                    p = (p | 63) + 1;
+                    word = dirty[f][p / 64];
+                }
+                if (word == 0) break;
+                p += static_cast<std::uint64_t>(__builtin_ctzll(word));
+            }
+            const std::byte* page = frame.host() + p * kPageSize;
+            format::PageEntry pe;
+            pe.index = static_cast<std::uint32_t>(p);
+            // A hole of the memfd is zero without reading it (a read would
+            // allocate it). A page written since the parent is in memory:
+            // asking mincore() would cost more than the copy.
+            const bool hole = whole && residency.hole(page, frame.memfd(), frame.memfd_offset() + p * kPageSize);
+            const std::uint64_t index = stream.stored();
+            if (!hole && stream.add(page)) {
+                pe.offset = index * kPageSize;
+            } else {
+                // A page of the parent's frame zeroed since: it must be
+                // stored (as zero), or the parent's contents would come back.
+                if (whole) continue;
+                pe.flags = format::kPageZero;
+                ++counts.zero_entries;
+            }
+            entry.pages.push_back(pe);
+        }
+        plan.layout.frames.push_back(std::move(entry));
+    }
+    return counts;
+}
 
 }  // namespace
 
@@ -248,281 +465,112 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     ApiCall call("snapshot::save");
     if (!vm.memory_initialized()) return fail(Errc::not_initialized, "memory is not initialised (call vm_memory_init)");
     if (path.empty() || path.filename().empty()) return fail(Errc::invalid_argument, "the path names no file");
+    if (options.application.size() > format::kMaxApplicationBytes) {
+        return fail(Errc::invalid_argument, "the application data has " + std::to_string(options.application.size()) +
+                                                " bytes, more than the " +
+                                                std::to_string(format::kMaxApplicationBytes) + " a snapshot keeps");
+    }
 
     std::shared_ptr<LoadedFile> parent;
-    std::string parent_name;
     if (options.parent) {
-        if (!vm.dirty_tracking()) {
-            return fail(
-                Errc::invalid_argument,
-                "a diff snapshot needs dirty tracking on since its parent was taken (Vm::start_dirty_tracking)");
-        }
-        std::error_code ec;
-        const fs::path here = fs::absolute(path, ec).parent_path().lexically_normal();
-        const fs::path there = fs::absolute(*options.parent, ec).parent_path().lexically_normal();
-        if (here != there) {
-            return fail(Errc::invalid_argument, "the parent " + options.parent->string() + " is not in the folder of " +
-                                                    path.string() + " (a diff names its parent by file name)");
-        }
-        parent_name = options.parent->filename().string();
-        if (parent_name.size() > 65535) return fail(Errc::invalid_argument, "the parent's file name is too long");
-        // Its frames are known by identity (Registry): only its header is needed.
-        auto loaded = load(*options.parent, /*sections=*/false);
-        if (!loaded) {
-            return fail(Errc::bad_snapshot, "the parent is unreadable: " + loaded.error().message);
-        }
-        parent = std::move(*loaded);
-        const auto last = Registry::instance().last(vm);
-        if (!last || *last != parent->header.id) {
-            return fail(Errc::bad_snapshot, options.parent->string() +
-                                                " is not the last snapshot saved from (or restored into) this VM: "
-                                                "the dirty pages are relative to that one");
-        }
+        auto checked = checked_parent(vm, path, *options.parent);
+        if (!checked) return checked.error();
+        parent = std::move(*checked);
     }
-
-    // A deferred mapping has no frames yet: complete it, so that the file
-    // has every reservation's contents (what the first access would do).
-    for (const ReservationInfo& info : vm.reservations()) {
-        if (info.deferred) {
-            if (auto ok = vm.ensure_mapped(info.id); !ok) return ok.error();
-        }
-    }
-
-    format::Layout layout;
-    for (const PoolInfo& pool : vm.pools()) layout.pools.push_back(pool.range);
-    layout.allocated = subtract(vm.ram().regions(), vm.ram().free_regions());
-
-    std::vector<FrameSource> frames;
-    std::unordered_map<const Frame*, std::uint64_t> index_of;
-    const bool tracking = vm.dirty_tracking();
-    const auto infos = vm.reservations();
-    // The dirty pages, one Vm::dirty_pages call per run of adjacent mapped
-    // reservations (RAM is often many adjacent registrations).
-    std::vector<DirtyBitmap> dirty_runs;
-    if (tracking) {
-        std::vector<Range> runs;
-        for (const ReservationInfo& info : infos) {
-            if (!info.mapped) continue;
-            if (!runs.empty() && runs.back().end() == info.range.base) {
-                runs.back().size += info.range.size;
-            } else {
-                runs.push_back(info.range);
-            }
-        }
-        for (const Range& r : runs) {
-            auto bits = vm.dirty_pages(r.base, r.size);
-            if (!bits) return bits.error();
-            dirty_runs.push_back(std::move(*bits));
-        }
-    }
-    std::size_t run = 0;
-    for (const ReservationInfo& info : infos) {
-        format::ReservationEntry entry;
-        entry.range = info.range;
-        entry.anonymous = info.anonymous;
-        entry.mapped = info.mapped;
-        if (vm.ram().owns(info.id)) {
-            entry.kind = ReservationKind::ram;
-        } else if (info.doorbell) {
-            entry.kind = ReservationKind::doorbell;
-            entry.match = info.doorbell_match;
-        } else if (info.write_posting) {
-            entry.kind = ReservationKind::write_posting;
-        } else {
-            entry.kind = info.anonymous ? ReservationKind::anonymous : ReservationKind::device;
-        }
-        if (info.mapped) {
-            auto mappings = vm.frame_mappings(info.id);
-            if (!mappings) return mappings.error();
-            const DirtyBitmap* dirty = nullptr;
-            if (tracking) {
-                while (!dirty_runs[run].range.contains(info.range.base)) ++run;
-                dirty = &dirty_runs[run];
-            }
-            for (const FrameMapping& m : *mappings) {
-                auto [it, added] = index_of.emplace(m.frame.get(), frames.size());
-                const std::uint64_t pages = m.frame->bytes() >> kPageBits;
-                if (added) frames.push_back(FrameSource{m.frame, std::vector<std::uint64_t>((pages + 63) / 64)});
-                FrameSource& source = frames[it->second];
-                if (dirty) {
-                    const std::uint64_t first = (m.gpa - dirty->range.base) >> kPageBits;
-                    if (first % 64 == 0 && pages % 64 == 0) {
-                        // Frames of 2 MiB and 1 GiB: whole words.
-                        for (std::uint64_t w = 0; w < pages / 64; ++w) source.dirty[w] |= dirty->words[first / 64 + w];
-                    } else {
-                        for (std::uint64_t p = 0; p < pages; ++p) {
-                            if (dirty->test(first + p)) source.dirty[p / 64] |= std::uint64_t{1} << (p % 64);
-                        }
-                    }
-                }
-                entry.mappings.push_back(format::MappingEntry{m.gpa, m.rights, it->second});
-            }
-        }
-        layout.reservations.push_back(std::move(entry));
-    }
-
+    // Everything that can fail without writing comes before the dirty pages
+    // are collected: a save that fails there has changed nothing.
+    auto map = settled_layout(vm);
+    if (!map) return map.error();
+    SavePlan plan = plan_of(vm, *map);
+    map->reservations.clear();  // the plan holds the frames now
     std::vector<format::VcpuEntry> vcpus;
     if (options.vcpus) {
-        for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
-            Vcpu* vcpu = vm.vcpu(i);
-            format::VcpuEntry v;
-            auto regs = vcpu->registers();
-            auto sys = vcpu->system_state();
-            if (regs && sys) {
-                v.saved = true;
-                v.registers = *regs;
-                v.system = *sys;
-            } else if ((!regs && regs.code() != Errc::unsupported) || (!sys && sys.code() != Errc::unsupported)) {
-                return regs ? sys.error() : regs.error();
-            }
-            vcpus.push_back(v);
-        }
+        auto entries = vcpu_entries(vm);
+        if (!entries) return entries.error();
+        vcpus = std::move(*entries);
     }
+    remove_stale_temp_files(fs::absolute(path).parent_path());
+    TempFile temp;
+    if (auto ok = temp.create(path); !ok) return ok.error();
+
+    // Collected (and so cleared) here: the next diff is relative to this
+    // snapshot. If the file is not written, the pages are marked dirty again,
+    // so the next diff against the last good snapshot still has them.
+    const bool tracking = vm.dirty_tracking();
+    if (parent && !tracking) {
+        return fail(Errc::invalid_argument, "dirty tracking was stopped while the diff snapshot was being taken");
+    }
+    std::vector<std::vector<std::uint64_t>> dirty;
+    if (tracking) {
+        auto collected = vm.dirty_frame_pages(plan.frames);
+        if (!collected) return collected.error();
+        dirty = std::move(*collected);
+    }
+    auto failed = [&](const Error& error) {
+        if (tracking) (void)vm.redirty_frame_pages(plan.frames, dirty);
+        return error;
+    };
 
     format::Header header;
     header.id = new_id();
     header.parent_id = parent ? parent->header.id : 0;
     header.flags = parent ? format::kFlagDiff : 0;
     header.arch = vm.backend().arch();
-    header.parent = parent_name;
-    header.header_bytes = static_cast<std::uint32_t>(format::kFixedHeaderBytes + parent_name.size());
+    header.parent = parent ? options.parent->filename().string() : std::string{};
+    header.header_bytes = header.length();
     // The data section comes first, so that pages are written while the
     // next ones are found; the layout, which lists them, follows it.
     header.data_offset = (header.header_bytes + kPageSize - 1) & ~std::uint64_t{kPageSize - 1};
 
-    // The pages were collected from the dirty log above: if the file is not
-    // written, the next diff must not name the old parent (it would miss
-    // them), so the VM's last snapshot is forgotten on any failure from here.
-    auto failed = [&](const Error& error) {
-        if (tracking) Registry::instance().forget(vm);
-        return error;
-    };
-    TempFile temp;
-    if (auto ok = temp.create(path); !ok) return failed(ok.error());
-
-    // Which pages go in the file, and where.
     std::unordered_map<const Frame*, std::uint64_t> in_parent;
     if (parent) in_parent = Registry::instance().frames_of(parent->header.id);
-    Residency residency;
-    std::uint64_t stored = 0, total_pages = 0, zero_entries = 0;
-    std::vector<std::uint32_t> crcs;
-    {
-        DataWriter writer(temp.fd(), header.data_offset);
-        std::vector<iovec> pieces;
-        std::vector<const std::byte*> pending;  // stored pages of the batch, to checksum
-        std::uint64_t batch_bytes = 0;
-        auto flush = [&] {
-            const std::size_t first = crcs.size();
-            crcs.resize(first + pending.size());
-            format::crc32c_pages(pending.data(), pending.size(), crcs.data() + first);
-            pending.clear();
-            writer.push(std::move(pieces));
-            pieces.clear();
-            batch_bytes = 0;
-        };
-        layout.frames.reserve(frames.size());
-        for (const FrameSource& source : frames) {
-            const Frame& frame = *source.frame;
-            format::FrameEntry entry;
-            entry.size_bits = static_cast<std::uint8_t>(bits_of(frame.size()));
-            const std::uint64_t pages = frame.bytes() >> kPageBits;
-            total_pages += pages;
-            bool whole = true;
-            if (parent) {
-                auto it = in_parent.find(&frame);
-                if (it != in_parent.end()) {
-                    entry.parent = it->second;
-                    whole = false;
-                }
-            }
-            entry.flags = parent && whole ? format::kFrameWhole : 0;
-            for (std::uint64_t p = 0; p < pages; ++p) {
-                if (!whole) {
-                    // Straight to the next dirty page: a diff visits only those.
-                    std::uint64_t word = source.dirty[p / 64] >> (p % 64);
-                    while (word == 0 && (p | 63) + 1 < pages) {
-                        p = (p | 63) + 1;
-                        word = source.dirty[p / 64];
-                    }
-                    if (word == 0) break;
-                    p += static_cast<std::uint64_t>(__builtin_ctzll(word));
-                }
-                const std::byte* page = frame.host() + p * kPageSize;
-                // A page written since the parent is in memory: reading it
-                // allocates nothing, and asking mincore() would cost more
-                // than the read (its window is mostly holes the diff skips).
-                const bool zero =
-                    (whole && residency.hole(page, frame.memfd(), frame.memfd_offset() + p * kPageSize)) ||
-                    format::all_zero(page, kPageSize);
-                format::PageEntry pe;
-                pe.index = static_cast<std::uint32_t>(p);
-                if (zero) {
-                    // A page of the parent's frame zeroed since: it must be
-                    // stored (as zero), or the parent's contents would come back.
-                    if (whole) continue;
-                    pe.flags = format::kPageZero;
-                    ++zero_entries;
-                } else {
-                    pe.offset = stored * kPageSize;
-                    ++stored;
-                    pending.push_back(page);
-                    batch_bytes += kPageSize;
-                    if (!pieces.empty() &&
-                        static_cast<std::byte*>(pieces.back().iov_base) + pieces.back().iov_len == page) {
-                        pieces.back().iov_len += kPageSize;
-                    } else {
-                        pieces.push_back(iovec{const_cast<std::byte*>(page), kPageSize});
-                    }
-                    if (batch_bytes >= (std::uint64_t{4} << 20) || pieces.size() >= IOV_MAX) flush();
-                }
-                entry.pages.push_back(pe);
-            }
-            layout.frames.push_back(std::move(entry));
-        }
-        flush();
-        if (const int err = writer.finish(); err != 0) {
-            return failed(fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err)));
-        }
+    PageStream stream(temp.fd(), header.data_offset);
+    const PageCounts counts = stream_pages(plan, dirty, in_parent, parent != nullptr, stream);
+    if (const int err = stream.finish(); err != 0) {
+        return failed(fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err)));
     }
     std::size_t next_crc = 0;
-    for (format::FrameEntry& f : layout.frames) {
+    for (format::FrameEntry& f : plan.layout.frames) {
         for (format::PageEntry& pe : f.pages) {
-            if ((pe.flags & format::kPageZero) == 0) pe.crc = crcs[next_crc++];
+            if ((pe.flags & format::kPageZero) == 0) pe.crc = stream.crcs()[next_crc++];
         }
     }
 
-    const std::vector<std::byte> layout_bytes = format::encode_layout(layout);
+    const std::vector<std::byte> layout_bytes = format::encode_layout(plan.layout);
     const std::vector<std::byte> vcpu_bytes = format::encode_vcpus(vcpus);
-    header.data_bytes = stored * kPageSize;
+    header.data_bytes = stream.stored() * kPageSize;
     header.layout_offset = header.data_offset + header.data_bytes;
     header.layout_bytes = layout_bytes.size();
     header.vcpu_offset = header.layout_offset + header.layout_bytes;
     header.vcpu_bytes = vcpu_bytes.size();
-    header.stored_pages = stored;
-    header.omitted_pages = total_pages - stored - zero_entries;
+    header.application_offset = header.vcpu_offset + header.vcpu_bytes;
+    header.application_bytes = options.application.size();
+    header.stored_pages = stream.stored();
+    header.omitted_pages = counts.total - stream.stored() - counts.zero_entries;
     std::uint32_t crc = format::crc32c(format::encode_header(header));
     crc = format::crc32c(layout_bytes, crc);
-    header.checksum = format::crc32c(vcpu_bytes, crc);
+    crc = format::crc32c(vcpu_bytes, crc);
+    header.checksum = format::crc32c(options.application, crc);
 
     std::vector<std::byte> tail = layout_bytes;
     tail.insert(tail.end(), vcpu_bytes.begin(), vcpu_bytes.end());
+    tail.insert(tail.end(), options.application.begin(), options.application.end());
     std::vector<std::byte> head = format::encode_header(header);
     head.resize(header.data_offset);  // zero padding up to the data
     if (auto ok = write_all(temp.fd(), path, tail, header.layout_offset); !ok) return failed(ok.error());
     if (auto ok = write_all(temp.fd(), path, head, 0); !ok) return failed(ok.error());
     if (auto ok = temp.commit(path, options.sync); !ok) return failed(ok.error());
 
-    std::vector<std::weak_ptr<const Frame>> identities;
-    identities.reserve(frames.size());
-    for (const FrameSource& source : frames) identities.emplace_back(source.frame);
+    std::vector<std::weak_ptr<const Frame>> identities(plan.frames.begin(), plan.frames.end());
     Registry::instance().record(vm, header.id, std::move(identities));
 
     LoadedFile described;
     described.path = path;
-    described.file_bytes = header.vcpu_offset + header.vcpu_bytes;
+    described.file_bytes = header.application_offset + header.application_bytes;
     described.header = std::move(header);
-    described.layout = std::move(layout);
+    described.layout = std::move(plan.layout);
     described.vcpus = std::move(vcpus);
+    described.application = options.application;
     return info_of(described);
 }
 
