@@ -64,11 +64,20 @@ std::uint64_t u64_at(const std::vector<std::uint8_t>& b, std::size_t at) {
 void fix_checksum(std::vector<std::uint8_t>& b) {
     namespace f = snapshot::format;
     if (b.size() < f::kFixedHeaderBytes || (b[16] & 1) != 0) return;
-    const std::size_t header = f::kFixedHeaderBytes + (b[f::kChecksumOffset + 4] | (b[f::kChecksumOffset + 5] << 8));
+    const std::size_t name = b[f::kChecksumOffset + 4] | (b[f::kChecksumOffset + 5] << 8);
+    const std::uint32_t version = static_cast<std::uint32_t>(u64_at(b, 8) & 0xffffffffu);
+    const bool has_application = version >= f::kApplicationVersion;
+    const std::size_t header = f::kFixedHeaderBytes + name + (has_application ? f::kApplicationFieldBytes : 0);
     const std::uint64_t layout = u64_at(b, 40), layout_bytes = u64_at(b, 48);
     const std::uint64_t vcpu = u64_at(b, 56), vcpu_bytes = u64_at(b, 64);
     auto inside = [&](std::uint64_t at, std::uint64_t n) { return at <= b.size() && n <= b.size() - at; };
     if (!inside(0, header) || !inside(layout, layout_bytes) || !inside(vcpu, vcpu_bytes)) return;
+    std::uint64_t application = 0, application_bytes = 0;
+    if (has_application) {
+        application = u64_at(b, f::kFixedHeaderBytes + name);
+        application_bytes = u64_at(b, f::kFixedHeaderBytes + name + 8);
+        if (!inside(application, application_bytes)) return;
+    }
     std::vector<std::byte> head(reinterpret_cast<const std::byte*>(b.data()),
                                 reinterpret_cast<const std::byte*>(b.data()) + header);
     std::memset(head.data() + f::kChecksumOffset, 0, 4);
@@ -78,6 +87,7 @@ void fix_checksum(std::vector<std::uint8_t>& b) {
     std::uint32_t crc = f::crc32c(head);
     crc = f::crc32c(span_of(layout, layout_bytes), crc);
     crc = f::crc32c(span_of(vcpu, vcpu_bytes), crc);
+    crc = f::crc32c(span_of(application, application_bytes), crc);
     for (std::size_t i = 0; i < 4; ++i) b[f::kChecksumOffset + i] = static_cast<std::uint8_t>(crc >> (8 * i));
 }
 

@@ -136,6 +136,10 @@ std::vector<std::byte> encode_header(const Header& h) {
     w.u32(h.checksum);
     w.u16(static_cast<std::uint16_t>(h.parent.size()));
     w.raw(std::as_bytes(std::span(h.parent.data(), h.parent.size())));
+    if (h.version >= kApplicationVersion) {
+        w.u64(h.application_offset);
+        w.u64(h.application_bytes);
+    }
     return std::move(w.bytes());
 }
 
@@ -172,11 +176,15 @@ std::optional<Header> decode_header(std::span<const std::byte> bytes, std::strin
     h.checksum = r.u32();
     const std::uint16_t name = r.u16();
     h.parent = r.string(name);
+    if (h.version >= kApplicationVersion) {
+        h.application_offset = r.u64();
+        h.application_bytes = r.u64();
+    }
     if (r.failed()) {
         why = "truncated header";
         return std::nullopt;
     }
-    if (h.header_bytes != kFixedHeaderBytes + name) {
+    if (h.header_bytes != h.length()) {
         why = "header_bytes " + std::to_string(h.header_bytes) + " does not match the header's contents";
         return std::nullopt;
     }

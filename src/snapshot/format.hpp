@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The snapshot file format, version 1, and the byte-level helpers that read
-// and write it.
+// The snapshot file format, version 2 (version 1 files, which have no
+// application section, are still read), and the byte-level helpers that
+// read and write it.
 //
 // Every integer is little-endian; there is no padding. A file is:
 //
 //   header   at offset 0, header_bytes long:
 //     u8[8]  magic "GMSNAP\0\0"
-//     u32    format_version (1)
+//     u32    format_version (2; 1 without the application section)
 //     u32    header_bytes (the header's length, parent name included)
 //     u64    id (random, never 0)
 //     u64    parent_id (0 for a full snapshot)
@@ -21,6 +22,7 @@
 //            zero, then the layout section, then the vCPU section
 //     u16    parent name length, then the name (a file name in the same
 //            folder, no '/'); empty for a full snapshot
+//     u64    application_offset, application_bytes (version 2 and later)
 //   layout   at layout_offset:
 //     u32 pools,       then per pool {u64 base, u64 size}
 //     u32 allocated,   then per range {u64 base, u64 size}: allocated RAM
@@ -45,6 +47,9 @@
 //     u8 g}; gdt, idt as {u64 base, u16 limit}. AArch64: 31 u64 x, sp, pc,
 //     pstate; sctlr_el1, vbar_el1, tpidr_el1)
 //   data     at data_offset (4 KiB aligned): the stored pages, 4 KiB each.
+//   application data at application_offset: bytes the application keeps
+//     with the snapshot (SaveOptions::application), opaque to the library;
+//     covered by the checksum after the vCPU section.
 //
 // The sections may come in any order after the header (bytes between them
 // are ignored); save() writes header, data, layout, vCPUs, so that pages are
@@ -74,7 +79,14 @@
 namespace guestmem::snapshot::format {
 
 inline constexpr std::array<char, 8> kMagic{'G', 'M', 'S', 'N', 'A', 'P', '\0', '\0'};
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
+// The first version with the application section.
+inline constexpr std::uint32_t kApplicationVersion = 2;
+// Bytes of the application section's two fields after the parent name.
+inline constexpr std::size_t kApplicationFieldBytes = 16;
+// The application section's limit, so that a hostile header cannot make a
+// reader allocate more than this.
+inline constexpr std::uint64_t kMaxApplicationBytes = std::uint64_t{16} << 20;
 inline constexpr std::uint32_t kFlagDiff = 1;
 inline constexpr std::uint64_t kNoFrame = ~std::uint64_t{0};
 // Offset of the checksum field in the header.
@@ -145,6 +157,13 @@ struct Header {
     std::uint64_t stored_pages = 0, omitted_pages = 0;
     std::uint32_t checksum = 0;
     std::string parent;
+    std::uint64_t application_offset = 0, application_bytes = 0;  // version 2 and later
+    /// The header's length in the file: fixed fields, parent name, and the
+    /// application section's fields from version 2 on.
+    std::uint32_t length() const {
+        return static_cast<std::uint32_t>(kFixedHeaderBytes + parent.size() +
+                                          (version >= kApplicationVersion ? kApplicationFieldBytes : 0));
+    }
 };
 
 /// Everything but the data section.

@@ -103,8 +103,8 @@ TEST_F(BadFile, CorruptPageData) {
 
 TEST_F(BadFile, NewerFormatVersion) {
     auto bytes = good;
-    bytes[8] = 2;  // format_version, little-endian
-    expect_refused(variant("v2", bytes), Errc::bad_snapshot, "format version 2 is newer");
+    bytes[8] = 3;  // format_version, little-endian
+    expect_refused(variant("v3", bytes), Errc::bad_snapshot, "format version 3 is newer");
 }
 
 TEST_F(BadFile, NotASnapshot) {

@@ -51,7 +51,7 @@ TEST(SnapshotInspect, DescribesTheLayoutTheContentsAndTheVcpus) {
     ASSERT_TRUE(saved) << saved.error().message;
     auto info = snapshot::inspect(dir / "full.snap");
     ASSERT_TRUE(info) << info.error().message;
-    EXPECT_EQ(info->format_version, 1u);
+    EXPECT_EQ(info->format_version, 2u);
     EXPECT_FALSE(info->diff);
     EXPECT_EQ(info->parent, "");
     EXPECT_NE(info->id, 0u);
