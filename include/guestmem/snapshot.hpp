@@ -149,6 +149,23 @@ GUESTMEM_API Result<SnapshotInfo> save(Vm& vm, const std::filesystem::path& path
 /// Thread safety: any thread.
 GUESTMEM_API Result<SnapshotInfo> inspect(const std::filesystem::path& path);
 
+/// Writes the snapshot that the chain of files ending at `from` describes
+/// as one full snapshot at `to`: the same layout, vCPU states and
+/// application data, each page from the newest file that has it (zero pages
+/// omitted), and the same identity, so that a restore of `to` is a restore
+/// of `from`, and a diff whose parent is `from` may name `to` instead once
+/// `to` takes `from`'s file name. `to` may be `from` itself (a chain is
+/// shortened in place: every file is read before `to` is replaced, as
+/// save() replaces files). Memory use is one frame at a time (a frame's
+/// size at most, for the pages the chain stores). Errors: as restore() for
+/// the chain (Errc::io_error, Errc::bad_snapshot, Errc::invalid_argument for
+/// a path that is not a regular file), Errc::invalid_argument (`to` names
+/// no file), Errc::io_error (`to` cannot be written; nothing is left there),
+/// Errc::out_of_memory. Thread safety: any thread; the files must not be
+/// changed meanwhile.
+GUESTMEM_API Result<SnapshotInfo> merge(const std::filesystem::path& from, const std::filesystem::path& to,
+                                        bool sync = false);
+
 /// The handlers restore() gives the reservations it rebuilds: the library
 /// saves layout and memory, the caller owns device behaviour.
 struct DeviceHandlers {

@@ -28,9 +28,9 @@ const char* kind_of(mode_t mode) {
 Result<UniqueFd> open_regular_file(const std::filesystem::path& path, std::string_view what, Errc cannot_open) {
     const std::string name = std::string(what) + " " + path.string();
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    if (!fd.valid()) return fail(cannot_open, name + ": cannot open: " + errno_message(errno));
+    if (!fd.valid()) return fail(cannot_open, "cannot open " + name + ": " + errno_message(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(cannot_open, name + ": cannot stat: " + errno_message(errno));
+    if (::fstat(fd.get(), &st) != 0) return fail(cannot_open, "cannot stat " + name + ": " + errno_message(errno));
     if (!S_ISREG(st.st_mode)) {
         return fail(Errc::invalid_argument, name + " is not a regular file: it is " + kind_of(st.st_mode));
     }

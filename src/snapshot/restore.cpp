@@ -10,6 +10,7 @@
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/log.hpp"
 #include "guestmem/snapshot.hpp"
+#include "chain.hpp"
 #include "loader.hpp"
 #include "registry.hpp"
 #include "temp_file.hpp"
@@ -19,51 +20,10 @@ namespace guestmem::snapshot {
 namespace {
 
 namespace fs = std::filesystem;
-using Chain = std::vector<std::shared_ptr<LoadedFile>>;  // newest first
 
 Error bad(const LoadedFile& file, const std::string& why) {
     return fail(Errc::bad_snapshot, file.path.string() + ": " + why);
 }
-
-// Descriptors a chain keeps open: a chain no longer than this is read from
-// the descriptors its files were checked through (so it restores even if
-// its files are removed meanwhile); a longer one closes the least recently
-// read file to open another, so that a chain of any length restores within
-// the default limit of 1,024 open files.
-constexpr std::size_t kOpenFiles = 64;
-
-// The chain's files, open on demand; see kOpenFiles.
-class ChainFiles {
-public:
-    explicit ChainFiles(Chain& chain) : open_(chain.size()) {
-        for (std::size_t level = 0; level < chain.size(); ++level) {
-            if (!chain[level]->fd.valid()) continue;
-            open_[level] = std::move(chain[level]->fd);
-            recent_.push_back(level);
-        }
-    }
-    /// The open descriptor of `file`, level `level` of the chain.
-    Result<int> fd(const LoadedFile& file, std::size_t level) {
-        if (open_[level].valid()) {
-            recent_.erase(std::find(recent_.begin(), recent_.end(), level));
-            recent_.push_back(level);
-            return open_[level].get();
-        }
-        auto fd = reopen(file);
-        if (!fd) return fd.error();
-        if (recent_.size() >= kOpenFiles) {
-            open_[recent_.front()].reset();
-            recent_.pop_front();
-        }
-        open_[level] = std::move(*fd);
-        recent_.push_back(level);
-        return open_[level].get();
-    }
-
-private:
-    std::vector<UniqueFd> open_;
-    std::deque<std::size_t> recent_;  // levels open, least recently read first
-};
 
 // Makes the frames of the newest file's frame table on demand, each once,
 // filled from the chain: a frame shared by several reservations is one
@@ -73,8 +33,8 @@ private:
 class FrameFactory {
 public:
     FrameFactory(Chain chain, std::shared_ptr<CapabilitySpace> caps)
-        : chain_(std::move(chain)), files_(chain_), caps_(std::move(caps)) {
-        const auto n = chain_.front()->layout.frames.size();
+        : reader_(std::move(chain)), caps_(std::move(caps)) {
+        const auto n = reader_.top().layout.frames.size();
         made_.resize(n, kNullCap);
         identities_.resize(n);
     }
@@ -89,13 +49,13 @@ public:
     Result<Cap> get(std::uint64_t index) {
         std::lock_guard lock(mutex_);
         if (made_[index] != kNullCap) return made_[index];
-        const format::FrameEntry& entry = chain_.front()->layout.frames[index];
+        const format::FrameEntry& entry = reader_.top().layout.frames[index];
         auto size = frame_size_from_bits(entry.size_bits);
         auto cap = caps_->allocate_frame(*size);
         if (!cap) return cap.error();
         auto info = caps_->lookup(*cap);
         if (!info) return info.error();
-        if (auto ok = fill(index, info->frame->host()); !ok) {
+        if (auto ok = reader_.fill(index, info->frame->host()); !ok) {
             (void)caps_->remove(*cap);
             return ok.error();
         }
@@ -112,57 +72,8 @@ public:
     }
 
 private:
-    // Pages come from the newest file that has them; a frame stored whole
-    // (or of a full snapshot) ends the walk: the rest is zero.
-    Result<void> fill(std::uint64_t index, std::byte* host) {
-        const std::uint64_t pages = chain_.front()->layout.frames[index].bytes() >> kPageBits;
-        std::vector<bool> done(pages, false);
-        std::uint64_t at = index;
-        for (std::size_t level = 0; level < chain_.size(); ++level) {
-            const LoadedFile& file = *chain_[level];
-            const format::FrameEntry& entry = file.layout.frames[at];
-            const auto& list = entry.pages;
-            for (std::size_t i = 0; i < list.size();) {
-                if (done[list[i].index] || (list[i].flags & format::kPageZero) != 0) {
-                    done[list[i].index] = true;
-                    ++i;
-                    continue;
-                }
-                // A run of pages adjacent in the frame and in the file: one read.
-                std::size_t j = i + 1;
-                while (j < list.size() && j - i < 256 && list[j].index == list[j - 1].index + 1 &&
-                       list[j].offset == list[j - 1].offset + kPageSize && (list[j].flags & format::kPageZero) == 0 &&
-                       !done[list[j].index]) {
-                    ++j;
-                }
-                std::byte* into = host + std::uint64_t{list[i].index} * kPageSize;
-                auto fd = files_.fd(file, level);
-                if (!fd) return fd.error();
-                if (auto ok =
-                        read_exact(file, *fd, into, (j - i) * kPageSize, file.header.data_offset + list[i].offset);
-                    !ok) {
-                    return ok;
-                }
-                for (std::size_t k = i; k < j; ++k) {
-                    std::byte* page = host + std::uint64_t{list[k].index} * kPageSize;
-                    if (format::crc32c(std::span(page, kPageSize)) != list[k].crc) {
-                        std::memset(into, 0, (j - i) * kPageSize);
-                        return bad(file, "page " + std::to_string(list[k].index) + " of frame " + std::to_string(at) +
-                                             " is corrupt (checksum mismatch)");
-                    }
-                    done[list[k].index] = true;
-                }
-                i = j;
-            }
-            if ((entry.flags & format::kFrameWhole) != 0 || entry.parent == format::kNoFrame) break;
-            at = entry.parent;
-        }
-        return {};
-    }
-
     std::mutex mutex_;
-    Chain chain_;
-    ChainFiles files_;  // mutex_
+    ChainReader reader_;  // mutex_
     std::shared_ptr<CapabilitySpace> caps_;
     std::vector<Cap> made_;                               // mutex_
     std::vector<std::weak_ptr<const Frame>> identities_;  // mutex_
@@ -201,42 +112,6 @@ ReservationRecord record_of(const format::ReservationEntry& e) {
     r.mapped = e.mapped;
     r.frames = e.mappings.size();
     return r;
-}
-
-Result<Chain> load_chain(const fs::path& path) {
-    Chain chain;
-    std::set<std::uint64_t> ids;
-    auto first = load(path);
-    if (!first) return first.error();
-    chain.push_back(std::move(*first));
-    while ((chain.back()->header.flags & format::kFlagDiff) != 0) {
-        const LoadedFile& child = *chain.back();
-        ids.insert(child.header.id);
-        const fs::path parent_path = child.path.parent_path() / child.header.parent;
-        std::error_code ec;
-        if (!fs::exists(parent_path, ec)) {
-            return bad(child, "its parent " + parent_path.string() + " is missing");
-        }
-        auto parent = load(parent_path);
-        if (!parent) return parent.error();
-        const LoadedFile& p = **parent;
-        if (p.header.id != child.header.parent_id || ids.count(p.header.id) != 0) {
-            return bad(child, "its parent " + parent_path.string() + " is another snapshot (identity " +
-                                  hex(p.header.id) + ", expected " + hex(child.header.parent_id) + ")");
-        }
-        if (p.header.arch != child.header.arch) return bad(child, "its parent is of another architecture");
-        for (std::size_t i = 0; i < child.layout.frames.size(); ++i) {
-            const format::FrameEntry& f = child.layout.frames[i];
-            if (f.parent == format::kNoFrame || (f.flags & format::kFrameWhole) != 0) continue;
-            if (f.parent >= p.layout.frames.size() || p.layout.frames[f.parent].size_bits != f.size_bits) {
-                return bad(child, "frame " + std::to_string(i) + " names a frame its parent does not have");
-            }
-        }
-        // Past kOpenFiles the chain's files are opened again when read.
-        if (chain.size() >= kOpenFiles) (*parent)->fd.reset();
-        chain.push_back(std::move(*parent));
-    }
-    return chain;
 }
 
 // Frees the reservations a failed restore made.

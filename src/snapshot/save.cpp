@@ -23,6 +23,7 @@
 #include "guestmem/guest_ram.hpp"
 #include "guestmem/snapshot.hpp"
 #include "loader.hpp"
+#include "page_stream.hpp"
 #include "registry.hpp"
 #include "temp_file.hpp"
 
@@ -95,160 +96,6 @@ private:
     bool nothing_swapped_;
     std::uintptr_t base_ = 0;
     std::vector<unsigned char> pages_;
-};
-
-// Writes `pieces` at `offset`, in order, with as few system calls as
-// IOV_MAX allows (adjacent pages are one piece). 0 or an errno value: it may
-// run on DataWriter's thread, where an Error would name no API call.
-int write_pieces(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
-    std::size_t next = 0;
-    while (next < pieces.size()) {
-        const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - next, IOV_MAX));
-        const ssize_t n = ::pwritev(fd, pieces.data() + next, count, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) return EIO;
-        offset += static_cast<std::uint64_t>(n);
-        auto left = static_cast<std::size_t>(n);
-        while (left > 0 && next < pieces.size()) {
-            if (left >= pieces[next].iov_len) {
-                left -= pieces[next].iov_len;
-                ++next;
-            } else {
-                pieces[next].iov_base = static_cast<std::byte*>(pieces[next].iov_base) + left;
-                pieces[next].iov_len -= left;
-                left = 0;
-            }
-        }
-    }
-    return 0;
-}
-
-Result<void> write_all(int fd, const fs::path& path, std::span<const std::byte> bytes, std::uint64_t offset) {
-    std::vector<iovec> one{iovec{const_cast<std::byte*>(bytes.data()), bytes.size()}};
-    if (const int err = write_pieces(fd, one, offset); err != 0) {
-        return fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err));
-    }
-    return {};
-}
-
-// Copies the pages a snapshot stores into buffers that a thread of its own
-// writes to the data section, while save() goes on finding the next pages:
-// the scan of guest memory and the file writes take one core each. Each
-// page is read from guest memory once, by a copy that never tears an
-// aligned word; the zero test and the checksum are of that copy, which is
-// what the file gets, so a page written meanwhile by another thread is
-// stored as some state it had, never with a checksum of another.
-class PageStream {
-public:
-    PageStream(int fd, std::uint64_t offset) : fd_(fd), offset_(offset), thread_([this] { run(); }) {}
-    ~PageStream() { stop(); }
-    PageStream(const PageStream&) = delete;
-    PageStream& operator=(const PageStream&) = delete;
-
-    /// Copies the 4 KiB at `page`; false (nothing stored) when the copy is
-    /// all zero. Stored pages are numbered in the order they were added.
-    bool add(const std::byte* page) {
-        if (!current_) current_ = take_buffer();
-        std::byte* slot = current_->data() + used_;
-        copy_from_guest_memory({slot, kPageSize}, {page, kPageSize});
-        if (format::all_zero(slot, kPageSize)) return false;
-        used_ += kPageSize;
-        ++stored_;
-        if (used_ == kBufferBytes) flush();
-        return true;
-    }
-    std::uint64_t stored() const { return stored_; }
-    /// Writes what is buffered and waits for every write: 0 or the errno of
-    /// the first that failed. crcs() then has one checksum per stored page.
-    int finish() {
-        flush();
-        stop();
-        return error_;
-    }
-    const std::vector<std::uint32_t>& crcs() const { return crcs_; }
-
-private:
-    using Buffer = std::vector<std::byte>;
-    static constexpr std::size_t kBufferBytes = std::size_t{4} << 20;
-    static constexpr std::size_t kBuffers = 3;  // at most 12 MiB of copies in flight
-
-    std::unique_ptr<Buffer> take_buffer() {
-        std::unique_lock lock(mutex_);
-        if (made_ < kBuffers) {
-            ++made_;
-            return std::make_unique<Buffer>(kBufferBytes);
-        }
-        wake_.wait(lock, [this] { return !free_.empty(); });
-        auto buffer = std::move(free_.back());
-        free_.pop_back();
-        return buffer;
-    }
-    void flush() {
-        if (!current_ || used_ == 0) return;
-        const std::size_t pages = used_ / kPageSize;
-        std::vector<const std::byte*> starts(pages);
-        for (std::size_t i = 0; i < pages; ++i) starts[i] = current_->data() + i * kPageSize;
-        const std::size_t first = crcs_.size();
-        crcs_.resize(first + pages);
-        format::crc32c_pages(starts.data(), pages, crcs_.data() + first);
-        {
-            std::lock_guard lock(mutex_);
-            queue_.push_back(Pending{std::move(current_), used_});
-        }
-        wake_.notify_all();
-        used_ = 0;
-    }
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            done_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-    void run() {
-        for (;;) {
-            Pending next;
-            {
-                std::unique_lock lock(mutex_);
-                wake_.wait(lock, [this] { return !queue_.empty() || done_; });
-                if (queue_.empty()) return;
-                next = std::move(queue_.front());
-                queue_.pop_front();
-            }
-            std::vector<iovec> piece{iovec{next.buffer->data(), next.bytes}};
-            if (error_ == 0) error_ = write_pieces(fd_, piece, offset_);
-            offset_ += next.bytes;
-            {
-                std::lock_guard lock(mutex_);
-                free_.push_back(std::move(next.buffer));
-            }
-            wake_.notify_all();
-        }
-    }
-
-    struct Pending {
-        std::unique_ptr<Buffer> buffer;
-        std::size_t bytes = 0;
-    };
-    const int fd_;
-    std::uint64_t offset_;  // the writer thread's
-    int error_ = 0;         // the writer thread's until it is joined
-    // The scanning thread's:
-    std::unique_ptr<Buffer> current_;
-    std::size_t used_ = 0;
-    std::uint64_t stored_ = 0;
-    std::vector<std::uint32_t> crcs_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<Pending> queue_;                  // mutex_
-    std::vector<std::unique_ptr<Buffer>> free_;  // mutex_
-    std::size_t made_ = 0;                       // mutex_
-    bool done_ = false;                          // mutex_
-    std::thread thread_;                         // last: starts once the rest is made
 };
 
 // The regions of `all` not in `free` (both merged and in address order).
@@ -536,29 +383,12 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         }
     }
 
-    const std::vector<std::byte> layout_bytes = format::encode_layout(plan.layout);
-    const std::vector<std::byte> vcpu_bytes = format::encode_vcpus(vcpus);
     header.data_bytes = stream.stored() * kPageSize;
-    header.layout_offset = header.data_offset + header.data_bytes;
-    header.layout_bytes = layout_bytes.size();
-    header.vcpu_offset = header.layout_offset + header.layout_bytes;
-    header.vcpu_bytes = vcpu_bytes.size();
-    header.application_offset = header.vcpu_offset + header.vcpu_bytes;
-    header.application_bytes = options.application.size();
     header.stored_pages = stream.stored();
     header.omitted_pages = counts.total - stream.stored() - counts.zero_entries;
-    std::uint32_t crc = format::crc32c(format::encode_header(header));
-    crc = format::crc32c(layout_bytes, crc);
-    crc = format::crc32c(vcpu_bytes, crc);
-    header.checksum = format::crc32c(options.application, crc);
-
-    std::vector<std::byte> tail = layout_bytes;
-    tail.insert(tail.end(), vcpu_bytes.begin(), vcpu_bytes.end());
-    tail.insert(tail.end(), options.application.begin(), options.application.end());
-    std::vector<std::byte> head = format::encode_header(header);
-    head.resize(header.data_offset);  // zero padding up to the data
-    if (auto ok = write_all(temp.fd(), path, tail, header.layout_offset); !ok) return failed(ok.error());
-    if (auto ok = write_all(temp.fd(), path, head, 0); !ok) return failed(ok.error());
+    if (auto ok = write_sections(temp.fd(), path, header, plan.layout, vcpus, options.application); !ok) {
+        return failed(ok.error());
+    }
     if (auto ok = temp.commit(path, options.sync); !ok) return failed(ok.error());
 
     std::vector<std::weak_ptr<const Frame>> identities(plan.frames.begin(), plan.frames.end());

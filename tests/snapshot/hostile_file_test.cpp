@@ -107,7 +107,8 @@ TEST(LongChain, MoreFilesThanTheOpenFileLimitRestoreLazilyAndEagerly) {
     const OpenFileLimit limit(256);  // well below the chain's length
     for (auto mode : {snapshot::RestoreMode::lazy, snapshot::RestoreMode::eager}) {
         EmptyVm target;
-        auto restored = snapshot::restore(*target.vm, dir / std::to_string(kDiffs), test::HandlerLog{}.handlers(), mode);
+        auto restored =
+            snapshot::restore(*target.vm, dir / std::to_string(kDiffs), test::HandlerLog{}.handlers(), mode);
         ASSERT_TRUE(restored) << restored.error().message;
         EXPECT_EQ(restored->chain.size(), static_cast<std::size_t>(kDiffs + 1));
         for (std::uint64_t p = 0; p < kPages; ++p) {
@@ -116,6 +117,12 @@ TEST(LongChain, MoreFilesThanTheOpenFileLimitRestoreLazilyAndEagerly) {
             EXPECT_EQ(read_guest_value<std::uint64_t>(*target.vm, kBase + p * kPageSize).value(), expected) << p;
         }
     }
+    // The chain merged into one file restores the same.
+    ASSERT_TRUE(snapshot::merge(dir / std::to_string(kDiffs), dir / "merged"));
+    EmptyVm target;
+    ASSERT_TRUE(snapshot::restore(*target.vm, dir / "merged", test::HandlerLog{}.handlers()));
+    EXPECT_EQ(read_guest_value<std::uint64_t>(*target.vm, kBase + (kDiffs % kPages) * kPageSize).value(),
+              static_cast<std::uint64_t>(kDiffs));
 }
 
 TEST(LongChain, AFileReplacedAfterTheRestoreReadItIsRefusedWhenReopened) {
