@@ -559,7 +559,7 @@ int restore_guest(const Options& o) {
     }
     auto record = vmm::read_record(file);
     if (!record) {
-        std::cerr << "guestmem-vmm: " << record.error().message << "\n";
+        std::cerr << "guestmem-vmm: cannot restore " << file.string() << ": " << record.error().message << "\n";
         return kExitUsage;
     }
     // restore runs guest code: the sim backend is no way out there.

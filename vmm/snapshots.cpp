@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "snapshots.hpp"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -45,15 +44,8 @@ std::optional<std::string> from_hex(const std::string& text) {
 
 }  // namespace
 
-std::filesystem::path record_path(const std::filesystem::path& snapshot) {
-    std::filesystem::path p = snapshot;
-    p += ".vmm";
-    return p;
-}
-
-Result<void> write_record(const std::filesystem::path& snapshot, const MachineRecord& record) {
-    const auto path = record_path(snapshot);
-    std::ofstream out(path, std::ios::trunc);
+std::vector<std::byte> encode_record(const MachineRecord& record) {
+    std::ostringstream out;
     out << kRecordMagic << "\n"
         << "guest " << record.guest << "\n"
         << "arch " << guestmem::to_string(record.arch) << "\n"
@@ -62,19 +54,16 @@ Result<void> write_record(const std::filesystem::path& snapshot, const MachineRe
         << "uart-regs " << to_hex(std::string(record.uart.regs.begin(), record.uart.regs.end())) << "\n"
         << "uart-divisor " << unsigned{record.uart.divisor_low} << " " << unsigned{record.uart.divisor_high} << "\n"
         << "uart-output " << to_hex(record.uart.transmitted) << "\n";
-    out.close();
-    if (!out) {
-        const std::error_code why(errno, std::generic_category());  // message() is thread safe; strerror is not
-        return fail(Errc::io_error, "cannot write " + path.string() + ": " + why.message());
-    }
-    return {};
+    const std::string text = out.str();
+    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());
+    return {bytes, bytes + text.size()};
 }
 
-Result<MachineRecord> read_record(const std::filesystem::path& snapshot) {
-    const auto path = record_path(snapshot);
-    std::ifstream in(path);
-    if (!in) return fail(Errc::io_error, "cannot read " + path.string() + " (the VMM's record of the snapshot)");
-    auto bad = [&](const std::string& why) { return fail(Errc::bad_snapshot, path.string() + ": " + why); };
+namespace {
+
+// The record's lines, from `where` (named in messages).
+Result<MachineRecord> parse_record(std::istream& in, const std::string& where) {
+    auto bad = [&](const std::string& why) { return fail(Errc::bad_snapshot, where + ": " + why); };
     std::string line;
     if (!std::getline(in, line) || line != kRecordMagic) return bad("not a guestmem-vmm snapshot record");
     MachineRecord record;
@@ -118,6 +107,32 @@ Result<MachineRecord> read_record(const std::filesystem::path& snapshot) {
     return record;
 }
 
+}  // namespace
+
+Result<MachineRecord> read_record(const std::filesystem::path& snapshot) {
+    auto info = guestmem::snapshot::inspect(snapshot);
+    if (!info) return info.error();
+    if (!info->application.empty()) {
+        std::istringstream in(
+            std::string(reinterpret_cast<const char*>(info->application.data()), info->application.size()));
+        return parse_record(in, snapshot.string() + " (the VMM's record inside the snapshot)");
+    }
+    // Saved before the record moved inside the file: FILE.vmm beside it.
+    std::filesystem::path sidecar = snapshot;
+    sidecar += ".vmm";
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(sidecar, ec)) {
+        return fail(Errc::bad_snapshot, snapshot.string() +
+                                            " holds no guestmem-vmm machine record: it was not saved by "
+                                            "guestmem-vmm run --snapshot-every (older versions kept the record "
+                                            "beside the snapshot as " +
+                                            sidecar.filename().string() + ", which is not there either)");
+    }
+    std::ifstream in(sidecar);
+    if (!in) return fail(Errc::io_error, "cannot read " + sidecar.string() + " (the VMM's record of the snapshot)");
+    return parse_record(in, sidecar.string());
+}
+
 Result<SnapshotSeries> SnapshotSeries::open(const std::filesystem::path& dir) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -143,12 +158,12 @@ Result<guestmem::snapshot::SnapshotInfo> SnapshotSeries::take(Machine& machine, 
         options.parent = file(count_ - 1);
     }
     const auto path = file(count_);
+    const MachineRecord record{guest, machine.options().arch, machine.options().ram_size,
+                               machine.options().deferred_ram, machine.uart().state()};
+    options.application = encode_record(record);
     auto info = guestmem::snapshot::save(vm, path, options);
     if (!info) return info.error();
-    MachineRecord record{guest, machine.options().arch, machine.options().ram_size, machine.options().deferred_ram,
-                         machine.uart().state()};
-    if (auto ok = write_record(path, record); !ok) return ok.error();
-    // LATEST moves only once the snapshot and its record are complete.
+    // LATEST moves only once the snapshot is complete.
     const auto latest = dir_ / "LATEST";
     const auto staging = dir_ / "LATEST.new";
     std::error_code ec;

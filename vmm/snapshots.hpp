@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The demo VMM's snapshots: a series of snapshot files in a folder (a full
-// one, then diffs), each with a record of what the VMM itself must restore.
+// one, then diffs), each holding a record of what the VMM itself must restore.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "devices/uart.hpp"
 #include "guestmem/arch.hpp"
@@ -16,9 +17,13 @@ namespace vmm {
 
 class Machine;
 
-/// What a snapshot file does not hold and the VMM needs to continue: how the
-/// machine was built and the state of its devices. Kept beside the snapshot
-/// as FILE.vmm, in "key value" lines.
+/// What the library's part of a snapshot does not hold and the VMM needs to
+/// continue: how the machine was built and the state of its devices. Kept
+/// inside the snapshot file, in its application section
+/// (guestmem::snapshot::SaveOptions::application), as "key value" lines: a
+/// snapshot file is all a restore needs. (Versions before the application
+/// section kept the same lines beside the snapshot, as FILE.vmm; such a
+/// file is still read.)
 struct MachineRecord {
     std::string guest;  ///< what ran (a bundled guest's name or an image path), for people
     guestmem::Arch arch = guestmem::Arch::x86_64;
@@ -27,11 +32,12 @@ struct MachineRecord {
     Uart::State uart;
 };
 
-/// FILE.vmm for snapshot FILE.
-std::filesystem::path record_path(const std::filesystem::path& snapshot);
-/// Writes the record of `snapshot`. Errors: Errc::io_error.
-guestmem::Result<void> write_record(const std::filesystem::path& snapshot, const MachineRecord& record);
-/// Reads it. Errors: Errc::io_error (missing), Errc::bad_snapshot (malformed).
+/// The record as the bytes of a snapshot's application section.
+std::vector<std::byte> encode_record(const MachineRecord& record);
+/// Reads the record of `snapshot`: from its application section, or, for a
+/// snapshot saved before records moved inside, from FILE.vmm beside it.
+/// Errors: those of guestmem::snapshot::inspect, Errc::bad_snapshot (no
+/// record: not saved by guestmem-vmm; or a malformed one).
 guestmem::Result<MachineRecord> read_record(const std::filesystem::path& snapshot);
 
 /// Snapshots of one machine into a folder: snap-0000.gms is full, each later
@@ -44,8 +50,8 @@ public:
     /// A series in `dir` (created if missing). Errors: Errc::io_error.
     static guestmem::Result<SnapshotSeries> open(const std::filesystem::path& dir);
 
-    /// Writes the next snapshot of `machine` and its record. Errors: those
-    /// of guestmem::snapshot::save, Errc::io_error.
+    /// Writes the next snapshot of `machine`, its record inside. Errors:
+    /// those of guestmem::snapshot::save, Errc::io_error (LATEST).
     guestmem::Result<guestmem::snapshot::SnapshotInfo> take(Machine& machine, const std::string& guest);
     /// Snapshots written so far.
     unsigned count() const { return count_; }

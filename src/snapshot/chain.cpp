@@ -107,8 +107,7 @@ Result<void> ChainReader::fill(std::uint64_t index, std::byte* host) {
             std::byte* into = host + std::uint64_t{list[i].index} * kPageSize;
             auto fd = this->fd(level);
             if (!fd) return fd.error();
-            if (auto ok =
-                    read_exact(file, *fd, into, (j - i) * kPageSize, file.header.data_offset + list[i].offset);
+            if (auto ok = read_exact(file, *fd, into, (j - i) * kPageSize, file.header.data_offset + list[i].offset);
                 !ok) {
                 return ok;
             }

@@ -37,7 +37,8 @@ int write_pieces(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
     return 0;
 }
 
-Result<void> write_all(int fd, const std::filesystem::path& path, std::span<const std::byte> bytes, std::uint64_t offset) {
+Result<void> write_all(int fd, const std::filesystem::path& path, std::span<const std::byte> bytes,
+                       std::uint64_t offset) {
     std::vector<iovec> one{iovec{const_cast<std::byte*>(bytes.data()), bytes.size()}};
     if (const int err = write_pieces(fd, one, offset); err != 0) {
         return fail(Errc::io_error, path.string() + ": write failed: " + errno_message(err));

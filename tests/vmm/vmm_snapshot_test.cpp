@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "guestmem/backend_registry.hpp"
+#include "guestmem/guest_ram.hpp"
+#include "guestmem/vm.hpp"
+#include "snapshots.hpp"
 #include "vmm_process.hpp"
 
 namespace {
@@ -140,10 +143,9 @@ TEST(VmmSnapshot, BadSnapshotsAreRefusedWithAReason) {
     Outcome first = vmm("run --guest hello --snapshot-every 1000 " + dir.string());
     ASSERT_EQ(first.status, 0) << first.output;
     const fs::path good = dir / "snap-0000.gms";
-    // A truncated copy (with its record, so the VMM gets as far as the file).
+    // A truncated copy.
     const fs::path cut = dir / "cut.gms";
     fs::copy_file(good, cut);
-    fs::copy_file(fs::path(good.string() + ".vmm"), fs::path(cut.string() + ".vmm"));
     fs::resize_file(cut, fs::file_size(cut) / 2);
     Outcome truncated = vmm("restore " + cut.string());
     EXPECT_EQ(truncated.status, 2) << truncated.output;
@@ -161,6 +163,54 @@ TEST(VmmSnapshot, BadSnapshotsAreRefusedWithAReason) {
     EXPECT_NE(pair.output.find("--snapshot-every needs a single VM"), std::string::npos) << pair.output;
     Outcome interval = vmm("run --guest hello --snapshot-every 0 " + dir.string());
     EXPECT_EQ(interval.status, 2);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(VmmSnapshot, ASnapshotFileCopiedAloneRestores) {
+    if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
+    const fs::path dir = fresh_dir("alone");
+    Outcome first = vmm("run --guest hello --backend emu --snapshot-every 1000 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    // The VMM's record is inside the file: nothing else needs copying.
+    const fs::path elsewhere = fresh_dir("alone-copy");
+    fs::create_directories(elsewhere);
+    fs::copy_file(dir / "snap-0000.gms", elsewhere / "copy.gms");
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 2) << "snap-0000.gms and LATEST";
+    Outcome restored = vmm("restore " + (elsewhere / "copy.gms").string() + " --backend emu");
+    ASSERT_EQ(restored.status, 0) << restored.output;
+    EXPECT_NE(restored.output.find("Hello from a guest running on guestmem!"), std::string::npos) << restored.output;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(VmmSnapshot, ASnapshotWithoutTheVmmsRecordIsRefusedAndAnOldSidecarStillReads) {
+    const fs::path dir = fresh_dir("no-record");
+    fs::create_directories(dir);
+    auto created = guestmem::Vm::create(guestmem::BackendKind::sim, std::make_shared<guestmem::CapabilitySpace>());
+    ASSERT_TRUE(created);
+    guestmem::Vm& vm = **created;
+    ASSERT_TRUE(vm.init_memory());
+    ASSERT_TRUE(vm.ram().register_at(0, 0x10000));
+    const fs::path file = dir / "library.gms";
+    ASSERT_TRUE(guestmem::snapshot::save(vm, file));
+    Outcome refused = vmm("restore " + file.string() + " --backend emu");
+    EXPECT_EQ(refused.status, 2) << refused.output;
+    EXPECT_NE(refused.output.find("holds no guestmem-vmm machine record"), std::string::npos) << refused.output;
+
+    // A record beside the file, as versions before the application section kept it.
+    const vmm::MachineRecord record{"hello", guestmem::Arch::x86_64, 0x10000, false, {}};
+    const auto bytes = vmm::encode_record(record);
+    std::ofstream(fs::path(file.string() + ".vmm"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    auto read = vmm::read_record(file);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->guest, "hello");
+    EXPECT_EQ(read->ram_size, 0x10000u);
 }
 
 }  // namespace
