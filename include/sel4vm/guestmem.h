@@ -221,6 +221,16 @@ GUESTMEM_API int vm_dirty_pages(vm_t *vm, uintptr_t addr, size_t size, uint64_t 
  */
 GUESTMEM_API int vm_snapshot_save(vm_t *vm, const char *path, const char *parent_or_null);
 
+/**
+ * Writes the snapshot that the chain of files ending at `from` describes as
+ * one full snapshot at `to` (guestmem::snapshot::merge): the same layout,
+ * vCPU states and identity, each page from the newest file that has it. `to`
+ * may be `from` itself, to shorten a chain in place.
+ * @return 0; -1 (logged: a file of the chain unreadable, corrupt or missing,
+ *         `to` not writable; nothing is left at `to`) on error.
+ */
+GUESTMEM_API int vm_snapshot_merge(const char *from, const char *to);
+
 /** What a reservation of a snapshot being restored is (guestmem::snapshot::ReservationKind). */
 typedef enum {
     VM_SNAPSHOT_DEVICE = 0,       /**< vm_reserve_memory_at */

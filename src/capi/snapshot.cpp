@@ -54,6 +54,12 @@ int vm_snapshot_save(vm_t* vm, const char* path, const char* parent_or_null) {
     return snapshot::save(*core, path, options) ? 0 : -1;
 }
 
+int vm_snapshot_merge(const char* from, const char* to) {
+    ApiCall call(__func__);
+    if (!capi::present(from, "from") || !capi::present(to, "to")) return -1;
+    return snapshot::merge(from, to) ? 0 : -1;
+}
+
 int vm_snapshot_restore(vm_t* vm, const char* path, bool eager, vm_snapshot_handler_fn handlers, void* cookie) {
     ApiCall call(__func__);
     Vm* core = capi::live_vm(vm);

@@ -88,6 +88,18 @@ TEST(SnapshotCApi, DirtyTrackingSaveDiffAndRestore) {
     std::uint64_t ring = 1;
     EXPECT_EQ(vm_sim_access(target.vcpu, kBellAddr, 4, true, &ring), 0);
     EXPECT_EQ(counters.rings, 1);
+
+    // The chain as one file restores the same.
+    const std::string merged = (dir / "merged").string();
+    ASSERT_EQ(vm_snapshot_merge(diff.c_str(), merged.c_str()), 0);
+    CVm from_merged;
+    Counters more;
+    ASSERT_EQ(vm_snapshot_restore(from_merged.vm, merged.c_str(), true, give_handlers, &more), 0);
+    EXPECT_EQ(access(from_merged.vcpu, kRamBase + 0x2000, false), 0x11u);
+    EXPECT_EQ(access(from_merged.vcpu, kRamBase + 0x5000, false), 0x33u);
+    EXPECT_EQ(vm_snapshot_merge(nullptr, merged.c_str()), -1);
+    EXPECT_EQ(vm_snapshot_merge(full.c_str(), nullptr), -1);
+    EXPECT_EQ(vm_snapshot_merge((dir / "absent").string().c_str(), merged.c_str()), -1);
 }
 
 TEST(SnapshotCApi, ErrorsAreMinusOneAndLogged) {
