@@ -3,7 +3,8 @@
 # Builds and runs the test suites under the sanitizers:
 #   ASan+UBSan: every suite (except packaging and docs, which test the build, not the library)
 #   TSan:       the concurrency suites (core concurrency, guest suites on KVM and the
-#               emulator, the emulator's own tests, guest memory copies, stress)
+#               emulator, the emulator's own tests, guest memory copies, saves while
+#               other threads write and change the map, stress)
 # Usage: scripts/sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ for kind in "${which[@]}"; do
   tsan)
     echo "== TSan: building the concurrency suites"
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUESTMEM_SANITIZE=thread -DGUESTMEM_WERROR=$werror >/dev/null
-    targets=(--target guestmem_tests --target guestmem_kvm_tests --target guestmem_ram_tests)
+    targets=(--target guestmem_tests --target guestmem_kvm_tests --target guestmem_ram_tests --target guestmem_snapshot_tests)
     [ -d tests/stress ] && targets+=(--target guestmem_stress_tests)
     [ -d src/emu ] && pkg-config --exists unicorn && targets+=(--target guestmem_emu_tests)
     cmake --build build-tsan -j"$jobs" "${targets[@]}"
@@ -38,6 +39,7 @@ for kind in "${which[@]}"; do
     ./build-tsan/tests/guestmem_tests --gtest_filter='*Concurren*:*Thread*:*Race*'
     ./build-tsan/tests/kvm/guestmem_kvm_tests
     ./build-tsan/tests/ram/guestmem_ram_tests --gtest_filter='*Race*:*Tear*:*Concurren*:*Wait*'
+    ./build-tsan/tests/snapshot/guestmem_snapshot_tests --gtest_filter='*Concurren*:FailedSave*'
     [ -x build-tsan/tests/stress/guestmem_stress_tests ] && ./build-tsan/tests/stress/guestmem_stress_tests
     # ManyReservationsStayUnderTheLimit is single-threaded and takes 30 times
     # as long under TSan (about 95 s for the two architectures): the ASan and

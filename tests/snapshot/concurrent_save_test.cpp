@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "guestmem/backend_registry.hpp"
 #include "guestmem/guest_memory.hpp"
 #include "snapshot_test_support.hpp"
 
@@ -26,12 +27,30 @@ struct RamVm : SimVm {
     RamVm() { EXPECT_TRUE(vm->ram().register_at(kBase, kPages * kPageSize)); }
 };
 
+// A VM with kPages of RAM at kBase on each backend: KVM where /dev/kvm
+// exists (the only reason to skip), the emulator, sim.
+class OnEveryBackend : public ::testing::TestWithParam<BackendKind> {
+protected:
+    void SetUp() override {
+        if (GetParam() == BackendKind::kvm && !std::filesystem::exists("/dev/kvm")) {
+            GTEST_SKIP() << "/dev/kvm is absent: the KVM backend cannot run here";
+        }
+        auto created = Vm::create(GetParam(), caps, Arch::x86_64);
+        ASSERT_TRUE(created) << created.error().message;
+        vm = std::move(*created);
+        ASSERT_TRUE(vm->init_memory());
+        ASSERT_TRUE(vm->ram().register_at(kBase, kPages * kPageSize));
+    }
+    Cap frame() const { return caps->allocate_frame(FrameSize::k4KiB).value(); }
+    std::shared_ptr<CapabilitySpace> caps = std::make_shared<CapabilitySpace>();
+    std::unique_ptr<Vm> vm;
+};
+
 // What restore needs for a VM that has only RAM.
 snapshot::DeviceHandlers no_devices() { return test::HandlerLog{}.handlers(); }
 
-TEST(ConcurrentSave, EveryFileRestoresWhileAnotherThreadWritesGuestMemory) {
+TEST_P(OnEveryBackend, EveryFileRestoresWhileAnotherThreadWritesGuestMemory) {
     ScratchDir dir;
-    RamVm source;
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> written{0};
     // Each u64 written holds the writer's round, so a restored value can be
@@ -40,7 +59,7 @@ TEST(ConcurrentSave, EveryFileRestoresWhileAnotherThreadWritesGuestMemory) {
         for (std::uint64_t round = 1; !stop.load(std::memory_order_relaxed); ++round) {
             for (std::uint64_t page = 0; page < kPages; page += 3) {
                 const GuestAddr at = kBase + page * kPageSize + (round % 512) * 8;
-                ASSERT_TRUE(write_guest_value<std::uint64_t>(*source.vm, at, round));
+                ASSERT_TRUE(write_guest_value<std::uint64_t>(*vm, at, round));
             }
             written.store(round, std::memory_order_release);
         }
@@ -48,7 +67,7 @@ TEST(ConcurrentSave, EveryFileRestoresWhileAnotherThreadWritesGuestMemory) {
     while (written.load(std::memory_order_acquire) < 2) std::this_thread::yield();
     constexpr int kSaves = 20;
     for (int i = 0; i < kSaves; ++i) {
-        auto saved = snapshot::save(*source.vm, dir / ("s" + std::to_string(i)));
+        auto saved = snapshot::save(*vm, dir / ("s" + std::to_string(i)));
         ASSERT_TRUE(saved) << saved.error().message;
     }
     stop = true;
@@ -69,33 +88,32 @@ TEST(ConcurrentSave, EveryFileRestoresWhileAnotherThreadWritesGuestMemory) {
     }
 }
 
-TEST(ConcurrentSave, SavesSucceedAndDiffsStayCompleteWhileOtherThreadsReserveAndFree) {
+TEST_P(OnEveryBackend, SavesSucceedAndDiffsStayCompleteWhileOtherThreadsReserveAndFree) {
     ScratchDir dir;
-    RamVm source;
-    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    ASSERT_TRUE(vm->start_dirty_tracking());
     std::atomic<bool> stop{false};
     std::atomic<int> churned{0};
     // Reservations with frames and with deferred mappings come and go far
     // from RAM, as device models and hot-plugged memory do.
     std::thread churn([&] {
-        std::vector<Cap> frames{source.frame(), source.frame()};
+        std::vector<Cap> frames{frame(), frame()};
         for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
             const GuestAddr at = 0x40000000 + static_cast<GuestAddr>(i % 64) * 0x10000;
-            auto id = source.vm->reserve_at(at, 0x2000, [](Fault&) { return FaultResult::handled; });
+            auto id = vm->reserve_at(at, 0x2000, [](Fault&) { return FaultResult::handled; });
             ASSERT_TRUE(id);
-            source.vm->set_deferred_mapping(i % 2 == 0);
-            ASSERT_TRUE(source.vm->map_frames(*id, frames, 12));
-            ASSERT_TRUE(source.vm->free(*id));
+            vm->set_deferred_mapping(i % 2 == 0);
+            ASSERT_TRUE(vm->map_frames(*id, frames, 12));
+            ASSERT_TRUE(vm->free(*id));
             churned.fetch_add(1, std::memory_order_relaxed);
         }
     });
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
+    ASSERT_TRUE(snapshot::save(*vm, dir / "0"));
     std::filesystem::path parent = dir / "0";
     constexpr int kDiffs = 40;
     for (int i = 1; i <= kDiffs; ++i) {
-        ASSERT_TRUE(write_guest_value<std::uint64_t>(*source.vm, kBase + static_cast<GuestAddr>(i) * kPageSize, i));
+        ASSERT_TRUE(write_guest_value<std::uint64_t>(*vm, kBase + static_cast<GuestAddr>(i) * kPageSize, i));
         const auto path = dir / std::to_string(i);
-        auto saved = snapshot::save(*source.vm, path, test::diff_of(parent));
+        auto saved = snapshot::save(*vm, path, test::diff_of(parent));
         ASSERT_TRUE(saved) << "diff " << i << ": " << saved.error().message;
         EXPECT_GE(saved->stored_pages, 1u) << "the page written before diff " << i;
         parent = path;
@@ -111,6 +129,10 @@ TEST(ConcurrentSave, SavesSucceedAndDiffsStayCompleteWhileOtherThreadsReserveAnd
                   static_cast<std::uint64_t>(i));
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(ConcurrentSave, OnEveryBackend,
+                         ::testing::Values(BackendKind::sim, BackendKind::emu, BackendKind::kvm),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 // Makes writes past `bytes` fail with EFBIG (the signal ignored) while it lives.
 struct FileSizeLimit {
