@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstring>
 #include <tuple>
-#include <variant>
 
 namespace vmm {
 
@@ -229,46 +228,7 @@ Result<std::unique_ptr<Machine>> Machine::restore(const MachineOptions& options,
         }
     }
     m.uart_.set_state(uart);
-    if (mode == guestmem::snapshot::RestoreMode::lazy) {
-        if (auto ok = m.map_what_the_guest_runs_from(); !ok) return ok.error();
-    }
     return machine;
-}
-
-Result<void> Machine::map_what_the_guest_runs_from() {
-    // KVM and the emulator cannot take a deferred mapping's first fault on an
-    // instruction fetch or a page-table walk (KVM shuts the guest down, the
-    // emulator stops it): the RAM the guest runs from is mapped before it
-    // continues, the rest on first touch. In this machine that is the boot
-    // area below the image (boot tables and stack) and the memory at the
-    // instruction and stack pointers.
-    std::vector<guestmem::GuestAddr> needed;
-    for (guestmem::GuestAddr a = layout::kRamBase; a < layout::kRamBase + 0x100000 && a < options_.ram_size;
-         a += guestmem::kPageSize) {
-        needed.push_back(a);
-    }
-    if (guestmem::Vcpu* vcpu = vm_->vcpu(0)) {
-        if (auto regs = vcpu->registers()) {
-            needed.push_back(guestmem::instruction_pointer_of(*regs));
-            needed.push_back(std::visit(
-                [](const auto& r) -> guestmem::GuestAddr {
-                    if constexpr (requires { r.rsp; }) {
-                        return r.rsp - 8;  // the next push
-                    } else {
-                        return r.sp - 16;
-                    }
-                },
-                *regs));
-        }
-    }
-    for (const auto& info : vm_->reservations()) {
-        if (!info.deferred) continue;
-        const bool wanted =
-            std::any_of(needed.begin(), needed.end(), [&](guestmem::GuestAddr a) { return info.range.contains(a); });
-        if (!wanted) continue;
-        if (auto ok = vm_->ensure_mapped(info.id); !ok) return ok;
-    }
-    return {};
 }
 
 }  // namespace vmm

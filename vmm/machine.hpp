@@ -106,9 +106,6 @@ private:
     Region rom_region() const;
     Region uart_region();
     Region exit_region();
-    /// After a lazy restore: maps the deferred RAM the guest's next
-    /// instructions need before their first fault could map it.
-    guestmem::Result<void> map_what_the_guest_runs_from();
     /// The region of the layout at `range` (a restored reservation), or nullopt.
     std::optional<Region> region_at(guestmem::Range range);
     guestmem::Result<guestmem::Cap> new_frame();

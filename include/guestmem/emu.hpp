@@ -21,7 +21,8 @@
 /// - CPU exceptions (x86 `int`, `int3`, faults; AArch64 `brk`, `svc`, `hlt`,
 ///   `smc`), invalid instructions and code fetched from memory that is not
 ///   mapped RAM end a run with StopReason::exception and a message naming the
-///   exception. The emulated AArch64 CPU has no EL2: `hvc` is an undefined
+///   exception (a fetch from a reservation whose mapping is deferred maps it
+///   and goes on). The emulated AArch64 CPU has no EL2: `hvc` is an undefined
 ///   instruction, as on such hardware.
 /// - x86 `in` and `out` go to the port I/O handler (VcpuBackend::set_port_io_handler).
 ///

@@ -357,6 +357,15 @@ Result<void> AddressSpace::ensure_mapped(ReservationId id) {
     return complete_deferred(*reservation);
 }
 
+Result<bool> AddressSpace::complete_deferred_at(GuestAddr addr) {
+    // The index answers without the change lock; complete_deferred takes it
+    // and sees a free or another vCPU's mapping made since.
+    std::shared_ptr<Reservation> reservation = index_.find(addr);
+    if (!reservation || !reservation->has_deferred()) return false;
+    if (auto ok = complete_deferred(*reservation); !ok) return ok.error();
+    return true;
+}
+
 std::vector<ReservationInfo> AddressSpace::reservation_infos() const {
     std::vector<ReservationInfo> out;
     ChangeLock lock(*this);

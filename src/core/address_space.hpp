@@ -57,6 +57,11 @@ public:
     /// Runs the reservation's deferred mapping if it still has one.
     Result<void> complete_deferred(Reservation& reservation);
     Result<void> ensure_mapped(ReservationId id);
+    /// Runs the deferred mapping of the reservation holding `addr`, if it has
+    /// one; true when it had (the reservation is mapped now, by this call or
+    /// by another thread meanwhile), false when no reservation holds `addr`
+    /// or its mapping was not deferred.
+    Result<bool> complete_deferred_at(GuestAddr addr);
 
     std::vector<ReservationInfo> reservation_infos() const;
     Result<std::vector<FrameMapping>> frame_mappings(ReservationId id) const;

@@ -41,6 +41,16 @@ public:
     AccessOutcome dispatch(Vcpu& vcpu, Access& access);
     /// Performs an access of 1 to 8 bytes (the caller checked the size).
     AccessOutcome perform(Vcpu& vcpu, Access& access);
+    /// For a first touch that reaches the backend as no access it could
+    /// dispatch (an instruction fetch, a page-table walk: the hypervisor
+    /// reports it as a failure): completes the deferred mapping of the
+    /// reservation holding `addr`, as a data access there would. True when
+    /// there was one to complete, so that the touch can be tried again;
+    /// false when `addr` is in no reservation with a deferred mapping (the
+    /// failure stands). Each true uses up a reservation's deferred mapping,
+    /// so a caller that retries only on true cannot loop. Errors: those of the
+    /// reservation's map iterator and of mapping its frames.
+    Result<bool> complete_deferred_at(GuestAddr addr) { return space_.complete_deferred_at(addr); }
 
 private:
     enum class Step { completed, again, failed };

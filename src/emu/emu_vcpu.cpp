@@ -6,6 +6,7 @@
 
 #include "cpu_state.hpp"
 #include "dirty_log.hpp"
+#include "fault_dispatcher.hpp"
 #include "format.hpp"
 #include "guestmem/log.hpp"
 #include "thread_inside.hpp"
@@ -69,7 +70,9 @@ struct Hooks {
         if (vcpu->logging_) vcpu->on_store(addr, static_cast<std::uint64_t>(size));
     }
     static bool unmapped(uc_engine* uc, uc_mem_type type, std::uint64_t addr, int size, std::int64_t, void* self) {
-        return static_cast<EmuVcpu*>(self)->on_unmapped(uc, addr, size, type == UC_MEM_WRITE_UNMAPPED);
+        auto* vcpu = static_cast<EmuVcpu*>(self);
+        if (type == UC_MEM_FETCH_UNMAPPED) return vcpu->on_fetch_unmapped(addr);
+        return vcpu->on_unmapped(uc, addr, size, type == UC_MEM_WRITE_UNMAPPED);
     }
     static bool write_protected(uc_engine*, uc_mem_type, std::uint64_t addr, int size, std::int64_t value, void* self) {
         return static_cast<EmuVcpu*>(self)->on_write_protected(addr, size, value);
@@ -313,7 +316,8 @@ Result<void> EmuVcpu::add_hooks(uc_engine* uc) {
     // below keep the state exact at that point (see the class comment).
     std::vector<Hook> hooks = {
         {UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), 0},
-        {UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED, reinterpret_cast<void*>(&Hooks::unmapped), 0},
+        {UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED,
+         reinterpret_cast<void*>(&Hooks::unmapped), 0},
         {UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&Hooks::write_protected), 0},
         {UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt), 0},
     };
@@ -615,6 +619,29 @@ bool EmuVcpu::on_unmapped(uc_engine*, GuestAddr addr, int size, bool is_write) {
         return false;
     }
     return true;
+}
+
+bool EmuVcpu::on_fetch_unmapped(GuestAddr addr) {
+    // Code cannot run from emulated memory: a fetch that finds no RAM is
+    // served only by a deferred mapping there, which a data access would
+    // have completed through dispatch() but a fetch never reaches.
+    const bool stopped_before = stop_.has_value();
+    {
+        CallbackScope scope(*this);
+        auto completed = FaultDispatcher::of(vcpu_.vm()).complete_deferred_at(addr);
+        if (!completed) {
+            stop_with(stop_result(StopReason::internal_error, "the deferred mapping of the code at " + hex(addr) +
+                                                                  " failed: " + completed.error().message));
+            return false;
+        }
+        // The engine retries the fetch as soon as this returns: it must map
+        // the new RAM (or RAM another vCPU's first touch mapped) by then.
+        if (backend_.generation() != acked_.load(std::memory_order_relaxed) || missing_windows_) {
+            sync_memory(true, Point::inside);
+        }
+    }
+    if (stop_ && !stopped_before) return false;  // applying the map failed
+    return memory_->is_ram(addr);
 }
 
 bool EmuVcpu::on_write_protected(GuestAddr addr, int size, std::int64_t value) {

@@ -82,6 +82,9 @@ private:
     void on_block(GuestAddr address, std::uint32_t size);
     void on_instruction(GuestAddr address);
     bool on_unmapped(uc_engine* uc, GuestAddr addr, int size, bool is_write);
+    /// An instruction fetch from memory the engine does not map: true (retry)
+    /// once a deferred mapping there made it RAM.
+    bool on_fetch_unmapped(GuestAddr addr);
     bool on_write_protected(GuestAddr addr, int size, std::int64_t value);
     void on_interrupt(uc_engine* uc, std::uint32_t number);
     std::uint32_t on_port(std::uint16_t port, int size, bool is_write, std::uint32_t value);

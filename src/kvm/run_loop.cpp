@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "guestmem/log.hpp"
 #include "format.hpp"
 #include "guestmem/vcpu.hpp"
 #include "guestmem/vm.hpp"
+#include "deferred_fetch.hpp"
 #include "fast_paths.hpp"
 #include "mmio_exit.hpp"
 #include "port_io_exit.hpp"
@@ -63,8 +65,14 @@ private:
             ++result_.exits.interrupted;
             return std::nullopt;  // a signal: the loop head checks for a stop request
         case KVM_EXIT_SHUTDOWN:
-            return stop(StopReason::exception, "the guest shut down (triple fault: an exception it could not handle)");
-        case KVM_EXIT_INTERNAL_ERROR: return stop(StopReason::internal_error, internal_error_text());
+            return after_deferred_touch(DeferredTouch::shutdown, StopReason::exception,
+                                        "the guest shut down (triple fault: an exception it could not handle)");
+        case KVM_EXIT_INTERNAL_ERROR:
+            if (run_.internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
+                return stop(StopReason::internal_error, internal_error_text());
+            }
+            return after_deferred_touch(DeferredTouch::emulation_failure, StopReason::internal_error,
+                                        internal_error_text());
         case KVM_EXIT_FAIL_ENTRY:
             return stop(StopReason::entry_failed, "the CPU refused to enter the guest (hardware reason " +
                                                       hex(run_.fail_entry.hardware_entry_failure_reason) +
@@ -146,6 +154,29 @@ private:
         return stop(StopReason::port_io_error, std::move(failure->reason));
     }
 
+    // The exits a first touch of deferred memory that is no data access
+    // ends in (see deferred_fetch.hpp): once the mappings it needs are
+    // completed, the guest retries the instruction. Bounded: a retry either
+    // used up a deferred mapping, of which there are finitely many, or is
+    // the one retry at an instruction whose needs another vCPU mapped since
+    // the exit; failing again there with nothing new mapped is reported.
+    std::optional<RunResult> after_deferred_touch(DeferredTouch touch, StopReason reason, std::string message) {
+        auto outcome = map_deferred_for(vcpu_, touch);
+        if (!outcome) {
+            return stop(reason,
+                        message + "; completing the deferred mapping it needed failed: " + outcome.error().message);
+        }
+        if (outcome->mapped) {
+            retried_at_.reset();
+            return std::nullopt;
+        }
+        if (outcome->resolved && retried_at_ != outcome->ip) {
+            retried_at_ = outcome->ip;
+            return std::nullopt;
+        }
+        return stop(reason, std::move(message));
+    }
+
     std::string internal_error_text() const {
         std::string text = "KVM internal error, suberror " + std::to_string(run_.internal.suberror);
         switch (run_.internal.suberror) {
@@ -177,6 +208,7 @@ private:
     KvmVcpu& vcpu_;
     kvm_run& run_;
     RunResult result_;
+    std::optional<GuestAddr> retried_at_;  // after_deferred_touch's retry without a new mapping
 };
 
 }  // namespace
