@@ -24,10 +24,13 @@ Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image) {
         if (segment.addr < kImageAddr && !image.elf) {
             return fail(Errc::invalid_argument, "a flat image must load at or above the boot area");
         }
-        if (segment.addr > ram_end || segment.bytes.size() > ram_end - segment.addr) {
+        if (segment.addr > ram_end || segment.mem_size > ram_end - segment.addr) {
             return fail(Errc::invalid_argument, "the guest image does not fit in RAM (use a larger --ram)");
         }
-        if (auto ok = guestmem::load_image(vm, segment.addr, segment.bytes); !ok) return ok.error();
+        // Only the file's bytes are written: the rest of the segment is
+        // already zero, as the frames of a machine's fresh RAM are.
+        if (segment.file_size == 0) continue;
+        if (auto ok = guestmem::load_image(vm, segment.addr, image.bytes(segment)); !ok) return ok.error();
     }
     guestmem::BootSpec boot;
     boot.entry = image.entry;

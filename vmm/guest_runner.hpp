@@ -29,7 +29,9 @@ struct GuestRun {
 /// Copies the image into guest RAM and boots the machine's first vCPU
 /// (creating it) at the image's entry through Vcpu::boot: x86-64 long mode
 /// on boot tables at kBootTablesAddr, or AArch64 EL1 with the MMU off; the
-/// stack at kStackTop, the VM's index in the first argument register.
+/// stack at kStackTop, the VM's index in the first argument register. The
+/// machine's RAM must be as Machine::build leaves it, all zero: the part of a
+/// segment beyond its file bytes is not written.
 guestmem::Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image);
 
 /// Pauses of a run at a fixed interval (for snapshots).

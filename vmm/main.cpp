@@ -15,6 +15,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "guest_runner.hpp"
 #include "guestmem/backend_registry.hpp"
 #include "guestmem/sim.hpp"
+#include "input_file.hpp"
 #include "machine.hpp"
 #include "report/fault_table.hpp"
 #include "report/memory_map.hpp"
@@ -37,6 +39,8 @@ using guestmem::BackendKind;
 constexpr int kExitUsage = 2;
 constexpr int kExitGuestFailed = 3;
 constexpr int kExitVmmError = 4;
+/// Scripts are read whole; larger ones are surely a wrong file.
+constexpr std::uint64_t kMaxScriptBytes = std::uint64_t{64} << 20;
 
 const char* const kUsage = R"(guestmem-vmm: a demo VMM built on the guestmem library.
 
@@ -51,7 +55,9 @@ Options of run:
   --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs)
   --image FILE        your own guest: an ELF executable for --arch (loaded by
                       its segments' physical addresses, entered at e_entry),
-                      or a flat binary (loaded and entered at 0x100000).
+                      or any other file as a flat binary (loaded and
+                      entered at 0x100000; the VMM says so). Every segment
+                      must fit in RAM: [0, --ram), not overlapping another.
                       x86-64 guests run in 64-bit long mode with the first
                       4 GiB identity mapped; AArch64 guests at EL1 with the
                       MMU off. Both get the stack at 0x80000 and the VM's
@@ -292,8 +298,10 @@ std::string guest_dir() {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string(".");
     dir = dir.substr(0, dir.find_last_of('/'));
+    // Looked at without opening it: an open for reading could block (a FIFO).
     for (const std::string& candidate : {dir + "/guests", dir + "/../share/guestmem/guests"}) {
-        if (std::ifstream(candidate + "/hello.bin")) return candidate;
+        std::error_code ec;
+        if (std::filesystem::exists(candidate + "/hello.bin", ec)) return candidate;
     }
     return dir + "/guests";
 }
@@ -352,11 +360,12 @@ void show_maps(const Options& o, const std::vector<vmm::Machine*>& machines) {
 }
 
 int run_sim_script(const Options& o) {
-    std::ifstream script(o.script);
-    if (!script) {
-        std::cerr << "guestmem-vmm: cannot open script " << o.script << "\n";
+    auto text = vmm::read_regular_file(o.script, "--script", kMaxScriptBytes);
+    if (!text) {
+        std::cerr << "guestmem-vmm: " << text.error().message << "\n";
         return kExitUsage;
     }
+    std::istringstream script(std::move(*text));
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
     Console console(out_mutex, "uart: ", o.quiet);
@@ -429,15 +438,21 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
 }
 
 /// The backend that runs `arch` guests here, as --backend asked, said on
-/// stderr with the reason; nullopt (after saying why none can) otherwise.
-std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guestmem::Arch arch, bool suggest_sim) {
+/// stderr with the reason; nullopt (after saying why none can, and what
+/// would) otherwise. `command` is the VMM's command, for the suggestion.
+std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guestmem::Arch arch,
+                                                    const std::string& command) {
     const std::string arch_name(guestmem::to_string(arch));
     auto choice = guestmem::choose_backend(requested, arch);
     if (!choice) {
         std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n";
-        if (suggest_sim) {
-            std::cerr << "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
-                         "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+        if (requested != BackendKind::emu && guestmem::choose_backend(BackendKind::emu, arch)) {
+            std::cerr << "  Try the CPU emulator, which runs " << arch_name << " guests on any host: give " << command
+                      << " --backend emu\n";
+        } else if (command == "run") {
+            // It runs no guest code: no substitute for a guest, but what is left.
+            std::cerr << "  No backend here runs guest code. The hypervisor-free backend replays guest accesses\n"
+                         "  against the same devices: guestmem-vmm run --backend sim --script FILE (see --help)\n";
         }
         return std::nullopt;
     }
@@ -450,7 +465,8 @@ int run_guests(const Options& o) {
     const bool pair = o.image.empty() && o.guest == "pingpong";
     const std::string arch_name(guestmem::to_string(o.arch));
     const std::string path = o.image.empty() ? guest_dir(o.arch) + "/" + o.guest + ".bin" : o.image;
-    if (o.image.empty() && !std::ifstream(path)) {
+    std::error_code ec;
+    if (o.image.empty() && !std::filesystem::exists(path, ec)) {
         std::cerr << "guestmem-vmm: the bundled " << arch_name << " guest " << o.guest << " is missing (looked for "
                   << path << ")"
                   << (o.arch == guestmem::Arch::aarch64
@@ -459,13 +475,19 @@ int run_guests(const Options& o) {
                   << "\n";
         return kExitVmmError;
     }
-    auto image = vmm::read_guest_image(path, vmm::kImageAddr, o.arch);
+    auto image = vmm::read_guest_image(path, vmm::kImageAddr, o.arch, vmm::RamWindow{vmm::layout::kRamBase, o.ram});
     if (!image) {
         std::cerr << "guestmem-vmm: " << image.error().message << "\n";
         return kExitUsage;
     }
+    if (!o.image.empty() && !image->elf) {
+        char where[24];
+        std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(image->entry));
+        std::cerr << "guestmem-vmm: " << path << " is not an ELF file: loading it as a flat binary at " << where
+                  << "\n";
+    }
     // Only now, with every argument checked, does the VMM look at the host.
-    auto choice = pick_backend(o.backend, o.arch, /*suggest_sim=*/true);
+    auto choice = pick_backend(o.backend, o.arch, o.command);
     if (!choice) return kExitVmmError;
 
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
@@ -563,7 +585,7 @@ int restore_guest(const Options& o) {
         return kExitUsage;
     }
     // restore runs guest code: the sim backend is no way out there.
-    auto choice = pick_backend(o.backend, record->arch, /*suggest_sim=*/false);
+    auto choice = pick_backend(o.backend, record->arch, o.command);
     if (!choice) return kExitVmmError;
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
