@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_numbers.hpp"
 #include "guest_runner.hpp"
 #include "guestmem/backend_registry.hpp"
 #include "guestmem/sim.hpp"
@@ -39,6 +40,16 @@ using guestmem::BackendKind;
 constexpr int kExitUsage = 2;
 constexpr int kExitGuestFailed = 3;
 constexpr int kExitVmmError = 4;
+
+using std::chrono::nanoseconds;
+using namespace std::chrono_literals;
+
+/// What the numeric flags accept (the usage text says the same).
+constexpr std::uint64_t kMinRam = std::uint64_t{2} << 20;
+constexpr nanoseconds kMaxTimeout = 7 * 24h;
+constexpr nanoseconds kMinTimeout = 1ms;
+constexpr nanoseconds kMinSnapshotEvery = 1ms;
+constexpr nanoseconds kMaxSnapshotEvery = 1h;
 /// Scripts are read whole; larger ones are surely a wrong file.
 constexpr std::uint64_t kMaxScriptBytes = std::uint64_t{64} << 20;
 
@@ -62,7 +73,9 @@ Options of run:
                       4 GiB identity mapped; AArch64 guests at EL1 with the
                       MMU off. Both get the stack at 0x80000 and the VM's
                       index (0 or 1) in the first argument register.
-  --ram SIZE          guest RAM, e.g. 4M, 64M, 1G (default 4M; at least 2M)
+  --ram SIZE          guest RAM: 2M to 4064M in 4 KiB steps (default 4M);
+                      a number of bytes (decimal, or hex with 0x), or with a
+                      suffix K, M or G (KiB, MiB, GiB), e.g. 64M, 1G
   --deferred-ram      reserve RAM in 64 KiB chunks mapped on their first touch
                       (deferred mapping) instead of mapping it all up front;
                       above 16 MiB of RAM the chunks grow (powers of two) so
@@ -70,19 +83,23 @@ Options of run:
   --map               print the guest-physical memory map before running
   --map-svg FILE      write the memory map as an SVG picture
   --quiet             do not echo the guest's UART output
-  --timeout SECONDS   stop a guest that runs longer (default 30; 0: never)
+  --timeout SECONDS   stop a guest that runs longer: 0.001 to 604800 (a
+                      week), decimals allowed (default 30); 0: never
   --backend NAME      auto (default): kvm where /dev/kvm works, else emu;
                       kvm: Linux KVM (x86_64 guests); emu: the CPU emulator
-                      (any host); sim: no guest code, needs --script
+                      (any host, either --arch); sim: runs no guest code,
+                      replays the accesses of a --script
   --arch ARCH         the guest's architecture: x86_64 or aarch64 (default:
                       the host's). Bundled AArch64 guests live in the guests
                       folder's aarch64/ subfolder.
   --snapshot-every MS DIR
                       snapshot the guest into folder DIR before it starts
-                      (snap-0000.gms, a full snapshot) and then every MS
-                      milliseconds of its run (diff snapshots: the pages
-                      written since the one before); DIR/LATEST links to the
-                      newest. Single VMs only.
+                      (snap-0000.gms, a full snapshot) and then each time it
+                      has run MS more milliseconds (diff snapshots: the pages
+                      written since the one before; the time a snapshot
+                      takes does not count); MS from 1 to 3600000, decimals
+                      allowed. DIR/LATEST links to the newest. Single VMs
+                      only.
   --script FILE       with --backend sim: replay guest accesses from FILE
                       against the same devices, without running guest code.
                       Lines: "write ADDR SIZE VALUE" or "read ADDR SIZE
@@ -124,33 +141,21 @@ struct Options {
     bool map = false;
     std::string map_svg;
     bool quiet = false;
-    double timeout = 30;
+    nanoseconds timeout = 30s;  // 0: none
     BackendKind backend = BackendKind::automatic;
     guestmem::Arch arch = guestmem::host_arch();
     std::string script;
-    double snapshot_every_ms = 0;
+    nanoseconds snapshot_every{0};
     std::string snapshot_dir;
     std::string snapshot_file;  // restore, snapshot-info
     bool eager = false;
 };
 
-std::optional<std::uint64_t> parse_size(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    std::size_t used = 0;
-    unsigned long long value = 0;
-    try {
-        value = std::stoull(text, &used, 0);
-    } catch (...) {
-        return std::nullopt;
-    }
-    std::string suffix = text.substr(used);
-    unsigned shift = 0;
-    if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
-    else if (suffix == "M" || suffix == "m" || suffix == "MiB") shift = 20;
-    else if (suffix == "G" || suffix == "g" || suffix == "GiB") shift = 30;
-    else if (!suffix.empty()) return std::nullopt;
-    if (value > (std::uint64_t{1} << 40) >> shift) return std::nullopt;
-    return static_cast<std::uint64_t>(value) << shift;
+double seconds(nanoseconds duration) { return std::chrono::duration<double>(duration).count(); }
+
+/// Says why the value of a numeric flag is refused: what it accepts.
+void bad_number(const std::string& flag, const std::string& text, const char* accepted) {
+    std::cerr << "guestmem-vmm: " << flag << " " << (text.empty() ? "\"\"" : text) << ": " << accepted << "\n";
 }
 
 /// Parses argv; on a usage error prints why and returns nullopt.
@@ -184,11 +189,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--ram") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            auto size = parse_size(*v);
-            if (!size || *size < (std::uint64_t{2} << 20) || *size % guestmem::kPageSize != 0 ||
-                *size > vmm::layout::kRomBase) {
-                std::cerr << "guestmem-vmm: --ram " << *v
-                          << ": give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M\n";
+            auto size = vmm::parse_size(*v);
+            if (!size || *size < kMinRam || *size % guestmem::kPageSize != 0 || *size > vmm::layout::kRomBase) {
+                bad_number(a, *v, "give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M");
                 return std::nullopt;
             }
             o.ram = *size;
@@ -205,12 +208,12 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--timeout") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            char* end = nullptr;
-            o.timeout = std::strtod(v->c_str(), &end);
-            if (!end || *end != '\0' || o.timeout < 0) {
-                std::cerr << "guestmem-vmm: --timeout " << *v << ": give seconds, like 30\n";
+            auto timeout = vmm::parse_duration(*v, 1s);
+            if (!timeout || (*timeout != 0s && (*timeout < kMinTimeout || *timeout > kMaxTimeout))) {
+                bad_number(a, *v, "give seconds from 0.001 to 604800 (a week), like 30, or 0 for no limit");
                 return std::nullopt;
             }
+            o.timeout = *timeout;
         } else if (a == "--backend") {
             auto v = value(a);
             if (!v) return std::nullopt;
@@ -232,12 +235,12 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--snapshot-every") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            char* end = nullptr;
-            o.snapshot_every_ms = std::strtod(v->c_str(), &end);
-            if (!end || *end != '\0' || !(o.snapshot_every_ms > 0)) {
-                std::cerr << "guestmem-vmm: --snapshot-every " << *v << ": give milliseconds, like 20, then a folder\n";
+            auto every = vmm::parse_duration(*v, 1ms);
+            if (!every || *every < kMinSnapshotEvery || *every > kMaxSnapshotEvery) {
+                bad_number(a, *v, "give milliseconds from 1 to 3600000 (an hour), like 20, then a folder");
                 return std::nullopt;
             }
+            o.snapshot_every = *every;
             auto dir = value(a);
             if (!dir) return std::nullopt;
             o.snapshot_dir = *dir;
@@ -423,7 +426,7 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
         return std::nullopt;
     }
     auto schedule = std::make_unique<vmm::PauseSchedule>();
-    schedule->every_seconds = o.snapshot_every_ms / 1000;
+    schedule->every_seconds = std::chrono::duration<double>(o.snapshot_every).count();
     schedule->at_pause = [&machine, guest, series = std::make_shared<vmm::SnapshotSeries>(std::move(*series)),
                           dir = o.snapshot_dir]() -> guestmem::Result<void> {
         auto info = series->take(machine, guest);
@@ -547,7 +550,7 @@ int run_guests(const Options& o) {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < count; ++i) {
         threads.emplace_back(
-            [&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], o.timeout, true, schedule->get()); });
+            [&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], seconds(o.timeout), true, schedule->get()); });
     }
     for (auto& t : threads) t.join();
     for (auto& c : consoles) c->flush();
@@ -622,7 +625,7 @@ int restore_guest(const Options& o) {
     auto schedule = snapshot_schedule(o, **machine, record->guest);
     if (!schedule) return kExitVmmError;
     if (*schedule) (*schedule)->at_start = false;  // the state it starts from is the snapshot itself
-    auto run = vmm::run_guest(**machine, *vcpu, o.timeout, true, schedule->get());
+    auto run = vmm::run_guest(**machine, *vcpu, seconds(o.timeout), true, schedule->get());
     console.flush();
     if (!run) {
         std::cerr << "guestmem-vmm: " << run.error().message << "\n";
