@@ -4,9 +4,12 @@
 // pairs a doorbell and a shared frame), runs real guests through the vCPU
 // interface on whichever backend can run them (KVM or the CPU emulator), and
 // reports what happened. Read it as the reference for using the API.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -40,6 +43,8 @@ using guestmem::BackendKind;
 constexpr int kExitUsage = 2;
 constexpr int kExitGuestFailed = 3;
 constexpr int kExitVmmError = 4;
+/// After a stop by a signal, as shells report a command the signal killed.
+constexpr int exit_status_for_signal(int signal_number) { return 128 + signal_number; }
 
 using std::chrono::nanoseconds;
 using namespace std::chrono_literals;
@@ -126,10 +131,16 @@ Examples:
   guestmem-vmm restore snaps/LATEST --backend emu
   guestmem-vmm snapshot-info snaps/LATEST
 
+Signals: SIGINT (Ctrl-C) or SIGTERM during run or restore stops the guest
+cleanly: a snapshot being written is completed first (every snapshot file in
+DIR is whole), the report is printed, and the VMM exits with 130 (SIGINT) or
+143 (SIGTERM). A second signal ends it at once.
+
 Exit status: the guest's exit status (what it wrote to the exit register);
 2 for a usage error; 3 when a guest faulted, crashed, timed out or halted
 without writing its exit status; 4 when the VMM could not set the VM up
-(e.g. no backend can run the guest here).
+(e.g. no backend can run the guest here); 130 or 143 after a stop by SIGINT
+or SIGTERM.
 )";
 
 struct Options {
@@ -150,8 +161,6 @@ struct Options {
     std::string snapshot_file;  // restore, snapshot-info
     bool eager = false;
 };
-
-double seconds(nanoseconds duration) { return std::chrono::duration<double>(duration).count(); }
 
 /// Says why the value of a numeric flag is refused: what it accepts.
 void bad_number(const std::string& flag, const std::string& text, const char* accepted) {
@@ -398,15 +407,31 @@ int run_sim_script(const Options& o) {
     return result.ok() ? 0 : kExitGuestFailed;
 }
 
+std::string signal_name(int signal_number) {
+    switch (signal_number) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "signal " + std::to_string(signal_number);
+    }
+}
+
 int report_run(vmm::Machine& machine, const vmm::GuestRun& run) {
     const auto& r = run.result;
     vmm::RunTotals totals;
     totals.exits = r.exits.total;
     totals.seconds = run.seconds;
-    std::cout << "\nvm" << machine.options().vm_index << ": " << guestmem::to_string(r.reason);
-    if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
-    if (!r.message.empty()) std::cout << " (" << r.message << ")";
+    std::cout << "\nvm" << machine.options().vm_index << ": ";
+    if (run.stopped_by_signal != 0) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.2f", run.seconds);
+        std::cout << "stopped by " << signal_name(run.stopped_by_signal) << " after " << seconds << " s";
+    } else {
+        std::cout << guestmem::to_string(r.reason);
+        if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
+        if (!r.message.empty()) std::cout << " (" << r.message << ")";
+    }
     std::cout << "\nFaults by reservation:\n" << vmm::fault_table(machine.stats(), totals);
+    if (run.stopped_by_signal != 0) return exit_status_for_signal(run.stopped_by_signal);
     // The exit register ends the run (exited); a guest that halts after
     // writing it (older guests) counts the same.
     const bool finished = r.reason == guestmem::StopReason::exited || r.halted();
@@ -426,7 +451,7 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
         return std::nullopt;
     }
     auto schedule = std::make_unique<vmm::PauseSchedule>();
-    schedule->every_seconds = std::chrono::duration<double>(o.snapshot_every).count();
+    schedule->every = o.snapshot_every;
     schedule->at_pause = [&machine, guest, series = std::make_shared<vmm::SnapshotSeries>(std::move(*series)),
                           dir = o.snapshot_dir]() -> guestmem::Result<void> {
         auto info = series->take(machine, guest);
@@ -464,7 +489,14 @@ std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guest
     return *choice;
 }
 
-int run_guests(const Options& o) {
+/// Says how a stop by a signal ended: the runs stopped cleanly.
+void say_stopped(const Options& o, int signal_number) {
+    std::cerr << "guestmem-vmm: stopped by " << signal_name(signal_number) << ": the guest was stopped cleanly";
+    if (!o.snapshot_dir.empty()) std::cerr << "; every snapshot in " << o.snapshot_dir << " is complete";
+    std::cerr << " (exit status " << exit_status_for_signal(signal_number) << ")\n";
+}
+
+int run_guests(const Options& o, vmm::StopSignal& stop) {
     const bool pair = o.image.empty() && o.guest == "pingpong";
     const std::string arch_name(guestmem::to_string(o.arch));
     const std::string path = o.image.empty() ? guest_dir(o.arch) + "/" + o.guest + ".bin" : o.image;
@@ -548,14 +580,19 @@ int run_guests(const Options& o) {
     if (!schedule) return kExitVmmError;
     std::vector<guestmem::Result<vmm::GuestRun>> runs(count, guestmem::Error{guestmem::Errc::backend_error, "not run"});
     std::vector<std::thread> threads;
+    vmm::RunOptions run_options;
+    run_options.timeout = o.timeout;
+    run_options.progress = true;
+    run_options.pauses = schedule->get();
+    run_options.stop = &stop;
     for (unsigned i = 0; i < count; ++i) {
-        threads.emplace_back(
-            [&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], seconds(o.timeout), true, schedule->get()); });
+        threads.emplace_back([&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], run_options); });
     }
     for (auto& t : threads) t.join();
     for (auto& c : consoles) c->flush();
 
     int status = 0;
+    int stopped_by = 0;
     for (unsigned i = 0; i < count; ++i) {
         if (!runs[i]) {
             std::cerr << "guestmem-vmm: vm" << i << ": " << runs[i].error().message << "\n";
@@ -564,16 +601,22 @@ int run_guests(const Options& o) {
         }
         const int vm_status = report_run(*machines[i], *runs[i]);
         if (status == 0) status = vm_status;
+        if (runs[i]->stopped_by_signal != 0) stopped_by = runs[i]->stopped_by_signal;
     }
     if (pair) {
         std::cout << "doorbell rings: vm0 received " << line->rings(0) << ", vm1 received " << line->rings(1) << "\n";
     }
+    std::cout.flush();
     machines.clear();
     if (pair) (void)caps->remove(shared);
+    if (stopped_by != 0 && status != kExitVmmError) {
+        say_stopped(o, stopped_by);
+        return exit_status_for_signal(stopped_by);
+    }
     return status;
 }
 
-int restore_guest(const Options& o) {
+int restore_guest(const Options& o, vmm::StopSignal& stop) {
     std::error_code ec;
     // LATEST is a link: the snapshot's folder (where its parents are) and
     // its record are those of the file it points at.
@@ -625,13 +668,21 @@ int restore_guest(const Options& o) {
     auto schedule = snapshot_schedule(o, **machine, record->guest);
     if (!schedule) return kExitVmmError;
     if (*schedule) (*schedule)->at_start = false;  // the state it starts from is the snapshot itself
-    auto run = vmm::run_guest(**machine, *vcpu, seconds(o.timeout), true, schedule->get());
+    vmm::RunOptions run_options;
+    run_options.timeout = o.timeout;
+    run_options.progress = true;
+    run_options.pauses = schedule->get();
+    run_options.stop = &stop;
+    auto run = vmm::run_guest(**machine, *vcpu, run_options);
     console.flush();
     if (!run) {
         std::cerr << "guestmem-vmm: " << run.error().message << "\n";
         return kExitVmmError;
     }
-    return report_run(**machine, *run);
+    const int status = report_run(**machine, *run);
+    std::cout.flush();
+    if (run->stopped_by_signal != 0) say_stopped(o, run->stopped_by_signal);
+    return status;
 }
 
 int snapshot_info(const Options& o) {
@@ -643,6 +694,62 @@ int snapshot_info(const Options& o) {
     std::cout << vmm::snapshot_summary(o.snapshot_file, *info);
     return 0;
 }
+
+/// Receives SIGINT and SIGTERM for the whole VMM, on a thread of its own that
+/// waits for them with sigwait: they are blocked in every other thread (new
+/// threads inherit the mask of the thread that starts them, so the
+/// constructor blocks them before any other thread exists). Nothing runs in
+/// a signal handler: the first signal raises `stop`, a second one ends the
+/// VMM at once by the signal's default action.
+class SignalThread {
+public:
+    explicit SignalThread(vmm::StopSignal& stop) : stop_(stop) {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        sigaddset(&set_, wake_signal());
+        pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+        thread_ = std::thread([this] { wait(); });
+    }
+    ~SignalThread() {
+        pthread_kill(thread_.native_handle(), wake_signal());
+        thread_.join();
+    }
+    SignalThread(const SignalThread&) = delete;
+    SignalThread& operator=(const SignalThread&) = delete;
+
+private:
+    /// Ends the wait when the VMM is done: a real-time signal nobody else
+    /// sends (guestmem::kvm::kick_signal(), which kicks vCPUs, is SIGRTMIN + 3).
+    static int wake_signal() { return SIGRTMIN + 4; }
+
+    void wait() {
+        for (bool first = true;;) {
+            int signal_number = 0;
+            if (sigwait(&set_, &signal_number) != 0) continue;
+            if (signal_number == wake_signal()) return;
+            if (first) {
+                first = false;
+                std::fprintf(stderr, "guestmem-vmm: %s: stopping the guest (send it again to quit at once)\n",
+                             signal_name(signal_number).c_str());
+                stop_.raise(signal_number);
+                continue;
+            }
+            std::fprintf(stderr, "guestmem-vmm: %s again: quitting at once\n", signal_name(signal_number).c_str());
+            std::signal(signal_number, SIG_DFL);
+            sigset_t only;
+            sigemptyset(&only);
+            sigaddset(&only, signal_number);
+            pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+            raise(signal_number);
+            return;
+        }
+    }
+
+    vmm::StopSignal& stop_;
+    sigset_t set_{};
+    std::thread thread_;
+};
 
 int run(int argc, char** argv) {
     auto options = parse_args(argc, argv);
@@ -660,10 +767,14 @@ int run(int argc, char** argv) {
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
         return 0;
     }
-    if (options->command == "restore") return restore_guest(*options);
     if (options->command == "snapshot-info") return snapshot_info(*options);
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
-    return run_guests(*options);
+    // Running a guest (run, restore) can take long and writes snapshots:
+    // SIGINT and SIGTERM stop it cleanly instead of killing it mid-write.
+    vmm::StopSignal stop;
+    SignalThread signals(stop);
+    if (options->command == "restore") return restore_guest(*options, stop);
+    return run_guests(*options, stop);
 }
 
 }  // namespace
