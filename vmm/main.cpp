@@ -4,9 +4,12 @@
 // pairs a doorbell and a shared frame), runs real guests through the vCPU
 // interface on whichever backend can run them (KVM or the CPU emulator), and
 // reports what happened. Read it as the reference for using the API.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -15,13 +18,16 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli_numbers.hpp"
 #include "guest_runner.hpp"
 #include "guestmem/backend_registry.hpp"
 #include "guestmem/sim.hpp"
+#include "input_file.hpp"
 #include "machine.hpp"
 #include "report/fault_table.hpp"
 #include "report/memory_map.hpp"
@@ -37,6 +43,20 @@ using guestmem::BackendKind;
 constexpr int kExitUsage = 2;
 constexpr int kExitGuestFailed = 3;
 constexpr int kExitVmmError = 4;
+/// After a stop by a signal, as shells report a command the signal killed.
+constexpr int exit_status_for_signal(int signal_number) { return 128 + signal_number; }
+
+using std::chrono::nanoseconds;
+using namespace std::chrono_literals;
+
+/// What the numeric flags accept (the usage text says the same).
+constexpr std::uint64_t kMinRam = std::uint64_t{2} << 20;
+constexpr nanoseconds kMaxTimeout = 7 * 24h;
+constexpr nanoseconds kMinTimeout = 1ms;
+constexpr nanoseconds kMinSnapshotEvery = 1ms;
+constexpr nanoseconds kMaxSnapshotEvery = 1h;
+/// Scripts are read whole; larger ones are surely a wrong file.
+constexpr std::uint64_t kMaxScriptBytes = std::uint64_t{64} << 20;
 
 const char* const kUsage = R"(guestmem-vmm: a demo VMM built on the guestmem library.
 
@@ -51,12 +71,16 @@ Options of run:
   --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs)
   --image FILE        your own guest: an ELF executable for --arch (loaded by
                       its segments' physical addresses, entered at e_entry),
-                      or a flat binary (loaded and entered at 0x100000).
+                      or any other file as a flat binary (loaded and
+                      entered at 0x100000; the VMM says so). Every segment
+                      must fit in RAM: [0, --ram), not overlapping another.
                       x86-64 guests run in 64-bit long mode with the first
                       4 GiB identity mapped; AArch64 guests at EL1 with the
                       MMU off. Both get the stack at 0x80000 and the VM's
                       index (0 or 1) in the first argument register.
-  --ram SIZE          guest RAM, e.g. 4M, 64M, 1G (default 4M; at least 2M)
+  --ram SIZE          guest RAM: 2M to 4064M in 4 KiB steps (default 4M);
+                      a number of bytes (decimal, or hex with 0x), or with a
+                      suffix K, M or G (KiB, MiB, GiB), e.g. 64M, 1G
   --deferred-ram      reserve RAM in 64 KiB chunks mapped on their first touch
                       (deferred mapping) instead of mapping it all up front;
                       above 16 MiB of RAM the chunks grow (powers of two) so
@@ -64,19 +88,23 @@ Options of run:
   --map               print the guest-physical memory map before running
   --map-svg FILE      write the memory map as an SVG picture
   --quiet             do not echo the guest's UART output
-  --timeout SECONDS   stop a guest that runs longer (default 30; 0: never)
+  --timeout SECONDS   stop a guest that runs longer: 0.001 to 604800 (a
+                      week), decimals allowed (default 30); 0: never
   --backend NAME      auto (default): kvm where /dev/kvm works, else emu;
                       kvm: Linux KVM (x86_64 guests); emu: the CPU emulator
-                      (any host); sim: no guest code, needs --script
+                      (any host, either --arch); sim: runs no guest code,
+                      replays the accesses of a --script
   --arch ARCH         the guest's architecture: x86_64 or aarch64 (default:
                       the host's). Bundled AArch64 guests live in the guests
                       folder's aarch64/ subfolder.
   --snapshot-every MS DIR
                       snapshot the guest into folder DIR before it starts
-                      (snap-0000.gms, a full snapshot) and then every MS
-                      milliseconds of its run (diff snapshots: the pages
-                      written since the one before); DIR/LATEST links to the
-                      newest. Single VMs only.
+                      (snap-0000.gms, a full snapshot) and then each time it
+                      has run MS more milliseconds (diff snapshots: the pages
+                      written since the one before; the time a snapshot
+                      takes does not count); MS from 1 to 3600000, decimals
+                      allowed. DIR/LATEST links to the newest. Single VMs
+                      only.
   --script FILE       with --backend sim: replay guest accesses from FILE
                       against the same devices, without running guest code.
                       Lines: "write ADDR SIZE VALUE" or "read ADDR SIZE
@@ -103,10 +131,16 @@ Examples:
   guestmem-vmm restore snaps/LATEST --backend emu
   guestmem-vmm snapshot-info snaps/LATEST
 
+Signals: SIGINT (Ctrl-C) or SIGTERM during run or restore stops the guest
+cleanly: a snapshot being written is completed first (every snapshot file in
+DIR is whole), the report is printed, and the VMM exits with 130 (SIGINT) or
+143 (SIGTERM). A second signal ends it at once.
+
 Exit status: the guest's exit status (what it wrote to the exit register);
 2 for a usage error; 3 when a guest faulted, crashed, timed out or halted
 without writing its exit status; 4 when the VMM could not set the VM up
-(e.g. no backend can run the guest here).
+(e.g. no backend can run the guest here); 130 or 143 after a stop by SIGINT
+or SIGTERM.
 )";
 
 struct Options {
@@ -118,33 +152,19 @@ struct Options {
     bool map = false;
     std::string map_svg;
     bool quiet = false;
-    double timeout = 30;
+    nanoseconds timeout = 30s;  // 0: none
     BackendKind backend = BackendKind::automatic;
     guestmem::Arch arch = guestmem::host_arch();
     std::string script;
-    double snapshot_every_ms = 0;
+    nanoseconds snapshot_every{0};
     std::string snapshot_dir;
     std::string snapshot_file;  // restore, snapshot-info
     bool eager = false;
 };
 
-std::optional<std::uint64_t> parse_size(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    std::size_t used = 0;
-    unsigned long long value = 0;
-    try {
-        value = std::stoull(text, &used, 0);
-    } catch (...) {
-        return std::nullopt;
-    }
-    std::string suffix = text.substr(used);
-    unsigned shift = 0;
-    if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
-    else if (suffix == "M" || suffix == "m" || suffix == "MiB") shift = 20;
-    else if (suffix == "G" || suffix == "g" || suffix == "GiB") shift = 30;
-    else if (!suffix.empty()) return std::nullopt;
-    if (value > (std::uint64_t{1} << 40) >> shift) return std::nullopt;
-    return static_cast<std::uint64_t>(value) << shift;
+/// Says why the value of a numeric flag is refused: what it accepts.
+void bad_number(const std::string& flag, const std::string& text, const char* accepted) {
+    std::cerr << "guestmem-vmm: " << flag << " " << (text.empty() ? "\"\"" : text) << ": " << accepted << "\n";
 }
 
 /// Parses argv; on a usage error prints why and returns nullopt.
@@ -178,11 +198,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--ram") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            auto size = parse_size(*v);
-            if (!size || *size < (std::uint64_t{2} << 20) || *size % guestmem::kPageSize != 0 ||
-                *size > vmm::layout::kRomBase) {
-                std::cerr << "guestmem-vmm: --ram " << *v
-                          << ": give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M\n";
+            auto size = vmm::parse_size(*v);
+            if (!size || *size < kMinRam || *size % guestmem::kPageSize != 0 || *size > vmm::layout::kRomBase) {
+                bad_number(a, *v, "give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M");
                 return std::nullopt;
             }
             o.ram = *size;
@@ -199,12 +217,12 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--timeout") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            char* end = nullptr;
-            o.timeout = std::strtod(v->c_str(), &end);
-            if (!end || *end != '\0' || o.timeout < 0) {
-                std::cerr << "guestmem-vmm: --timeout " << *v << ": give seconds, like 30\n";
+            auto timeout = vmm::parse_duration(*v, 1s);
+            if (!timeout || (*timeout != 0s && (*timeout < kMinTimeout || *timeout > kMaxTimeout))) {
+                bad_number(a, *v, "give seconds from 0.001 to 604800 (a week), like 30, or 0 for no limit");
                 return std::nullopt;
             }
+            o.timeout = *timeout;
         } else if (a == "--backend") {
             auto v = value(a);
             if (!v) return std::nullopt;
@@ -226,12 +244,12 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--snapshot-every") {
             auto v = value(a);
             if (!v) return std::nullopt;
-            char* end = nullptr;
-            o.snapshot_every_ms = std::strtod(v->c_str(), &end);
-            if (!end || *end != '\0' || !(o.snapshot_every_ms > 0)) {
-                std::cerr << "guestmem-vmm: --snapshot-every " << *v << ": give milliseconds, like 20, then a folder\n";
+            auto every = vmm::parse_duration(*v, 1ms);
+            if (!every || *every < kMinSnapshotEvery || *every > kMaxSnapshotEvery) {
+                bad_number(a, *v, "give milliseconds from 1 to 3600000 (an hour), like 20, then a folder");
                 return std::nullopt;
             }
+            o.snapshot_every = *every;
             auto dir = value(a);
             if (!dir) return std::nullopt;
             o.snapshot_dir = *dir;
@@ -292,8 +310,10 @@ std::string guest_dir() {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string(".");
     dir = dir.substr(0, dir.find_last_of('/'));
+    // Looked at without opening it: an open for reading could block (a FIFO).
     for (const std::string& candidate : {dir + "/guests", dir + "/../share/guestmem/guests"}) {
-        if (std::ifstream(candidate + "/hello.bin")) return candidate;
+        std::error_code ec;
+        if (std::filesystem::exists(candidate + "/hello.bin", ec)) return candidate;
     }
     return dir + "/guests";
 }
@@ -352,11 +372,12 @@ void show_maps(const Options& o, const std::vector<vmm::Machine*>& machines) {
 }
 
 int run_sim_script(const Options& o) {
-    std::ifstream script(o.script);
-    if (!script) {
-        std::cerr << "guestmem-vmm: cannot open script " << o.script << "\n";
+    auto text = vmm::read_regular_file(o.script, "--script", kMaxScriptBytes);
+    if (!text) {
+        std::cerr << "guestmem-vmm: " << text.error().message << "\n";
         return kExitUsage;
     }
+    std::istringstream script(std::move(*text));
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
     Console console(out_mutex, "uart: ", o.quiet);
@@ -386,15 +407,31 @@ int run_sim_script(const Options& o) {
     return result.ok() ? 0 : kExitGuestFailed;
 }
 
+std::string signal_name(int signal_number) {
+    switch (signal_number) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "signal " + std::to_string(signal_number);
+    }
+}
+
 int report_run(vmm::Machine& machine, const vmm::GuestRun& run) {
     const auto& r = run.result;
     vmm::RunTotals totals;
     totals.exits = r.exits.total;
     totals.seconds = run.seconds;
-    std::cout << "\nvm" << machine.options().vm_index << ": " << guestmem::to_string(r.reason);
-    if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
-    if (!r.message.empty()) std::cout << " (" << r.message << ")";
+    std::cout << "\nvm" << machine.options().vm_index << ": ";
+    if (run.stopped_by_signal != 0) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.2f", run.seconds);
+        std::cout << "stopped by " << signal_name(run.stopped_by_signal) << " after " << seconds << " s";
+    } else {
+        std::cout << guestmem::to_string(r.reason);
+        if (run.exit_status) std::cout << ", exit status " << *run.exit_status;
+        if (!r.message.empty()) std::cout << " (" << r.message << ")";
+    }
     std::cout << "\nFaults by reservation:\n" << vmm::fault_table(machine.stats(), totals);
+    if (run.stopped_by_signal != 0) return exit_status_for_signal(run.stopped_by_signal);
     // The exit register ends the run (exited); a guest that halts after
     // writing it (older guests) counts the same.
     const bool finished = r.reason == guestmem::StopReason::exited || r.halted();
@@ -414,7 +451,7 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
         return std::nullopt;
     }
     auto schedule = std::make_unique<vmm::PauseSchedule>();
-    schedule->every_seconds = o.snapshot_every_ms / 1000;
+    schedule->every = o.snapshot_every;
     schedule->at_pause = [&machine, guest, series = std::make_shared<vmm::SnapshotSeries>(std::move(*series)),
                           dir = o.snapshot_dir]() -> guestmem::Result<void> {
         auto info = series->take(machine, guest);
@@ -429,15 +466,21 @@ std::optional<std::unique_ptr<vmm::PauseSchedule>> snapshot_schedule(const Optio
 }
 
 /// The backend that runs `arch` guests here, as --backend asked, said on
-/// stderr with the reason; nullopt (after saying why none can) otherwise.
-std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guestmem::Arch arch, bool suggest_sim) {
+/// stderr with the reason; nullopt (after saying why none can, and what
+/// would) otherwise. `command` is the VMM's command, for the suggestion.
+std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guestmem::Arch arch,
+                                                    const std::string& command) {
     const std::string arch_name(guestmem::to_string(arch));
     auto choice = guestmem::choose_backend(requested, arch);
     if (!choice) {
         std::cerr << "guestmem-vmm: cannot run " << arch_name << " guests: " << choice.error().message << "\n";
-        if (suggest_sim) {
-            std::cerr << "  Try the hypervisor-free backend, which replays guest accesses against the same devices:\n"
-                         "    guestmem-vmm run --backend sim --script FILE   (see --help for the script format)\n";
+        if (requested != BackendKind::emu && guestmem::choose_backend(BackendKind::emu, arch)) {
+            std::cerr << "  Try the CPU emulator, which runs " << arch_name << " guests on any host: give " << command
+                      << " --backend emu\n";
+        } else if (command == "run") {
+            // It runs no guest code: no substitute for a guest, but what is left.
+            std::cerr << "  No backend here runs guest code. The hypervisor-free backend replays guest accesses\n"
+                         "  against the same devices: guestmem-vmm run --backend sim --script FILE (see --help)\n";
         }
         return std::nullopt;
     }
@@ -446,11 +489,19 @@ std::optional<guestmem::BackendChoice> pick_backend(BackendKind requested, guest
     return *choice;
 }
 
-int run_guests(const Options& o) {
+/// Says how a stop by a signal ended: the runs stopped cleanly.
+void say_stopped(const Options& o, int signal_number) {
+    std::cerr << "guestmem-vmm: stopped by " << signal_name(signal_number) << ": the guest was stopped cleanly";
+    if (!o.snapshot_dir.empty()) std::cerr << "; every snapshot in " << o.snapshot_dir << " is complete";
+    std::cerr << " (exit status " << exit_status_for_signal(signal_number) << ")\n";
+}
+
+int run_guests(const Options& o, vmm::StopSignal& stop) {
     const bool pair = o.image.empty() && o.guest == "pingpong";
     const std::string arch_name(guestmem::to_string(o.arch));
     const std::string path = o.image.empty() ? guest_dir(o.arch) + "/" + o.guest + ".bin" : o.image;
-    if (o.image.empty() && !std::ifstream(path)) {
+    std::error_code ec;
+    if (o.image.empty() && !std::filesystem::exists(path, ec)) {
         std::cerr << "guestmem-vmm: the bundled " << arch_name << " guest " << o.guest << " is missing (looked for "
                   << path << ")"
                   << (o.arch == guestmem::Arch::aarch64
@@ -459,13 +510,19 @@ int run_guests(const Options& o) {
                   << "\n";
         return kExitVmmError;
     }
-    auto image = vmm::read_guest_image(path, vmm::kImageAddr, o.arch);
+    auto image = vmm::read_guest_image(path, vmm::kImageAddr, o.arch, vmm::RamWindow{vmm::layout::kRamBase, o.ram});
     if (!image) {
         std::cerr << "guestmem-vmm: " << image.error().message << "\n";
         return kExitUsage;
     }
+    if (!o.image.empty() && !image->elf) {
+        char where[24];
+        std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(image->entry));
+        std::cerr << "guestmem-vmm: " << path << " is not an ELF file: loading it as a flat binary at " << where
+                  << "\n";
+    }
     // Only now, with every argument checked, does the VMM look at the host.
-    auto choice = pick_backend(o.backend, o.arch, /*suggest_sim=*/true);
+    auto choice = pick_backend(o.backend, o.arch, o.command);
     if (!choice) return kExitVmmError;
 
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
@@ -523,14 +580,19 @@ int run_guests(const Options& o) {
     if (!schedule) return kExitVmmError;
     std::vector<guestmem::Result<vmm::GuestRun>> runs(count, guestmem::Error{guestmem::Errc::backend_error, "not run"});
     std::vector<std::thread> threads;
+    vmm::RunOptions run_options;
+    run_options.timeout = o.timeout;
+    run_options.progress = true;
+    run_options.pauses = schedule->get();
+    run_options.stop = &stop;
     for (unsigned i = 0; i < count; ++i) {
-        threads.emplace_back(
-            [&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], o.timeout, true, schedule->get()); });
+        threads.emplace_back([&, i] { runs[i] = vmm::run_guest(*machines[i], *vcpus[i], run_options); });
     }
     for (auto& t : threads) t.join();
     for (auto& c : consoles) c->flush();
 
     int status = 0;
+    int stopped_by = 0;
     for (unsigned i = 0; i < count; ++i) {
         if (!runs[i]) {
             std::cerr << "guestmem-vmm: vm" << i << ": " << runs[i].error().message << "\n";
@@ -539,16 +601,22 @@ int run_guests(const Options& o) {
         }
         const int vm_status = report_run(*machines[i], *runs[i]);
         if (status == 0) status = vm_status;
+        if (runs[i]->stopped_by_signal != 0) stopped_by = runs[i]->stopped_by_signal;
     }
     if (pair) {
         std::cout << "doorbell rings: vm0 received " << line->rings(0) << ", vm1 received " << line->rings(1) << "\n";
     }
+    std::cout.flush();
     machines.clear();
     if (pair) (void)caps->remove(shared);
+    if (stopped_by != 0 && status != kExitVmmError) {
+        say_stopped(o, stopped_by);
+        return exit_status_for_signal(stopped_by);
+    }
     return status;
 }
 
-int restore_guest(const Options& o) {
+int restore_guest(const Options& o, vmm::StopSignal& stop) {
     std::error_code ec;
     // LATEST is a link: the snapshot's folder (where its parents are) and
     // its record are those of the file it points at.
@@ -563,7 +631,7 @@ int restore_guest(const Options& o) {
         return kExitUsage;
     }
     // restore runs guest code: the sim backend is no way out there.
-    auto choice = pick_backend(o.backend, record->arch, /*suggest_sim=*/false);
+    auto choice = pick_backend(o.backend, record->arch, o.command);
     if (!choice) return kExitVmmError;
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
@@ -600,13 +668,21 @@ int restore_guest(const Options& o) {
     auto schedule = snapshot_schedule(o, **machine, record->guest);
     if (!schedule) return kExitVmmError;
     if (*schedule) (*schedule)->at_start = false;  // the state it starts from is the snapshot itself
-    auto run = vmm::run_guest(**machine, *vcpu, o.timeout, true, schedule->get());
+    vmm::RunOptions run_options;
+    run_options.timeout = o.timeout;
+    run_options.progress = true;
+    run_options.pauses = schedule->get();
+    run_options.stop = &stop;
+    auto run = vmm::run_guest(**machine, *vcpu, run_options);
     console.flush();
     if (!run) {
         std::cerr << "guestmem-vmm: " << run.error().message << "\n";
         return kExitVmmError;
     }
-    return report_run(**machine, *run);
+    const int status = report_run(**machine, *run);
+    std::cout.flush();
+    if (run->stopped_by_signal != 0) say_stopped(o, run->stopped_by_signal);
+    return status;
 }
 
 int snapshot_info(const Options& o) {
@@ -618,6 +694,62 @@ int snapshot_info(const Options& o) {
     std::cout << vmm::snapshot_summary(o.snapshot_file, *info);
     return 0;
 }
+
+/// Receives SIGINT and SIGTERM for the whole VMM, on a thread of its own that
+/// waits for them with sigwait: they are blocked in every other thread (new
+/// threads inherit the mask of the thread that starts them, so the
+/// constructor blocks them before any other thread exists). Nothing runs in
+/// a signal handler: the first signal raises `stop`, a second one ends the
+/// VMM at once by the signal's default action.
+class SignalThread {
+public:
+    explicit SignalThread(vmm::StopSignal& stop) : stop_(stop) {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        sigaddset(&set_, wake_signal());
+        pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+        thread_ = std::thread([this] { wait(); });
+    }
+    ~SignalThread() {
+        pthread_kill(thread_.native_handle(), wake_signal());
+        thread_.join();
+    }
+    SignalThread(const SignalThread&) = delete;
+    SignalThread& operator=(const SignalThread&) = delete;
+
+private:
+    /// Ends the wait when the VMM is done: a real-time signal nobody else
+    /// sends (guestmem::kvm::kick_signal(), which kicks vCPUs, is SIGRTMIN + 3).
+    static int wake_signal() { return SIGRTMIN + 4; }
+
+    void wait() {
+        for (bool first = true;;) {
+            int signal_number = 0;
+            if (sigwait(&set_, &signal_number) != 0) continue;
+            if (signal_number == wake_signal()) return;
+            if (first) {
+                first = false;
+                std::fprintf(stderr, "guestmem-vmm: %s: stopping the guest (send it again to quit at once)\n",
+                             signal_name(signal_number).c_str());
+                stop_.raise(signal_number);
+                continue;
+            }
+            std::fprintf(stderr, "guestmem-vmm: %s again: quitting at once\n", signal_name(signal_number).c_str());
+            std::signal(signal_number, SIG_DFL);
+            sigset_t only;
+            sigemptyset(&only);
+            sigaddset(&only, signal_number);
+            pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+            raise(signal_number);
+            return;
+        }
+    }
+
+    vmm::StopSignal& stop_;
+    sigset_t set_{};
+    std::thread thread_;
+};
 
 int run(int argc, char** argv) {
     auto options = parse_args(argc, argv);
@@ -635,10 +767,14 @@ int run(int argc, char** argv) {
                   << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
         return 0;
     }
-    if (options->command == "restore") return restore_guest(*options);
     if (options->command == "snapshot-info") return snapshot_info(*options);
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
-    return run_guests(*options);
+    // Running a guest (run, restore) can take long and writes snapshots:
+    // SIGINT and SIGTERM stop it cleanly instead of killing it mid-write.
+    vmm::StopSignal stop;
+    SignalThread signals(stop);
+    if (options->command == "restore") return restore_guest(*options, stop);
+    return run_guests(*options, stop);
 }
 
 }  // namespace
