@@ -64,6 +64,10 @@ Usage:
   guestmem-vmm run [options]        run a guest (default: the bundled "hello")
   guestmem-vmm restore FILE [opts]  continue a guest from a snapshot (e.g. DIR/LATEST)
   guestmem-vmm snapshot-info FILE   print a snapshot's layout and sizes
+  guestmem-vmm snapshot-merge FILE OUT
+                                    write the chain ending at FILE as one full
+                                    snapshot OUT (OUT may be FILE: the chain is
+                                    shortened in place; OUT restores as FILE)
   guestmem-vmm guests               list the bundled guests
   guestmem-vmm --help               this text
 
@@ -158,7 +162,8 @@ struct Options {
     std::string script;
     nanoseconds snapshot_every{0};
     std::string snapshot_dir;
-    std::string snapshot_file;  // restore, snapshot-info
+    std::string snapshot_file;  // restore, snapshot-info, snapshot-merge
+    std::string merged_file;    // snapshot-merge
     bool eager = false;
 };
 
@@ -173,9 +178,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::size_t i = 0;
     if (i < args.size() && args[i].rfind("--", 0) != 0) o.command = args[i++];
-    if ((o.command == "restore" || o.command == "snapshot-info") && i < args.size() && args[i].rfind("--", 0) != 0) {
-        o.snapshot_file = args[i++];
-    }
+    const bool names_snapshot = o.command == "restore" || o.command == "snapshot-info" || o.command == "snapshot-merge";
+    if (names_snapshot && i < args.size() && args[i].rfind("--", 0) != 0) o.snapshot_file = args[i++];
+    if (o.command == "snapshot-merge" && i < args.size() && args[i].rfind("--", 0) != 0) o.merged_file = args[i++];
     auto value = [&](const std::string& flag) -> std::optional<std::string> {
         if (i + 1 >= args.size()) {
             std::cerr << "guestmem-vmm: " << flag << " needs a value (see --help)\n";
@@ -265,12 +270,16 @@ std::optional<Options> parse_args(int argc, char** argv) {
         }
     }
     if (o.command != "run" && o.command != "guests" && o.command != "help" && o.command != "restore" &&
-        o.command != "snapshot-info") {
+        !names_snapshot) {
         std::cerr << "guestmem-vmm: unknown command " << o.command << " (see --help)\n";
         return std::nullopt;
     }
-    if ((o.command == "restore" || o.command == "snapshot-info") && o.snapshot_file.empty()) {
+    if (names_snapshot && o.snapshot_file.empty()) {
         std::cerr << "guestmem-vmm: " << o.command << " needs a snapshot FILE, like DIR/LATEST (see --help)\n";
+        return std::nullopt;
+    }
+    if (o.command == "snapshot-merge" && o.merged_file.empty()) {
+        std::cerr << "guestmem-vmm: snapshot-merge needs the FILE to write after the snapshot FILE (see --help)\n";
         return std::nullopt;
     }
     if (o.eager && o.command != "restore") {
@@ -695,6 +704,31 @@ int snapshot_info(const Options& o) {
     return 0;
 }
 
+int snapshot_merge(const Options& o) {
+    // LATEST is a link: merged in place, the file it points at is replaced.
+    std::error_code ec;
+    const auto from = std::filesystem::canonical(o.snapshot_file, ec);
+    if (ec) {
+        std::cerr << "guestmem-vmm: cannot open snapshot " << o.snapshot_file << ": " << ec.message() << "\n";
+        return kExitUsage;
+    }
+    std::filesystem::path to = o.merged_file;
+    if (std::filesystem::equivalent(o.snapshot_file, o.merged_file, ec)) to = from;
+    auto before = guestmem::snapshot::inspect(from);
+    auto merged = guestmem::snapshot::merge(from, to);
+    if (!merged) {
+        std::cerr << "guestmem-vmm: cannot merge " << from.string() << ": " << merged.error().message << "\n";
+        return merged.error().code == guestmem::Errc::bad_snapshot ||
+                       merged.error().code == guestmem::Errc::invalid_argument
+                   ? kExitUsage
+                   : kExitVmmError;
+    }
+    std::cout << "Merged " << from.string() << (before && before->diff ? " and its parents" : "") << " into "
+              << to.string() << ": a full snapshot, " << merged->stored_pages << " pages stored, "
+              << vmm::human_size(merged->file_bytes) << "\n";
+    return 0;
+}
+
 /// Receives SIGINT and SIGTERM for the whole VMM, on a thread of its own that
 /// waits for them with sigwait: they are blocked in every other thread (new
 /// threads inherit the mask of the thread that starts them, so the
@@ -768,6 +802,7 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (options->command == "snapshot-info") return snapshot_info(*options);
+    if (options->command == "snapshot-merge") return snapshot_merge(*options);
     if (options->backend == BackendKind::sim) return run_sim_script(*options);
     // Running a guest (run, restore) can take long and writes snapshots:
     // SIGINT and SIGTERM stop it cleanly instead of killing it mid-write.

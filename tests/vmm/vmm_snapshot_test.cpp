@@ -214,3 +214,40 @@ TEST(VmmSnapshot, ASnapshotWithoutTheVmmsRecordIsRefusedAndAnOldSidecarStillRead
 }
 
 }  // namespace
+
+namespace {
+
+TEST(VmmSnapshot, SnapshotMergeWritesTheChainAsOneFileThatRestoresTheSame) {
+    if (!backend_runs_guests(guestmem::BackendKind::emu)) GTEST_SKIP() << "the emulator cannot run guests here";
+    const fs::path dir = fresh_dir("merge");
+    Outcome whole = vmm("run --guest memtest --ram 8M --backend emu --timeout 120");
+    ASSERT_EQ(whole.status, 0) << whole.output;
+    Outcome first = vmm("run --guest memtest --ram 8M --backend emu --timeout 120 --snapshot-every 2 " + dir.string());
+    ASSERT_EQ(first.status, 0) << first.output;
+    ASSERT_GE(snapshot_files(dir).size(), 2u) << first.output;
+
+    const fs::path merged = dir / "merged.gms";
+    Outcome merge = vmm("snapshot-merge " + (dir / "LATEST").string() + " " + merged.string());
+    ASSERT_EQ(merge.status, 0) << merge.output;
+    EXPECT_NE(merge.output.find("a full snapshot"), std::string::npos) << merge.output;
+    Outcome info = vmm("snapshot-info " + merged.string());
+    EXPECT_NE(info.output.find(", full, id"), std::string::npos) << info.output;
+    Outcome restored = vmm("restore " + merged.string() + " --backend emu --timeout 120");
+    ASSERT_EQ(restored.status, 0) << restored.output;
+    EXPECT_EQ(guest_lines(restored.output, "memtest"), guest_lines(whole.output, "memtest")) << restored.output;
+
+    // In place through LATEST: the file it points at becomes the full one.
+    Outcome in_place = vmm("snapshot-merge " + (dir / "LATEST").string() + " " + (dir / "LATEST").string());
+    ASSERT_EQ(in_place.status, 0) << in_place.output;
+    EXPECT_TRUE(fs::is_symlink(dir / "LATEST"));
+    Outcome latest = vmm("snapshot-info " + (dir / "LATEST").string());
+    EXPECT_NE(latest.output.find(", full, id"), std::string::npos) << latest.output;
+
+    Outcome usage = vmm("snapshot-merge " + merged.string());
+    EXPECT_EQ(usage.status, 2);
+    EXPECT_NE(usage.output.find("snapshot-merge needs the FILE to write"), std::string::npos) << usage.output;
+    Outcome missing = vmm("snapshot-merge /nonexistent/x " + merged.string());
+    EXPECT_EQ(missing.status, 2) << missing.output;
+}
+
+}  // namespace
