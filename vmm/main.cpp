@@ -26,8 +26,8 @@
 #include "cli_numbers.hpp"
 #include "guest_runner.hpp"
 #include "guestmem/backend_registry.hpp"
+#include "guestmem/guest_memory.hpp"
 #include "guestmem/sim.hpp"
-#include "input_file.hpp"
 #include "machine.hpp"
 #include "report/fault_table.hpp"
 #include "report/memory_map.hpp"
@@ -381,12 +381,12 @@ void show_maps(const Options& o, const std::vector<vmm::Machine*>& machines) {
 }
 
 int run_sim_script(const Options& o) {
-    auto text = vmm::read_regular_file(o.script, "--script", kMaxScriptBytes);
-    if (!text) {
-        std::cerr << "guestmem-vmm: " << text.error().message << "\n";
+    auto bytes = guestmem::read_regular_file(o.script, "--script", kMaxScriptBytes);
+    if (!bytes) {
+        std::cerr << "guestmem-vmm: " << bytes.error().message << "\n";
         return kExitUsage;
     }
-    std::istringstream script(std::move(*text));
+    std::istringstream script(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
     auto caps = std::make_shared<guestmem::CapabilitySpace>();
     std::mutex out_mutex;
     Console console(out_mutex, "uart: ", o.quiet);

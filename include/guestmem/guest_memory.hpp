@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <type_traits>
 
@@ -123,6 +124,17 @@ GUESTMEM_API Result<std::uint64_t> load_image_file(Vm& vm, GuestAddr addr, const
 
 /// Guest images are at most this many bytes (1 GiB) unless a caller says otherwise.
 inline constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 30;
+
+/// Reads the whole of the regular file at `path`, at most `max_bytes` bytes.
+/// What the path names is checked on the opened descriptor before a byte is
+/// read (the open itself does not block): a FIFO, whose plain open would
+/// wait for a writer for ever, a directory or a device such as /dev/zero,
+/// which never ends, is refused at once. `what` names the file in messages
+/// ("guest image", "--script"). Errors: Errc::invalid_argument (cannot be
+/// opened or read, not a regular file, larger than `max_bytes`, changed
+/// while read), with `what`, the path and the reason. Thread safety: any thread.
+GUESTMEM_API Result<std::vector<std::byte>> read_regular_file(const std::string& path, std::string_view what,
+                                                              std::uint64_t max_bytes);
 
 /// Reads a whole guest image file: a regular file of at most `max_bytes`
 /// bytes. Errors: Errc::invalid_argument (cannot be opened, not a regular

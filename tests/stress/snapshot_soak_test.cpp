@@ -116,12 +116,15 @@ TEST_P(SnapshotSoak, SavesUnderMixedLoadLoseNothing) {
     }
     EXPECT_EQ(differing, 0u) << "pages whose newest contents no snapshot of the chain has";
     stress::report(std::string("snapshot soak on ") + std::string(to_string(GetParam())),
-                   {{"saves", saves}, {"failed_saves", failures}, {"writes", static_cast<double>(writes.load())},
+                   {{"saves", saves},
+                    {"failed_saves", failures},
+                    {"writes", static_cast<double>(writes.load())},
                     {"reservation_cycles", static_cast<double>(churns.load())}});
     EXPECT_GT(failures, 0) << "the file-size limit made no save fail";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SnapshotSoak, ::testing::Values(BackendKind::sim, BackendKind::emu, BackendKind::kvm),
+INSTANTIATE_TEST_SUITE_P(Backends, SnapshotSoak,
+                         ::testing::Values(BackendKind::sim, BackendKind::emu, BackendKind::kvm),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 }  // namespace
