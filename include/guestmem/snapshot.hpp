@@ -75,7 +75,12 @@ struct SaveOptions {
     /// A diff snapshot against this parent file: the last snapshot saved
     /// from this VM, or restored into it, in this process (frames are
     /// matched to the parent's by identity), in the folder of the new file
-    /// (a diff names its parent by file name), with dirty tracking on since.
+    /// (a diff names its parent by file name), with dirty tracking on since,
+    /// without a break (Vm::dirty_tracking_starts() is checked: a stop and a
+    /// new start in between is refused, the pages written meanwhile being
+    /// unknown). A snapshot saved without tracking on is no parent; one
+    /// restored without tracking on is the parent of diffs taken once
+    /// tracking is started, which must be before anything writes the VM.
     /// Empty: a full snapshot. Either way, when the VM tracks dirty pages,
     /// save() collects (and so clears) them: the next diff is relative to
     /// this snapshot. (Set fields by name, `o.parent = p;`: a designated
@@ -160,7 +165,7 @@ GUESTMEM_API Result<SnapshotInfo> inspect(const std::filesystem::path& path);
 /// size at most, for the pages the chain stores). Errors: as restore() for
 /// the chain (Errc::io_error, Errc::bad_snapshot, Errc::invalid_argument for
 /// a path that is not a regular file), Errc::invalid_argument (`to` names
-/// no file), Errc::io_error (`to` cannot be written; nothing is left there),
+/// no file, or a parent in the chain), Errc::io_error (`to` cannot be written; nothing is left there),
 /// Errc::out_of_memory. Thread safety: any thread; the files must not be
 /// changed meanwhile.
 GUESTMEM_API Result<SnapshotInfo> merge(const std::filesystem::path& from, const std::filesystem::path& to,

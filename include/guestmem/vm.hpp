@@ -343,6 +343,12 @@ public:
     Result<void> stop_dirty_tracking();
     /// True while tracking.
     bool dirty_tracking() const;
+    /// How many times tracking was started on this VM (0 before the first
+    /// start_dirty_tracking()): the current tracking session while tracking.
+    /// Pages written are known only within one session, so whoever pairs a
+    /// collection with an earlier one (a diff snapshot with its parent)
+    /// checks that the session did not change in between.
+    std::uint64_t dirty_tracking_starts() const;
     /// The pages of [addr, addr + size) (page aligned) written since tracking
     /// started or since they were last returned, and marks them clean: a write
     /// made while this runs is reported by this call or by the next, never by
@@ -415,8 +421,9 @@ private:
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::atomic<bool> deferred_{false};
     void* user_data_ = nullptr;
-    mutable std::mutex dirty_mutex_;   // serialises start/stop of tracking
-    std::optional<unsigned> tracker_;  // dirty_mutex_; the capability space's tracker slot
+    mutable std::mutex dirty_mutex_;     // serialises start/stop of tracking
+    std::optional<unsigned> tracker_;    // dirty_mutex_; the capability space's tracker slot
+    std::uint64_t tracking_starts_ = 0;  // dirty_mutex_
     mutable std::mutex doorbells_mutex_;
     // The match values of live doorbells, for reservations() (kept here, not
     // in the reservation, whose size the dispatch path's cache footprint counts).

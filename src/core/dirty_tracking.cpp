@@ -31,6 +31,7 @@ Result<void> Vm::start_dirty_tracking() {
     auto tracker = caps_->start_tracker();
     if (!tracker) return tracker.error();
     tracker_ = *tracker;
+    ++tracking_starts_;
     return {};
 }
 
@@ -46,6 +47,11 @@ Result<void> Vm::stop_dirty_tracking() {
 bool Vm::dirty_tracking() const {
     std::lock_guard lock(dirty_mutex_);
     return tracker_.has_value();
+}
+
+std::uint64_t Vm::dirty_tracking_starts() const {
+    std::lock_guard lock(dirty_mutex_);
+    return tracking_starts_;
 }
 
 Result<DirtyBitmap> Vm::dirty_pages(GuestAddr addr, std::uint64_t size) {

@@ -62,6 +62,17 @@ Result<SnapshotInfo> merge(const fs::path& from, const fs::path& to, bool sync) 
     if (to.empty() || to.filename().empty()) return fail(Errc::invalid_argument, "the path names no file");
     auto loaded = load_chain(from);
     if (!loaded) return loaded.error();
+    // `to` may replace the newest file, never a parent: the newer files of
+    // the chain would then name a snapshot that is not there any more.
+    for (std::size_t level = 1; level < loaded->size(); ++level) {
+        std::error_code ec;
+        if (fs::equivalent(to, (*loaded)[level]->path, ec)) {
+            return fail(Errc::invalid_argument, to.string() + " is a parent in the chain of " + from.string() +
+                                                    ": replacing it would break the files after it (write the "
+                                                    "merged snapshot elsewhere, or over " +
+                                                    from.string() + " itself)");
+        }
+    }
     ChainReader reader(std::move(*loaded));
     const LoadedFile& top = reader.top();
 

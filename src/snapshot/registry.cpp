@@ -8,13 +8,14 @@ Registry& Registry::instance() {
     return registry;
 }
 
-void Registry::record(const Vm& vm, std::uint64_t id, std::vector<std::weak_ptr<const Frame>> frames) {
+void Registry::record(const Vm& vm, std::uint64_t id, std::vector<std::weak_ptr<const Frame>> frames,
+                      std::uint64_t tracking_session) {
     std::lock_guard lock(mutex_);
     // Only a VM's last snapshot can be a parent: older entries of the VM go,
     // so the registry holds one frame table per VM.
-    if (auto it = last_.find(&vm); it != last_.end()) snapshots_.erase(it->second);
+    if (auto it = last_.find(&vm); it != last_.end()) snapshots_.erase(it->second.id);
     snapshots_[id] = Entry{std::move(frames)};
-    last_[&vm] = id;
+    last_[&vm] = Last{id, tracking_session};
 }
 
 void Registry::add_frame(std::uint64_t id, std::uint64_t index, const std::shared_ptr<const Frame>& frame) {
@@ -23,7 +24,7 @@ void Registry::add_frame(std::uint64_t id, std::uint64_t index, const std::share
     if (it != snapshots_.end() && index < it->second.frames.size()) it->second.frames[index] = frame;
 }
 
-std::optional<std::uint64_t> Registry::last(const Vm& vm) const {
+std::optional<Registry::Last> Registry::last(const Vm& vm) const {
     std::lock_guard lock(mutex_);
     auto it = last_.find(&vm);
     if (it == last_.end()) return std::nullopt;
@@ -33,7 +34,7 @@ std::optional<std::uint64_t> Registry::last(const Vm& vm) const {
 void Registry::forget(const Vm& vm) {
     std::lock_guard lock(mutex_);
     if (auto it = last_.find(&vm); it != last_.end()) {
-        snapshots_.erase(it->second);
+        snapshots_.erase(it->second.id);
         last_.erase(it);
     }
 }

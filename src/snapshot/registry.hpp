@@ -26,13 +26,23 @@ class Registry {
 public:
     static Registry& instance();
 
+    /// The last snapshot of a VM, and the dirty-tracking session a diff of
+    /// it must be taken in (Vm::dirty_tracking_starts()): the pages written
+    /// since the snapshot are known only within one session.
+    struct Last {
+        std::uint64_t id = 0;
+        std::uint64_t tracking_session = 0;  ///< 0: none (saved without tracking: no diff of it)
+    };
+
     /// Records that `id` was saved from or restored into `vm`, with its
     /// frame table (frames[i] is frame index i; null entries are frames not
-    /// yet made, e.g. of a lazy restore: add_frame fills them in).
-    void record(const Vm& vm, std::uint64_t id, std::vector<std::weak_ptr<const Frame>> frames);
+    /// yet made, e.g. of a lazy restore: add_frame fills them in), as the
+    /// parent of diffs taken in tracking session `tracking_session`.
+    void record(const Vm& vm, std::uint64_t id, std::vector<std::weak_ptr<const Frame>> frames,
+                std::uint64_t tracking_session);
     void add_frame(std::uint64_t id, std::uint64_t index, const std::shared_ptr<const Frame>& frame);
     /// The last snapshot recorded for `vm`.
-    std::optional<std::uint64_t> last(const Vm& vm) const;
+    std::optional<Last> last(const Vm& vm) const;
     /// Forgets `vm` (its next diff has no valid parent).
     void forget(const Vm& vm);
     /// Frame -> index in snapshot `id`, for the frames still alive.
@@ -44,7 +54,7 @@ private:
     };
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, Entry> snapshots_;
-    std::unordered_map<const Vm*, std::uint64_t> last_;
+    std::unordered_map<const Vm*, Last> last_;
 };
 
 }  // namespace guestmem::snapshot

@@ -258,7 +258,11 @@ Result<RestoreReport> restore(Vm& vm, const fs::path& path, const DeviceHandlers
         }
     }
     undo.armed = false;
-    Registry::instance().record(vm, top.header.id, factory->publish(top.header.id));
+    // Restored without tracking on, the snapshot is the parent of diffs in
+    // the next session: the VM's memory is the file's until it runs.
+    const std::uint64_t starts = vm.dirty_tracking_starts();
+    Registry::instance().record(vm, top.header.id, factory->publish(top.header.id),
+                                vm.dirty_tracking() ? starts : starts + 1);
 
     RestoreReport report;
     report.info = info_of(top);

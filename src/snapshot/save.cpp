@@ -147,10 +147,16 @@ Result<std::shared_ptr<LoadedFile>> checked_parent(Vm& vm, const fs::path& path,
     auto loaded = load(parent, /*sections=*/false);
     if (!loaded) return fail(Errc::bad_snapshot, "the parent is unreadable: " + loaded.error().message);
     const auto last = Registry::instance().last(vm);
-    if (!last || *last != (*loaded)->header.id) {
+    if (!last || last->id != (*loaded)->header.id) {
         return fail(Errc::bad_snapshot, parent.string() +
                                             " is not the last snapshot saved from (or restored into) this VM: "
                                             "the dirty pages are relative to that one");
+    }
+    if (last->tracking_session != vm.dirty_tracking_starts()) {
+        return fail(Errc::invalid_argument,
+                    "dirty tracking was not on without a break since " + parent.string() +
+                        " was taken (it was stopped, or started after it): the pages written in between are "
+                        "unknown; take a full snapshot first");
     }
     return std::move(*loaded);
 }
@@ -344,6 +350,7 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     // snapshot. If the file is not written, the pages are marked dirty again,
     // so the next diff against the last good snapshot still has them.
     const bool tracking = vm.dirty_tracking();
+    const std::uint64_t session = vm.dirty_tracking_starts();
     if (parent && !tracking) {
         return fail(Errc::invalid_argument, "dirty tracking was stopped while the diff snapshot was being taken");
     }
@@ -352,6 +359,13 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
         auto collected = vm.dirty_frame_pages(plan.frames);
         if (!collected) return collected.error();
         dirty = std::move(*collected);
+        if (vm.dirty_tracking_starts() != session) {
+            // Restarted meanwhile: the pages collected do not cover the
+            // session this snapshot would be the parent in.
+            Registry::instance().forget(vm);
+            return fail(Errc::invalid_argument, "dirty tracking was stopped and started again while the snapshot "
+                                                "was being taken; nothing was saved");
+        }
     }
     auto failed = [&](const Error& error) {
         if (tracking) (void)vm.redirty_frame_pages(plan.frames, dirty);
@@ -392,7 +406,8 @@ Result<SnapshotInfo> save(Vm& vm, const fs::path& path, const SaveOptions& optio
     if (auto ok = temp.commit(path, options.sync); !ok) return failed(ok.error());
 
     std::vector<std::weak_ptr<const Frame>> identities(plan.frames.begin(), plan.frames.end());
-    Registry::instance().record(vm, header.id, std::move(identities));
+    // A parent of diffs in this tracking session only (none without tracking).
+    Registry::instance().record(vm, header.id, std::move(identities), tracking ? session : 0);
 
     LoadedFile described;
     described.path = path;

@@ -120,6 +120,36 @@ TEST(Diff, NeedsTrackingAndTheLastSnapshotAsParent) {
     EXPECT_TRUE(snapshot::save(*source.vm, dir / "c", test::diff_of(dir / "b")));
 }
 
+TEST(Diff, RefusesAParentFromBeforeTrackingWasStoppedAndStartedAgain) {
+    ScratchDir dir;
+    ExampleVm source;
+    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
+    ASSERT_TRUE(sim::write(*source.vcpu, test::kRam + 0x8000, 8, 1));  // before the stop: its bit goes with it
+    ASSERT_TRUE(source.vm->stop_dirty_tracking());
+    ASSERT_TRUE(sim::write(*source.vcpu, test::kRam + 0x9000, 8, 2));  // while off: no bit at all
+    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    auto r = snapshot::save(*source.vm, dir / "1", test::diff_of(dir / "0"));
+    ASSERT_FALSE(r) << "a diff would restore 0 at both pages";
+    EXPECT_EQ(r.code(), Errc::invalid_argument);
+    EXPECT_NE(r.error().message.find("take a full snapshot first"), std::string::npos) << r.error().message;
+    EXPECT_FALSE(std::filesystem::exists(dir / "1"));
+    // A full snapshot in the new session is a parent again.
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "2"));
+    ASSERT_TRUE(sim::write(*source.vcpu, test::kRam + 0xa000, 8, 3));
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "3", test::diff_of(dir / "2")));
+    EmptyVm target;
+    ASSERT_TRUE(snapshot::restore(*target.vm, dir / "3", test::HandlerLog{}.handlers()));
+    EXPECT_EQ(read(*target.vcpu, test::kRam + 0x8000), 1u);
+    EXPECT_EQ(read(*target.vcpu, test::kRam + 0x9000), 2u);
+    EXPECT_EQ(read(*target.vcpu, test::kRam + 0xa000), 3u);
+    // Saved without tracking, a snapshot is no parent.
+    ASSERT_TRUE(source.vm->stop_dirty_tracking());
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "4"));
+    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    EXPECT_EQ(snapshot::save(*source.vm, dir / "5", test::diff_of(dir / "4")).code(), Errc::invalid_argument);
+}
+
 TEST(Diff, OfARestoredVmNamesTheRestoredFile) {
     ScratchDir dir;
     ExampleVm source;

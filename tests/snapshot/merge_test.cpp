@@ -89,6 +89,23 @@ TEST(Merge, RefusesWhatARestoreRefusesAndLeavesNothing) {
     EXPECT_NE(r.error().message.find("missing"), std::string::npos) << r.error().message;
     EXPECT_FALSE(fs::exists(dir / "m"));
     EXPECT_EQ(snapshot::merge(dir / "1", dir.path / "").code(), Errc::invalid_argument);
+}
+
+TEST(Merge, RefusesToReplaceAParentInTheChain) {
+    ScratchDir dir;
+    ExampleVm source;
+    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "1", test::diff_of(dir / "0")));
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "2", test::diff_of(dir / "1")));
+    const auto before = test::read_file(dir / "1");
+    auto r = snapshot::merge(dir / "2", dir / "1");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.code(), Errc::invalid_argument);
+    EXPECT_NE(r.error().message.find("is a parent in the chain"), std::string::npos) << r.error().message;
+    EXPECT_EQ(test::read_file(dir / "1"), before);
+    EmptyVm target;
+    EXPECT_TRUE(snapshot::restore(*target.vm, dir / "2", test::HandlerLog{}.handlers()));
     EXPECT_EQ(snapshot::merge(dir / "absent", dir / "m").code(), Errc::io_error);
 }
 
