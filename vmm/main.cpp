@@ -50,7 +50,6 @@ using std::chrono::nanoseconds;
 using namespace std::chrono_literals;
 
 /// What the numeric flags accept (the usage text says the same).
-constexpr std::uint64_t kMinRam = std::uint64_t{2} << 20;
 constexpr nanoseconds kMaxTimeout = 7 * 24h;
 constexpr nanoseconds kMinTimeout = 1ms;
 constexpr nanoseconds kMinSnapshotEvery = 1ms;
@@ -150,6 +149,7 @@ or SIGTERM.
 struct Options {
     std::string command = "run";
     std::string guest = "hello";
+    bool guest_given = false;  // --guest on the command line, not the default
     std::string image;
     std::uint64_t ram = vmm::layout::kDefaultRamSize;
     bool deferred_ram = false;
@@ -181,9 +181,12 @@ std::optional<Options> parse_args(int argc, char** argv) {
     const bool names_snapshot = o.command == "restore" || o.command == "snapshot-info" || o.command == "snapshot-merge";
     if (names_snapshot && i < args.size() && args[i].rfind("--", 0) != 0) o.snapshot_file = args[i++];
     if (o.command == "snapshot-merge" && i < args.size() && args[i].rfind("--", 0) != 0) o.merged_file = args[i++];
-    auto value = [&](const std::string& flag) -> std::optional<std::string> {
-        if (i + 1 >= args.size()) {
-            std::cerr << "guestmem-vmm: " << flag << " needs a value (see --help)\n";
+    // An empty value ("") is refused, not taken for the flag's absence (a
+    // number's parser refuses it itself, saying what the flag accepts).
+    auto value = [&](const std::string& flag, bool number = false) -> std::optional<std::string> {
+        if (i + 1 >= args.size() || (args[i + 1].empty() && !number)) {
+            std::cerr << "guestmem-vmm: " << flag << " needs a value (see --help)"
+                      << (i + 1 < args.size() ? ": an empty one was given" : "") << "\n";
             return std::nullopt;
         }
         return args[++i];
@@ -196,15 +199,16 @@ std::optional<Options> parse_args(int argc, char** argv) {
             auto v = value(a);
             if (!v) return std::nullopt;
             o.guest = *v;
+            o.guest_given = true;
         } else if (a == "--image") {
             auto v = value(a);
             if (!v) return std::nullopt;
             o.image = *v;
         } else if (a == "--ram") {
-            auto v = value(a);
+            auto v = value(a, /*number=*/true);
             if (!v) return std::nullopt;
             auto size = vmm::parse_size(*v);
-            if (!size || *size < kMinRam || *size % guestmem::kPageSize != 0 || *size > vmm::layout::kRomBase) {
+            if (!size || !vmm::layout::valid_ram_size(*size)) {
                 bad_number(a, *v, "give a size from 2M to 4064M in 4 KiB steps, like 4M or 64M");
                 return std::nullopt;
             }
@@ -220,7 +224,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
         } else if (a == "--quiet") {
             o.quiet = true;
         } else if (a == "--timeout") {
-            auto v = value(a);
+            auto v = value(a, /*number=*/true);
             if (!v) return std::nullopt;
             auto timeout = vmm::parse_duration(*v, 1s);
             if (!timeout || (*timeout != 0s && (*timeout < kMinTimeout || *timeout > kMaxTimeout))) {
@@ -247,7 +251,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
             }
             o.arch = *arch;
         } else if (a == "--snapshot-every") {
-            auto v = value(a);
+            auto v = value(a, /*number=*/true);
             if (!v) return std::nullopt;
             auto every = vmm::parse_duration(*v, 1ms);
             if (!every || *every < kMinSnapshotEvery || *every > kMaxSnapshotEvery) {
@@ -272,6 +276,10 @@ std::optional<Options> parse_args(int argc, char** argv) {
     if (o.command != "run" && o.command != "guests" && o.command != "help" && o.command != "restore" &&
         !names_snapshot) {
         std::cerr << "guestmem-vmm: unknown command " << o.command << " (see --help)\n";
+        return std::nullopt;
+    }
+    if (o.guest_given && !o.image.empty()) {
+        std::cerr << "guestmem-vmm: --guest and --image each name the guest to run: give one of them\n";
         return std::nullopt;
     }
     if (names_snapshot && o.snapshot_file.empty()) {

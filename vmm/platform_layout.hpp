@@ -9,6 +9,11 @@ namespace vmm::layout {
 
 inline constexpr std::uint64_t kRamBase = 0x0;
 inline constexpr std::uint64_t kDefaultRamSize = std::uint64_t{4} << 20;
+/// RAM sizes the machine accepts: from kMinRam up to the ROM, in 4 KiB steps.
+inline constexpr std::uint64_t kMinRam = std::uint64_t{2} << 20;
+constexpr bool valid_ram_size(std::uint64_t bytes) {
+    return bytes >= kMinRam && bytes % 4096 == 0 && bytes <= 0xfe000000;  // kRomBase
+}
 /// With deferred RAM, RAM is reserved in chunks, each mapped on its first touch:
 /// 64 KiB, or the smallest larger power of two that keeps RAM within
 /// kMaxLazyChunks reservations. Each reservation costs the backend a memory

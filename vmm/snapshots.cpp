@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "snapshots.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <system_error>
 
+#include "cli_numbers.hpp"
 #include "machine.hpp"
+#include "platform_layout.hpp"
 
 namespace vmm {
 
@@ -61,50 +65,76 @@ std::vector<std::byte> encode_record(const MachineRecord& record) {
 
 namespace {
 
-// The record's lines, from `where` (named in messages).
+// The record's lines, from `where` (named in messages). A snapshot's
+// checksum says the file is as written, not that whoever wrote it was this
+// VMM: every value is checked as the command line's would be.
 Result<MachineRecord> parse_record(std::istream& in, const std::string& where) {
     auto bad = [&](const std::string& why) { return fail(Errc::bad_snapshot, where + ": " + why); };
     std::string line;
     if (!std::getline(in, line) || line != kRecordMagic) return bad("not a guestmem-vmm snapshot record");
     MachineRecord record;
-    bool have_arch = false, have_ram = false;
+    std::set<std::string> seen;
     while (std::getline(in, line)) {
         std::istringstream words(line);
         std::string key;
         words >> key;
+        if (key.empty()) continue;
         std::string rest;
         std::getline(words >> std::ws, rest);
+        if (!seen.insert(key).second) return bad("\"" + key + "\" appears twice");
         if (key == "guest") {
+            const bool printable =
+                std::all_of(rest.begin(), rest.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+            if (rest.empty() || !printable) return bad("the guest's name is empty or not printable text");
             record.guest = rest;
         } else if (key == "arch") {
             auto arch = guestmem::arch_from_string(rest);
             if (!arch) return bad("unknown architecture " + rest);
             record.arch = *arch;
-            have_arch = true;
         } else if (key == "ram") {
-            std::istringstream(rest) >> record.ram_size;
-            have_ram = record.ram_size != 0;
+            auto size = parse_count(rest);
+            if (!size || !layout::valid_ram_size(*size)) {
+                return bad("RAM size \"" + rest + "\" is not a size from 2 MiB to 4064 MiB in 4 KiB steps");
+            }
+            record.ram_size = *size;
         } else if (key == "deferred-ram") {
+            if (rest != "0" && rest != "1") return bad("deferred-ram is \"" + rest + "\", not 0 or 1");
             record.deferred_ram = rest == "1";
         } else if (key == "uart-regs") {
             auto regs = from_hex(rest);
             if (!regs || regs->size() != record.uart.regs.size()) return bad("malformed uart-regs");
             std::memcpy(record.uart.regs.data(), regs->data(), regs->size());
         } else if (key == "uart-divisor") {
-            unsigned lo = 0, hi = 0;
-            std::istringstream(rest) >> lo >> hi;
-            record.uart.divisor_low = static_cast<std::uint8_t>(lo);
-            record.uart.divisor_high = static_cast<std::uint8_t>(hi);
+            std::istringstream values(rest);
+            std::string low, high, extra;
+            values >> low >> high >> extra;
+            auto lo = parse_count(low), hi = parse_count(high);
+            if (!lo || !hi || *lo > 255 || *hi > 255 || !extra.empty()) return bad("malformed uart-divisor");
+            record.uart.divisor_low = static_cast<std::uint8_t>(*lo);
+            record.uart.divisor_high = static_cast<std::uint8_t>(*hi);
         } else if (key == "uart-output") {
             auto output = from_hex(rest);
             if (!output) return bad("malformed uart-output");
             record.uart.transmitted = std::move(*output);
-        } else if (!key.empty()) {
+        } else {
             return bad("unknown line \"" + key + "\"");
         }
     }
-    if (!have_arch || !have_ram) return bad("arch or ram missing");
+    if (!seen.count("arch") || !seen.count("ram") || !seen.count("guest")) return bad("guest, arch or ram missing");
     return record;
+}
+
+// The snapshot's RAM is the record's: [0, ram) is mapped and ends there.
+Result<void> check_ram_against_layout(const MachineRecord& record, const guestmem::snapshot::SnapshotInfo& info,
+                                      const std::string& where) {
+    const guestmem::GuestAddr last = layout::kRamBase + record.ram_size - 1;
+    for (const auto& r : info.reservations) {
+        if (!r.range.contains(last)) continue;
+        if (r.mapped && r.range.end() == last + 1) return {};
+        break;
+    }
+    return fail(Errc::bad_snapshot, where + ": the record's RAM size, " + std::to_string(record.ram_size) +
+                                        " bytes, is not the RAM the snapshot's layout has");
 }
 
 }  // namespace
@@ -115,7 +145,11 @@ Result<MachineRecord> read_record(const std::filesystem::path& snapshot) {
     if (!info->application.empty()) {
         std::istringstream in(
             std::string(reinterpret_cast<const char*>(info->application.data()), info->application.size()));
-        return parse_record(in, snapshot.string() + " (the VMM's record inside the snapshot)");
+        const std::string where = snapshot.string() + " (the VMM's record inside the snapshot)";
+        auto record = parse_record(in, where);
+        if (!record) return record.error();
+        if (auto ok = check_ram_against_layout(*record, *info, where); !ok) return ok.error();
+        return record;
     }
     // Saved before the record moved inside the file: FILE.vmm beside it.
     std::filesystem::path sidecar = snapshot;
@@ -130,7 +164,10 @@ Result<MachineRecord> read_record(const std::filesystem::path& snapshot) {
     }
     std::ifstream in(sidecar);
     if (!in) return fail(Errc::io_error, "cannot read " + sidecar.string() + " (the VMM's record of the snapshot)");
-    return parse_record(in, sidecar.string());
+    auto record = parse_record(in, sidecar.string());
+    if (!record) return record.error();
+    if (auto ok = check_ram_against_layout(*record, *info, sidecar.string()); !ok) return ok.error();
+    return record;
 }
 
 Result<SnapshotSeries> SnapshotSeries::open(const std::filesystem::path& dir) {

@@ -66,7 +66,7 @@ void run_snapshot_restore(const std::string& name, const std::string& run_backen
     ASSERT_EQ(whole.status, 0) << whole.output;
 
     Outcome first = vmm("run --guest memtest --ram " + ram + " --backend " + run_backend +
-                        " --timeout 120 --snapshot-every 2 " + dir.string());
+                        " --timeout 120 --snapshot-every 5 " + dir.string());
     ASSERT_EQ(first.status, 0) << first.output;
     EXPECT_EQ(guest_lines(first.output, "memtest"), guest_lines(whole.output, "memtest"))
         << "snapshots do not change what the guest does";
@@ -200,7 +200,7 @@ TEST(VmmSnapshot, ASnapshotWithoutTheVmmsRecordIsRefusedAndAnOldSidecarStillRead
     ASSERT_TRUE(created);
     guestmem::Vm& vm = **created;
     ASSERT_TRUE(vm.init_memory());
-    ASSERT_TRUE(vm.ram().register_at(0, 0x10000));
+    ASSERT_TRUE(vm.ram().register_at(0, 0x200000));
     const fs::path file = dir / "library.gms";
     ASSERT_TRUE(guestmem::snapshot::save(vm, file));
     Outcome refused = vmm("restore " + file.string() + " --backend emu");
@@ -208,14 +208,14 @@ TEST(VmmSnapshot, ASnapshotWithoutTheVmmsRecordIsRefusedAndAnOldSidecarStillRead
     EXPECT_NE(refused.output.find("holds no guestmem-vmm machine record"), std::string::npos) << refused.output;
 
     // A record beside the file, as versions before the application section kept it.
-    const vmm::MachineRecord record{"hello", guestmem::Arch::x86_64, 0x10000, false, {}};
+    const vmm::MachineRecord record{"hello", guestmem::Arch::x86_64, 0x200000, false, {}};
     const auto bytes = vmm::encode_record(record);
     std::ofstream(fs::path(file.string() + ".vmm"), std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     auto read = vmm::read_record(file);
     ASSERT_TRUE(read) << read.error().message;
     EXPECT_EQ(read->guest, "hello");
-    EXPECT_EQ(read->ram_size, 0x10000u);
+    EXPECT_EQ(read->ram_size, 0x200000u);
 }
 
 }  // namespace
@@ -227,7 +227,7 @@ TEST(VmmSnapshot, SnapshotMergeWritesTheChainAsOneFileThatRestoresTheSame) {
     const fs::path dir = fresh_dir("merge");
     Outcome whole = vmm("run --guest memtest --ram 8M --backend emu --timeout 120");
     ASSERT_EQ(whole.status, 0) << whole.output;
-    Outcome first = vmm("run --guest memtest --ram 8M --backend emu --timeout 120 --snapshot-every 2 " + dir.string());
+    Outcome first = vmm("run --guest memtest --ram 8M --backend emu --timeout 120 --snapshot-every 5 " + dir.string());
     ASSERT_EQ(first.status, 0) << first.output;
     ASSERT_GE(snapshot_files(dir).size(), 2u) << first.output;
 
@@ -253,6 +253,70 @@ TEST(VmmSnapshot, SnapshotMergeWritesTheChainAsOneFileThatRestoresTheSame) {
     EXPECT_NE(usage.output.find("snapshot-merge needs the FILE to write"), std::string::npos) << usage.output;
     Outcome missing = vmm("snapshot-merge /nonexistent/x " + merged.string());
     EXPECT_EQ(missing.status, 2) << missing.output;
+}
+
+}  // namespace
+
+namespace {
+
+// A snapshot whose application section holds `record_text` (a VMM record
+// crafted by hand): the file's checksum is right, the record may not be.
+fs::path snapshot_with_record(const fs::path& dir, const std::string& name, const std::string& record_text) {
+    auto created = guestmem::Vm::create(guestmem::BackendKind::sim, std::make_shared<guestmem::CapabilitySpace>());
+    EXPECT_TRUE(created);
+    guestmem::Vm& vm = **created;
+    EXPECT_TRUE(vm.init_memory());
+    EXPECT_TRUE(vm.ram().register_at(0, 0x400000));
+    guestmem::snapshot::SaveOptions options;
+    const auto* bytes = reinterpret_cast<const std::byte*>(record_text.data());
+    options.application.assign(bytes, bytes + record_text.size());
+    const fs::path file = dir / name;
+    EXPECT_TRUE(guestmem::snapshot::save(vm, file, options));
+    return file;
+}
+
+TEST(VmmSnapshot, AForgedRecordInsideASnapshotIsCheckedLikeTheCommandLine) {
+    const fs::path dir = fresh_dir("forged");
+    fs::create_directories(dir);
+    const std::string head = "guestmem-vmm-snapshot-record 1\nguest hello\narch x86_64\n";
+    const struct {
+        std::string lines;
+        std::string reason;
+    } cases[] = {
+        {"ram -1\n", "is not a size from 2 MiB"},
+        {"ram 99999999999999999999\n", "is not a size from 2 MiB"},
+        {"ram 4194304xyz\n", "is not a size from 2 MiB"},
+        {"ram 8388608\n", "is not the RAM the snapshot's layout has"},
+        {"ram 2097152\n", "is not the RAM the snapshot's layout has"},
+        {"ram 4194304\nram 4194304\n", "appears twice"},
+        {"ram 4194304\nuart-divisor 99999 -5\n", "malformed uart-divisor"},
+        {"ram 4194304\ndeferred-ram yes\n", "not 0 or 1"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+        const fs::path file = snapshot_with_record(dir, "forged-" + std::to_string(n++), head + c.lines);
+        Outcome o = vmm("restore " + file.string() + " --backend emu");
+        EXPECT_EQ(o.status, 2) << c.lines << o.output;
+        EXPECT_NE(o.output.find(c.reason), std::string::npos) << c.lines << o.output;
+        EXPECT_EQ(o.output.find("Restored"), std::string::npos) << c.lines << o.output;
+    }
+    const fs::path escape = snapshot_with_record(
+        dir, "escape", "guestmem-vmm-snapshot-record 1\nguest \x1b[2Jhello\narch x86_64\nram 4194304\n");
+    Outcome o = vmm("restore " + escape.string() + " --backend emu");
+    EXPECT_EQ(o.status, 2) << o.output;
+    EXPECT_NE(o.output.find("not printable text"), std::string::npos) << o.output;
+}
+
+TEST(VmmCli, AnEmptyValueIsRefusedNotTakenForAnAbsentFlag) {
+    for (const char* args : {"run --image \"\"", "run --snapshot-every 5 \"\"", "run --map-svg \"\"",
+                             "run --guest \"\"", "run --backend sim --script \"\""}) {
+        Outcome o = vmm(args);
+        EXPECT_EQ(o.status, 2) << args << "\n" << o.output;
+        EXPECT_NE(o.output.find("needs a value"), std::string::npos) << args << "\n" << o.output;
+    }
+    Outcome both = vmm("run --guest hello --image " + std::string(GUESTMEM_TEST_ELF));
+    EXPECT_EQ(both.status, 2) << both.output;
+    EXPECT_NE(both.output.find("give one of them"), std::string::npos) << both.output;
 }
 
 }  // namespace
