@@ -76,12 +76,19 @@ TEST(Merge, RestoresAsTheChainDoesAndStandsInForItsNewestFile) {
     EXPECT_EQ(read_guest_value<std::uint64_t>(*after.vm, test::kRam).value(), 0u);
 }
 
+// Saves "0" (full) and diffs "1" .. `diffs` of `source`, each against the one before.
+void save_chain(ExampleVm& source, const ScratchDir& dir, int diffs) {
+    ASSERT_TRUE(source.vm->start_dirty_tracking());
+    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
+    for (int i = 1; i <= diffs; ++i) {
+        ASSERT_TRUE(snapshot::save(*source.vm, dir / std::to_string(i), test::diff_of(dir / std::to_string(i - 1))));
+    }
+}
+
 TEST(Merge, RefusesWhatARestoreRefusesAndLeavesNothing) {
     ScratchDir dir;
     ExampleVm source;
-    ASSERT_TRUE(source.vm->start_dirty_tracking());
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "1", test::diff_of(dir / "0")));
+    ASSERT_NO_FATAL_FAILURE(save_chain(source, dir, 1));
     fs::remove(dir / "0");
     auto r = snapshot::merge(dir / "1", dir / "m");
     ASSERT_FALSE(r);
@@ -89,15 +96,13 @@ TEST(Merge, RefusesWhatARestoreRefusesAndLeavesNothing) {
     EXPECT_NE(r.error().message.find("missing"), std::string::npos) << r.error().message;
     EXPECT_FALSE(fs::exists(dir / "m"));
     EXPECT_EQ(snapshot::merge(dir / "1", dir.path / "").code(), Errc::invalid_argument);
+    EXPECT_EQ(snapshot::merge(dir / "absent", dir / "m").code(), Errc::io_error);
 }
 
 TEST(Merge, RefusesToReplaceAParentInTheChain) {
     ScratchDir dir;
     ExampleVm source;
-    ASSERT_TRUE(source.vm->start_dirty_tracking());
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "0"));
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "1", test::diff_of(dir / "0")));
-    ASSERT_TRUE(snapshot::save(*source.vm, dir / "2", test::diff_of(dir / "1")));
+    ASSERT_NO_FATAL_FAILURE(save_chain(source, dir, 2));
     const auto before = test::read_file(dir / "1");
     auto r = snapshot::merge(dir / "2", dir / "1");
     ASSERT_FALSE(r);
@@ -106,7 +111,6 @@ TEST(Merge, RefusesToReplaceAParentInTheChain) {
     EXPECT_EQ(test::read_file(dir / "1"), before);
     EmptyVm target;
     EXPECT_TRUE(snapshot::restore(*target.vm, dir / "2", test::HandlerLog{}.handlers()));
-    EXPECT_EQ(snapshot::merge(dir / "absent", dir / "m").code(), Errc::io_error);
 }
 
 }  // namespace
