@@ -119,7 +119,7 @@ int main(void) {
 
     vm = vm_create(VM_BACKEND_SIM);
     if (!vm || vm_memory_init(vm) != 0) return 1;
-    vcpu = vm_create_vcpu(vm);
+    vcpu = vm_create_vcpu(vm, 0);
     if (!vcpu) return 1;
     vm_register_unhandled_mem_fault_callback(vm, unhandled_fault, NULL);
 

@@ -18,7 +18,7 @@ using guestmem::Errc;
 using guestmem::fail;
 using guestmem::Result;
 
-Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image) {
+Result<guestmem::Vcpu*> load_guest(Machine& machine, const guestmem::GuestImage& image) {
     guestmem::Vm& vm = machine.vm();
     const std::uint64_t ram_end = layout::kRamBase + machine.options().ram_size;
     for (const auto& segment : image.segments) {

@@ -11,7 +11,7 @@
 
 #include "guestmem/run_result.hpp"
 #include "guestmem/vcpu.hpp"
-#include "image_loader.hpp"
+#include "guestmem/guest_image.hpp"
 #include "machine.hpp"
 
 namespace vmm {
@@ -61,7 +61,7 @@ struct GuestRun {
 /// stack at kStackTop, the VM's index in the first argument register. The
 /// machine's RAM must be as Machine::build leaves it, all zero: the part of a
 /// segment beyond its file bytes is not written.
-guestmem::Result<guestmem::Vcpu*> load_guest(Machine& machine, const GuestImage& image);
+guestmem::Result<guestmem::Vcpu*> load_guest(Machine& machine, const guestmem::GuestImage& image);
 
 /// Pauses of a run at a fixed interval (for snapshots).
 struct PauseSchedule {

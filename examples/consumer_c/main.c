@@ -49,7 +49,7 @@ int main(void) {
     CHECK(vm != NULL);
     if (!vm) return 1;
     CHECK(vm_memory_init(vm) == 0);
-    vm_vcpu_t *vcpu = vm_create_vcpu(vm);
+    vm_vcpu_t *vcpu = vm_create_vcpu(vm, 0);
     CHECK(vcpu != NULL);
 
     /* Guest RAM, and an "image" loaded across its two 2 MiB frames. */

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sel4vm/guest_vm.h>
+#include <sel4vm/guest_vm_types.h>
 #include <sel4vm/sel4_compat.h>
 
 #ifdef __cplusplus

@@ -2,8 +2,9 @@
 /**
  * @file
  * guestmem's platform part: creating VMs and vCPUs, the VMM's frames and
- * capabilities, and the hypervisor-free backend. These names are guestmem's
- * own; libsel4vm gets the equivalent from seL4 and its VMM setup code.
+ * capabilities, loading and booting guests, running vCPUs one at a time, and
+ * the hypervisor-free backend. These names are guestmem's own; libsel4vm gets
+ * the equivalent from seL4 and its VMM setup code.
  */
 #ifndef SEL4VM_GUESTMEM_H
 #define SEL4VM_GUESTMEM_H
@@ -14,8 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sel4vm/boot.h>
 #include <sel4vm/guest_memory.h>
 #include <sel4vm/guest_vm.h>
+#include <sel4vm/guest_vm_exits.h>
 #include <sel4vm/sel4_compat.h>
 
 #ifdef __cplusplus
@@ -45,23 +48,6 @@ GUESTMEM_API vm_t *vm_create(vm_backend_t backend);
  */
 GUESTMEM_API void vm_destroy(vm_t *vm);
 /**
- * Creates a vCPU of the VM; it lives as long as the VM. Thread safe.
- * @param vm the VM
- * @return the vCPU, or NULL on failure (logged).
- */
-GUESTMEM_API vm_vcpu_t *vm_create_vcpu(vm_t *vm);
-/**
- * Sets the callback for accesses (or the parts of an access that crosses
- * reservations) that no reservation holds, and for accesses passed on with
- * FAULT_UNHANDLED. Replaces an earlier one.
- * May be called while vCPUs run.
- * @param vm     the VM
- * @param cb     the callback (non-NULL); FAULT_UNHANDLED from it is an error
- * @param cookie passed to cb
- * @return 0, or -1 if vm or cb is NULL.
- */
-GUESTMEM_API int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault_callback_fn cb, void *cookie);
-/**
  * libsel4vm's DEFER_MEMORY_MAP at run time: later vm_map_reservation* calls
  * (and RAM registrations) map on the first fault in the reservation instead.
  * Thread safe.
@@ -69,6 +55,169 @@ GUESTMEM_API int vm_register_unhandled_mem_fault_callback(vm_t *vm, memory_fault
  * @param deferred true to defer mapping, false to map at once
  */
 GUESTMEM_API void vm_set_deferred_mapping(vm_t *vm, bool deferred);
+
+/** The architecture of a VM's guests. */
+typedef enum {
+    VM_ARCH_X86_64 = 0, /**< x86-64 */
+    VM_ARCH_AARCH64 = 1 /**< AArch64 */
+} vm_arch_t;
+
+/**
+ * Creates a VM whose guests are of architecture `arch` (vm_create takes the
+ * host's). VM_BACKEND_EMU runs either architecture on any host; KVM only the
+ * host's. Thread safe.
+ * @return the VM; NULL (logged) on the errors of vm_create, an unknown arch,
+ *         or a backend that cannot run `arch` here.
+ */
+GUESTMEM_API vm_t *vm_create_arch(vm_backend_t backend, vm_arch_t arch);
+/**
+ * The architecture of the VM's guests. Thread safe.
+ * @return it; VM_ARCH_X86_64 (logged) for a NULL or destroyed vm.
+ */
+GUESTMEM_API vm_arch_t vm_get_arch(vm_t *vm);
+/**
+ * Names the VM: vm->vm_name becomes a copy of `name` (libsel4vm's vm_init
+ * takes the name). Not while another thread reads vm->vm_name.
+ * @param vm   the VM
+ * @param name printable ASCII, 1 to 63 bytes
+ * @return 0; -1 (logged, nothing changed) for a NULL or destroyed vm, a NULL,
+ *         empty, too long or unprintable name.
+ */
+GUESTMEM_API int vm_set_name(vm_t *vm, const char *name);
+/**
+ * Delivers a notification to the VM: the vm_run running on it (or the next
+ * one) calls the notification callback with `badge` and a message info
+ * labelled `label`, on its own thread, in the order they were delivered. It
+ * is how a device thread hands work to the VMM's thread, as a notification
+ * badge does in libsel4vm. Thread safe; may be called from fault callbacks.
+ * @return 0; -1 (logged) for a NULL or destroyed vm, or with no notification
+ *         callback registered.
+ */
+GUESTMEM_API int vm_notify(vm_t *vm, seL4_Word badge, seL4_Word label);
+/**
+ * Stops every vCPU of the VM that runs (vm_run or vcpu_run) at its next
+ * instruction boundary, or before its next run if none runs; they stop with
+ * VM_STOP_STOPPED. Thread safe; may be called from fault and notification
+ * callbacks.
+ * @return 0; -1 (logged) for a NULL or destroyed vm.
+ */
+GUESTMEM_API int vm_stop(vm_t *vm);
+
+/* Loading and booting guests. */
+
+/**
+ * Loads a guest image into the VM's guest RAM: an ELF64 executable for the
+ * VM's architecture by its PT_LOAD segments (at their physical addresses;
+ * memory beyond a segment's file bytes is zeroed), anything else as a flat
+ * binary at `flat_load_addr`. Every segment must lie in guest RAM the VMM can
+ * write (the vm_ram_register* calls). Sets vm->entry. Thread safe.
+ * @param vm             the VM (vm_memory_init done)
+ * @param path           the image file (a regular file of at most 1 GiB)
+ * @param flat_load_addr where a flat binary goes (and is entered)
+ * @param entry          receives the entry point (ELF e_entry, or flat_load_addr); may be NULL
+ * @return 0; -1 (logged: unreadable file, an ELF file for another machine, a
+ *         malformed segment, a segment outside guest RAM) on error; guest
+ *         memory may then hold part of the image.
+ */
+GUESTMEM_API int vm_load_guest_image(vm_t *vm, const char *path, uintptr_t flat_load_addr, uintptr_t *entry);
+
+/**
+ * How vcpu_boot starts a guest, the same way on every backend:
+ * - x86-64: 64-bit long mode at `entry`, paging on identity-mapping tables
+ *   written at `x86_tables`, interrupts off, no IDT; args in rdi, rsi, rdx,
+ *   rcx. With `x86_real_mode`, 16-bit real mode instead: CS = DS = ES = SS =
+ *   entry >> 4, IP = 0, SP = stack, args in DI, SI, DX, CX (no tables).
+ * - AArch64: EL1h, MMU off, D, A, I, F masked, PC = entry, SP = stack, args
+ *   in x0 to x3.
+ */
+typedef struct {
+    uint64_t entry;    /**< first instruction */
+    uint64_t stack;    /**< initial stack pointer */
+    uint64_t args[4];  /**< the first four argument registers */
+    /**
+     * x86-64 long mode: page-aligned guest RAM for the GDT, TSS and page
+     * tables (vm_x86_boot_tables_size(identity_bytes) bytes). Boot every
+     * vCPU of a VM before any of them runs: each boot writes the tables.
+     */
+    uint64_t x86_tables;
+    uint64_t identity_bytes; /**< x86-64: bytes identity-mapped from 0, a multiple of 1 GiB up to 512 GiB; 0 for 4 GiB */
+    bool x86_real_mode;      /**< x86: start in 16-bit real mode (entry 16-byte aligned, below 1 MiB) */
+} vm_boot_spec_t;
+
+/**
+ * Bytes of guest RAM the x86-64 boot tables take for `identity_bytes`
+ * (0 for 4 GiB). Pure function; thread safe.
+ */
+GUESTMEM_API uint64_t vm_x86_boot_tables_size(uint64_t identity_bytes);
+/**
+ * Sets the vCPU's registers and system state to start a guest as `spec`
+ * says. Not while the vCPU runs.
+ * @return 0; -1 (logged, nothing changed) for a NULL or destroyed vCPU, a
+ *         NULL spec, a running vCPU, or a spec the architecture refuses
+ *         (tables outside writable RAM, a misaligned real-mode entry, ...).
+ */
+GUESTMEM_API int vcpu_boot(vm_vcpu_t *vcpu, const vm_boot_spec_t *spec);
+
+/* Running one vCPU, and what its last run did. */
+
+/** Why a vCPU's run stopped (guestmem::StopReason). */
+typedef enum {
+    VM_STOP_HALTED = 0,          /**< the guest stopped itself: HLT (x86-64) or WFI (AArch64) */
+    VM_STOP_EXITED = 1,          /**< a callback called vcpu_request_exit; see exit_status */
+    VM_STOP_STOPPED = 2,         /**< vm_stop ended the run */
+    VM_STOP_FAULT_ERROR = 3,     /**< a memory access ended in an error; see fault_* */
+    VM_STOP_PORT_IO_ERROR = 4,   /**< an x86 port access had no handler or its handler said error; see port_* */
+    VM_STOP_EXCEPTION = 5,       /**< the guest took an exception it cannot handle */
+    VM_STOP_INTERNAL_ERROR = 6,  /**< the hypervisor or emulator could not go on */
+    VM_STOP_ENTRY_FAILED = 7,    /**< the CPU refused to enter the guest (invalid guest state) */
+    VM_STOP_UNEXPECTED_EXIT = 8  /**< an exit this backend does not handle */
+} vm_stop_reason_t;
+
+/** What a vCPU's run did. */
+typedef struct {
+    vm_stop_reason_t reason; /**< why it stopped */
+    int64_t exit_status;     /**< VM_STOP_EXITED: the status given to vcpu_request_exit */
+    uint64_t ip;             /**< the guest's instruction pointer when it stopped */
+    bool has_fault;          /**< VM_STOP_FAULT_ERROR: the fault_* members describe the access */
+    uint64_t fault_addr;     /**< its guest-physical address */
+    uint32_t fault_size;     /**< its size in bytes */
+    bool fault_is_write;     /**< true for a write */
+    bool has_port;           /**< VM_STOP_PORT_IO_ERROR: the port_* members describe the access */
+    uint16_t port;           /**< the I/O port */
+    uint8_t port_size;       /**< 1, 2 or 4 bytes */
+    bool port_is_write;      /**< true for OUT */
+    uint64_t exits;          /**< returns to the VMM during the run */
+    uint64_t mmio_exits;     /**< of which accesses to unmapped or read-only memory */
+    uint64_t port_io_exits;  /**< of which x86 port accesses */
+    char message[256];       /**< for people: why the run stopped, NUL-terminated, truncated to fit ("" for halted and exited) */
+} vm_run_result_t;
+
+/**
+ * Runs the vCPU on the calling thread until it stops (the guest halts or
+ * exits, vm_stop, or an error). Fault callbacks of its accesses run on this
+ * thread. Run each vCPU on one thread at a time; vm_run runs every started
+ * vCPU this way on threads of its own.
+ * @param vcpu   the vCPU (booted)
+ * @param result receives what the run did; may be NULL (vcpu_get_run_result has it too)
+ * @return 0 if the guest halted or exited; -1 if it stopped otherwise
+ *         (result says why) or (logged, result untouched) for a NULL or
+ *         destroyed vCPU or one running already.
+ */
+GUESTMEM_API int vcpu_run(vm_vcpu_t *vcpu, vm_run_result_t *result);
+/**
+ * What the vCPU's last run (vcpu_run or vm_run) did. Thread safe.
+ * @return 0; -1 (logged) for a NULL or destroyed vCPU, a NULL result, or a
+ *         vCPU that has not run yet.
+ */
+GUESTMEM_API int vcpu_get_run_result(vm_vcpu_t *vcpu, vm_run_result_t *result);
+/**
+ * Ends the vCPU's current run once the access being handled completes: the
+ * run stops with VM_STOP_EXITED and `status`. Call it from a fault callback
+ * of that vCPU (for example a device register the guest writes its exit
+ * status to).
+ * @return 0; -1 (logged) for a NULL or destroyed vCPU.
+ */
+GUESTMEM_API int vcpu_request_exit(vm_vcpu_t *vcpu, int64_t status);
 
 /* Frames: the VMM's capability space, shared by every VM of the process. */
 

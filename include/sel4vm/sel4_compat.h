@@ -83,6 +83,34 @@ static inline seL4_Word seL4_CapRights_get_capAllowWrite(seL4_CapRights_t rights
 /** No rights. */
 #define seL4_NoRights seL4_CapRights_new(0, 0, 0, 0)
 
+/**
+ * A message's description. Bit layout as in seL4: length in bits 0-6,
+ * extraCaps in bits 7-8, capsUnwrapped in bits 9-11, label from bit 12.
+ */
+typedef struct seL4_MessageInfo {
+    seL4_Word words[1]; /**< the fields (seL4's bitfield layout); use the functions below */
+} seL4_MessageInfo_t;
+
+/**
+ * Makes a message info. Pure function; thread safe.
+ * @param label         the label (the low 52 bits are kept)
+ * @param capsUnwrapped capabilities unwrapped (low 3 bits kept)
+ * @param extraCaps     extra capabilities (low 2 bits kept)
+ * @param length        message words (low 7 bits kept)
+ * @return the message info.
+ */
+static inline seL4_MessageInfo_t seL4_MessageInfo_new(seL4_Word label, seL4_Word capsUnwrapped, seL4_Word extraCaps,
+                                                      seL4_Word length) {
+    seL4_MessageInfo_t info;
+    info.words[0] = ((label & 0xfffffffffffffull) << 12) | ((capsUnwrapped & 0x7u) << 9) | ((extraCaps & 0x3u) << 7) |
+                    (length & 0x7fu);
+    return info;
+}
+/** @param info a message info @return its label */
+static inline seL4_Word seL4_MessageInfo_get_label(seL4_MessageInfo_t info) { return info.words[0] >> 12; }
+/** @param info a message info @return its length in words */
+static inline seL4_Word seL4_MessageInfo_get_length(seL4_MessageInfo_t info) { return info.words[0] & 0x7fu; }
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,9 +16,11 @@ extern "C" {
 
 int vm_memory_init(vm_t* vm) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
-    return core->init_memory() ? 0 : -1;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle || !handle->core->init_memory()) return -1;
+    std::lock_guard lock(handle->mutex);
+    handle->view.vm_initialised = true;
+    return 0;
 }
 
 vm_memory_reservation_t* vm_reserve_memory_at(vm_t* vm, uintptr_t addr, size_t size,

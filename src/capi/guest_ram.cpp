@@ -90,11 +90,12 @@ int vm_ram_find_largest_free_region(vm_t* vm, uintptr_t* addr, size_t* size) {
 
 int vm_ram_register_checked(vm_t* vm, size_t bytes, uintptr_t* addr) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return -1;
     if (!capi::present(addr, "addr (where to store the address)")) return -1;
-    auto base = core->ram().register_anon(bytes);
+    auto base = handle->core->ram().register_anon(bytes);
     if (!base) return -1;
+    capi::refresh_ram_regions(*handle);
     *addr = static_cast<uintptr_t>(*base);
     return 0;
 }
@@ -107,33 +108,38 @@ uintptr_t vm_ram_register(vm_t* vm, size_t bytes) {
 
 int vm_ram_register_at(vm_t* vm, uintptr_t start, size_t bytes, bool /*untyped: see guest_ram.h*/) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
-    return core->ram().register_at(start, bytes) ? 0 : -1;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle || !handle->core->ram().register_at(start, bytes)) return -1;
+    capi::refresh_ram_regions(*handle);
+    return 0;
 }
 
 int vm_ram_register_at_custom_iterator(vm_t* vm, uintptr_t start, size_t bytes, memory_map_iterator_fn map_iterator,
                                        void* cookie) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return -1;
     if (!capi::present(map_iterator, "map iterator")) return -1;
     const MapIterator iterator = capi::wrap_iterator(map_iterator, cookie);
-    return core->ram().register_at(start, bytes, iterator) ? 0 : -1;
+    if (!handle->core->ram().register_at(start, bytes, iterator)) return -1;
+    capi::refresh_ram_regions(*handle);
+    return 0;
 }
 
 void vm_ram_mark_allocated(vm_t* vm, uintptr_t start, size_t bytes) {
     ApiCall call(__func__);
-    if (Vm* core = live_vm(vm)) (void)core->ram().mark_allocated(start, bytes);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (handle && handle->core->ram().mark_allocated(start, bytes)) capi::refresh_ram_regions(*handle);
 }
 
 int vm_ram_allocate_checked(vm_t* vm, size_t bytes, size_t align, uintptr_t* addr) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return -1;
     if (!capi::present(addr, "addr (where to store the address)")) return -1;
-    auto base = core->ram().allocate(bytes, align);
+    auto base = handle->core->ram().allocate(bytes, align);
     if (!base) return -1;
+    capi::refresh_ram_regions(*handle);
     *addr = static_cast<uintptr_t>(*base);
     return 0;
 }
@@ -146,7 +152,8 @@ uintptr_t vm_ram_allocate(vm_t* vm, size_t bytes) {
 
 void vm_ram_free(vm_t* vm, uintptr_t start, size_t bytes) {
     ApiCall call(__func__);
-    if (Vm* core = live_vm(vm)) (void)core->ram().free(start, bytes);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (handle && handle->core->ram().free(start, bytes)) capi::refresh_ram_regions(*handle);
 }
 
 }  // extern "C"

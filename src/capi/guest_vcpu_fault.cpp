@@ -10,12 +10,11 @@ namespace {
 
 /// The fault being handled on `vcpu`, or null (logged) outside a fault callback.
 Fault* current_fault(vm_vcpu_t* vcpu, const char* function) {
+    if (Fault* fault = capi::fault_in_callback(vcpu)) return fault;  // the usual case, without a lookup
     ApiCall call(function);
-    if (!vcpu || !vcpu->core) {
-        (void)fail(Errc::invalid_argument, "vcpu is NULL");
-        return nullptr;
-    }
-    Fault* fault = vcpu->core->current_fault();
+    Vcpu* core = capi::live_vcpu(vcpu);
+    if (!core) return nullptr;
+    Fault* fault = core->current_fault();
     if (!fault)
         (void)fail(Errc::invalid_argument, "no fault is being handled on this vCPU (call it from a fault callback)");
     return fault;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "handles.hpp"
 
+#include "guestmem/guest_ram.hpp"
+
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace guestmem::capi {
 
@@ -12,7 +13,8 @@ namespace {
 
 struct Tables {
     std::mutex mutex;
-    std::unordered_set<vm_t*> vms;
+    std::unordered_map<vm_t*, VmHandle*> vms;
+    std::unordered_map<vm_vcpu_t*, VcpuHandle*> vcpus;
     std::unordered_map<std::uintptr_t, vm_t*> reservations;  // token -> owner
 };
 
@@ -33,25 +35,53 @@ const std::shared_ptr<CapabilitySpace>& process_capabilities() {
     return caps;
 }
 
-void register_vm(vm_t* vm) {
+void register_vm(VmHandle* vm) {
     std::lock_guard lock(tables().mutex);
-    tables().vms.insert(vm);
+    tables().vms.emplace(&vm->view, vm);
 }
 
-void forget_vm(vm_t* vm) {
+void forget_vm(VmHandle* vm) {
     std::lock_guard lock(tables().mutex);
-    tables().vms.erase(vm);
-    std::erase_if(tables().reservations, [vm](const auto& entry) { return entry.second == vm; });
+    tables().vms.erase(&vm->view);
+    std::erase_if(tables().vcpus, [vm](const auto& entry) { return entry.second->owner == vm; });
+    std::erase_if(tables().reservations, [vm](const auto& entry) { return entry.second == &vm->view; });
 }
 
-Vm* live_vm(vm_t* vm) {
+void register_vcpu(VcpuHandle* vcpu) {
+    std::lock_guard lock(tables().mutex);
+    tables().vcpus.emplace(&vcpu->view, vcpu);
+}
+
+VmHandle* live_vm_handle(vm_t* vm) {
     if (!capi::present(vm, "vm")) return nullptr;
     std::lock_guard lock(tables().mutex);
-    if (!tables().vms.count(vm)) {
+    auto it = tables().vms.find(vm);
+    if (it == tables().vms.end()) {
         (void)fail(Errc::invalid_argument, "vm is not a live VM handle");
         return nullptr;
     }
-    return vm->core.get();
+    return it->second;
+}
+
+Vm* live_vm(vm_t* vm) {
+    VmHandle* handle = live_vm_handle(vm);
+    return handle ? handle->core.get() : nullptr;
+}
+
+VcpuHandle* live_vcpu_handle(vm_vcpu_t* vcpu) {
+    if (!capi::present(vcpu, "vcpu")) return nullptr;
+    std::lock_guard lock(tables().mutex);
+    auto it = tables().vcpus.find(vcpu);
+    if (it == tables().vcpus.end()) {
+        (void)fail(Errc::invalid_argument, "vcpu is not a live vCPU handle");
+        return nullptr;
+    }
+    return it->second;
+}
+
+Vcpu* live_vcpu(vm_vcpu_t* vcpu) {
+    VcpuHandle* handle = live_vcpu_handle(vcpu);
+    return handle ? handle->core : nullptr;
 }
 
 vm_memory_reservation_t* to_handle(vm_t* vm, ReservationId id) {
@@ -93,14 +123,75 @@ MapIterator wrap_iterator(memory_map_iterator_fn iterator, void* cookie) {
     };
 }
 
+vm_vcpu_t* vcpu_view_of(const Fault& fault) {
+    auto* vcpu = static_cast<VcpuHandle*>(fault.vcpu().user_data());
+    return vcpu ? &vcpu->view : nullptr;
+}
+
+vm_t* vm_view_of(const Fault& fault) {
+    auto* vm = static_cast<VmHandle*>(fault.vcpu().vm().user_data());
+    return vm ? &vm->view : nullptr;
+}
+
+namespace {
+
+/// The fault a C callback handles on this thread, and the vCPU view it was
+/// given: the guest_vcpu_fault.h calls check their argument against it
+/// without a table lookup. Nested (a callback's own access may fault).
+struct CallbackFault {
+    vm_vcpu_t* vcpu = nullptr;
+    Fault* fault = nullptr;
+};
+thread_local constinit CallbackFault t_callback_fault{};
+
+}  // namespace
+
+Fault* fault_in_callback(vm_vcpu_t* vcpu) {
+    return vcpu && vcpu == t_callback_fault.vcpu ? t_callback_fault.fault : nullptr;
+}
+
 FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie) {
     if (!callback) return {};
     return [callback, cookie](Fault& fault) {
-        auto* vcpu = static_cast<vm_vcpu_t*>(fault.vcpu().user_data());
-        vm_t* vm = vcpu ? vcpu->owner : static_cast<vm_t*>(fault.vcpu().vm().user_data());
-        return static_cast<FaultResult>(
-            callback(vm, vcpu, static_cast<uintptr_t>(fault.address()), fault.size(), cookie));
+        vm_vcpu_t* vcpu = vcpu_view_of(fault);
+        const CallbackFault outer = t_callback_fault;
+        t_callback_fault = {vcpu, &fault};
+        const auto result =
+            callback(vm_view_of(fault), vcpu, static_cast<uintptr_t>(fault.address()), fault.size(), cookie);
+        t_callback_fault = outer;
+        return static_cast<FaultResult>(result);
     };
+}
+
+namespace {
+
+vm_ram_region_t piece(GuestAddr start, std::uint64_t size, int allocated) {
+    return {static_cast<uintptr_t>(start), static_cast<size_t>(size), allocated};
+}
+
+}  // namespace
+
+void refresh_ram_regions(VmHandle& vm) {
+    const GuestRam& ram = vm.core->ram();
+    std::vector<vm_ram_region_t> regions;
+    const auto free = ram.free_regions();
+    for (const Range& region : ram.regions()) {
+        // Split the registered range into its allocated and free pieces, in
+        // address order. Offsets from its base: it may end exactly at 2^64.
+        std::uint64_t done = 0;
+        for (const Range& gap : free) {
+            if (gap.base < region.base || gap.base - region.base >= region.size) continue;
+            const std::uint64_t offset = gap.base - region.base;
+            if (offset > done) regions.push_back(piece(region.base + done, offset - done, 1));
+            regions.push_back(piece(gap.base, gap.size, 0));
+            done = offset + gap.size;
+        }
+        if (done < region.size) regions.push_back(piece(region.base + done, region.size - done, 1));
+    }
+    std::lock_guard lock(vm.mutex);
+    vm.ram_regions = std::move(regions);
+    vm.view.mem.ram_regions = vm.ram_regions.empty() ? nullptr : vm.ram_regions.data();
+    vm.view.mem.num_ram_regions = static_cast<int>(vm.ram_regions.size());
 }
 
 }  // namespace guestmem::capi

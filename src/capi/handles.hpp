@@ -2,40 +2,78 @@
 // The C handles and the process-wide tables that validate them.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <memory>
-#include <string>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "guestmem/capability_space.hpp"
+#include "guestmem/run_result.hpp"
 #include "guestmem/vm.hpp"
 #include "sel4vm/guest_memory.h"
+#include "sel4vm/guest_vm.h"
 #include "sel4vm/guestmem.h"
 
-/// vm_t: owns the C++ Vm and the C views of its vCPUs.
-struct vm {
-    std::unique_ptr<guestmem::Vm> core;
-    std::mutex vcpus_mutex;  // vm_create_vcpu may run on several threads, like Vm::create_vcpu
-    std::vector<std::unique_ptr<struct vm_vcpu>> vcpus;
-};
-
-/// vm_vcpu_t: the C view of a guestmem::Vcpu.
-struct vm_vcpu {
-    guestmem::Vcpu* core = nullptr;
-    vm_t* owner = nullptr;
-};
-
 namespace guestmem::capi {
+
+struct VmHandle;
+
+/// What stands behind a vm_vcpu_t: the public struct C code reads, and the
+/// core vCPU it is a view of. Lives as long as its VM.
+struct VcpuHandle {
+    vm_vcpu_t view{};  // what C code holds a pointer to
+    Vcpu* core = nullptr;
+    VmHandle* owner = nullptr;
+    std::atomic<bool> running{false};     // in vcpu_run or vm_run
+    std::mutex run_mutex;                 // guards last_run
+    std::optional<RunResult> last_run;    // of the last vm_run or vcpu_run
+};
+
+/// A notification vm_notify delivered, waiting for vm_run.
+struct Notification {
+    seL4_Word badge = 0;
+    seL4_Word label = 0;
+};
+
+/// What stands behind a vm_t: the public struct C code reads, the core VM,
+/// and the C views of its vCPUs.
+struct VmHandle {
+    vm_t view{};  // what C code holds a pointer to
+    std::unique_ptr<Vm> core;
+    std::string name;
+    /// Serialises changes to the public struct's members (vcpus, mem, run).
+    std::mutex mutex;
+    std::vector<std::unique_ptr<VcpuHandle>> vcpus;  // under mutex
+    std::vector<vm_ram_region_t> ram_regions;        // what view.mem.ram_regions points to
+    /// vm_run's state: whether one runs, and the notifications it has yet to deliver.
+    std::mutex run_mutex;
+    std::condition_variable run_wake;
+    bool running = false;                     // under run_mutex
+    std::deque<Notification> notifications;  // under run_mutex
+};
 
 /// The capability space behind vmm_frame_alloc and friends: one per process,
 /// shared by every VM the C API creates (so frames can be shared between them).
 const std::shared_ptr<CapabilitySpace>& process_capabilities();
 
-/// Registers a VM made by vm_create; forgets it (and its reservations) on destroy.
-void register_vm(vm_t* vm);
-void forget_vm(vm_t* vm);
-/// The VM if `vm` is a live handle; otherwise logs why (naming the current API call) and returns null.
+/// Registers a VM made by vm_create; forgets it (its vCPUs and reservations) on destroy.
+void register_vm(VmHandle* vm);
+void forget_vm(VmHandle* vm);
+void register_vcpu(VcpuHandle* vcpu);
+/// The VM behind `vm` if it is a live handle; otherwise logs why (naming the
+/// current API call) and returns null.
+VmHandle* live_vm_handle(vm_t* vm);
+/// The core VM behind `vm` if it is a live handle; otherwise null (logged).
 Vm* live_vm(vm_t* vm);
+/// The vCPU behind `vcpu` if it is a live handle; otherwise null (logged).
+VcpuHandle* live_vcpu_handle(vm_vcpu_t* vcpu);
+/// The core vCPU behind `vcpu` if it is a live handle; otherwise null (logged).
+Vcpu* live_vcpu(vm_vcpu_t* vcpu);
 
 /// Reservation handles are tokens, never pointers: a freed or forged handle is
 /// recognised as such instead of being dereferenced.
@@ -61,7 +99,18 @@ bool present(T* pointer, const char* what) {
     return false;
 }
 
+/// The C views of the vCPU a fault happened on and of its VM.
+vm_vcpu_t* vcpu_view_of(const Fault& fault);
+vm_t* vm_view_of(const Fault& fault);
+
+/// The fault a C fault callback on this thread was given `vcpu` for; null
+/// outside such a callback or for another vCPU.
+Fault* fault_in_callback(vm_vcpu_t* vcpu);
+
 /// Wraps a C fault callback as a FaultHandler (empty if `callback` is NULL).
 FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie);
+
+/// Makes vm->mem.ram_regions what the VM's guest RAM is now.
+void refresh_ram_regions(VmHandle& vm);
 
 }  // namespace guestmem::capi

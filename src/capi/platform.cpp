@@ -2,7 +2,14 @@
 // <sel4vm/guestmem.h>: VMs, vCPUs, frames and the sim backend for C callers.
 #include "sel4vm/guestmem.h"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <string>
+#include <string_view>
 
 #include "guestmem/log.hpp"
 #include "guestmem/sim.hpp"
@@ -10,6 +17,32 @@
 
 using namespace guestmem;
 using guestmem::capi::live_vm;
+
+namespace {
+
+/// seL4's highest thread priority (seL4_MaxPrio).
+constexpr int kMaxPriority = 255;
+/// vm_set_name's longest name.
+constexpr std::size_t kMaxNameBytes = 63;
+
+/// Numbers the VMs of the process (vm->vm_id).
+std::atomic<unsigned> next_vm_id{0};
+
+vm_t* create_vm(vm_backend_t backend, Arch arch) {
+    // Vm::create checks the value and logs why a backend is unavailable.
+    auto core = Vm::create(static_cast<BackendKind>(backend), capi::process_capabilities(), arch);
+    if (!core) return nullptr;
+    auto handle = std::make_unique<capi::VmHandle>();
+    handle->core = std::move(*core);
+    handle->core->set_user_data(handle.get());
+    handle->view.vm_id = next_vm_id.fetch_add(1);
+    handle->name = "vm" + std::to_string(handle->view.vm_id);
+    handle->view.vm_name = handle->name.data();
+    capi::register_vm(handle.get());
+    return &handle.release()->view;  // owned by the caller until vm_destroy
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -21,46 +54,157 @@ static_assert(static_cast<int>(BackendKind::sim) == VM_BACKEND_SIM &&
 
 vm_t* vm_create(vm_backend_t backend) {
     ApiCall call(__func__);
-    // Vm::create checks the value and logs why a backend is unavailable.
-    auto core = Vm::create(static_cast<BackendKind>(backend), capi::process_capabilities());
-    if (!core) return nullptr;
-    auto handle = std::make_unique<vm_t>();
-    handle->core = std::move(*core);
-    handle->core->set_user_data(handle.get());
-    capi::register_vm(handle.get());
-    return handle.release();  // owned by the caller until vm_destroy
+    return create_vm(backend, host_arch());
+}
+
+vm_t* vm_create_arch(vm_backend_t backend, vm_arch_t arch) {
+    ApiCall call(__func__);
+    if (arch != VM_ARCH_X86_64 && arch != VM_ARCH_AARCH64) {
+        (void)fail(Errc::invalid_argument, "arch " + std::to_string(static_cast<int>(arch)) +
+                                               " is not VM_ARCH_X86_64 or VM_ARCH_AARCH64");
+        return nullptr;
+    }
+    return create_vm(backend, arch == VM_ARCH_AARCH64 ? Arch::aarch64 : Arch::x86_64);
+}
+
+vm_arch_t vm_get_arch(vm_t* vm) {
+    ApiCall call(__func__);
+    Vm* core = live_vm(vm);
+    return core && core->backend().arch() == Arch::aarch64 ? VM_ARCH_AARCH64 : VM_ARCH_X86_64;
 }
 
 void vm_destroy(vm_t* vm) {
     ApiCall call(__func__);
-    if (!live_vm(vm)) return;
-    capi::forget_vm(vm);
-    std::unique_ptr<vm_t> owned(vm);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return;
+    {
+        std::lock_guard lock(handle->run_mutex);
+        if (handle->running) {
+            (void)fail(Errc::invalid_argument, "vm_run runs on the VM; stop it (vm_stop) and let vm_run return first");
+            return;
+        }
+    }
+    capi::forget_vm(handle);
+    std::unique_ptr<capi::VmHandle> owned(handle);
     owned->core.reset();  // frees reservations while the vCPU views still exist
 }
 
-vm_vcpu_t* vm_create_vcpu(vm_t* vm) {
+int vm_set_name(vm_t* vm, const char* name) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return nullptr;
-    auto vcpu = core->create_vcpu();
-    if (!vcpu) return nullptr;
-    auto handle = std::make_unique<vm_vcpu_t>();
-    handle->core = *vcpu;
-    handle->owner = vm;
-    (*vcpu)->set_user_data(handle.get());
-    vm_vcpu_t* view = handle.get();
-    std::lock_guard lock(vm->vcpus_mutex);
-    vm->vcpus.push_back(std::move(handle));
-    return view;
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle || !capi::present(name, "name")) return -1;
+    const std::string_view text(name, ::strnlen(name, kMaxNameBytes + 1));
+    if (text.empty() || text.size() > kMaxNameBytes) {
+        (void)fail(Errc::invalid_argument, "name must have 1 to " + std::to_string(kMaxNameBytes) + " bytes");
+        return -1;
+    }
+    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+        (void)fail(Errc::invalid_argument, "name must be printable ASCII");
+        return -1;
+    }
+    std::lock_guard lock(handle->mutex);
+    handle->name = text;
+    handle->view.vm_name = handle->name.data();
+    return 0;
 }
 
-int vm_register_unhandled_mem_fault_callback(vm_t* vm, memory_fault_callback_fn cb, void* cookie) {
+vm_vcpu_t* vm_create_vcpu(vm_t* vm, int priority) {
     ApiCall call(__func__);
-    Vm* core = live_vm(vm);
-    if (!core) return -1;
-    if (!capi::present(cb, "callback")) return -1;
-    core->set_unhandled_fault_handler(capi::wrap_callback(cb, cookie));
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return nullptr;
+    if (priority < 0 || priority > kMaxPriority) {
+        (void)fail(Errc::invalid_argument,
+                   "priority " + std::to_string(priority) + " is not in seL4's range 0 to " + std::to_string(kMaxPriority));
+        return nullptr;
+    }
+    // Under the handle's mutex: vcpus[] and num_vcpus change together, and
+    // the core's vCPU index is the C vcpu_id.
+    std::lock_guard lock(handle->mutex);
+    if (handle->vcpus.size() >= GUESTMEM_MAX_VCPUS) {
+        (void)fail(Errc::invalid_argument, "the VM has " + std::to_string(GUESTMEM_MAX_VCPUS) +
+                                               " vCPUs already (GUESTMEM_MAX_VCPUS)");
+        return nullptr;
+    }
+    auto vcpu = handle->core->create_vcpu();
+    if (!vcpu) return nullptr;
+    auto view = std::make_unique<capi::VcpuHandle>();
+    view->core = *vcpu;
+    view->owner = handle;
+    view->view.vm = vm;
+    view->view.tcb.priority = priority;
+    view->view.vcpu_id = (*vcpu)->index();
+    view->view.target_cpu = -1;
+    view->view.vcpu_online = false;
+    (*vcpu)->set_user_data(view.get());
+    capi::register_vcpu(view.get());
+    vm_vcpu_t* result = &view->view;
+    handle->view.vcpus[handle->vcpus.size()] = result;
+    handle->vcpus.push_back(std::move(view));
+    handle->view.num_vcpus = static_cast<unsigned>(handle->vcpus.size());
+    return result;
+}
+
+int vm_assign_vcpu_target(vm_vcpu_t* vcpu, int target_cpu) {
+    ApiCall call(__func__);
+    capi::VcpuHandle* handle = capi::live_vcpu_handle(vcpu);
+    if (!handle) return -1;
+    const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
+    if (target_cpu < 0 || target_cpu >= cpus || target_cpu >= CPU_SETSIZE) {
+        (void)fail(Errc::invalid_argument, "target CPU " + std::to_string(target_cpu) + " is not a host CPU (0 to " +
+                                               std::to_string(std::min<long>(cpus, CPU_SETSIZE) - 1) + ")");
+        return -1;
+    }
+    std::lock_guard lock(handle->owner->mutex);
+    for (const auto& other : handle->owner->vcpus) {
+        if (other.get() != handle && other->view.target_cpu == target_cpu) {
+            (void)fail(Errc::invalid_argument, "vCPU " + std::to_string(other->view.vcpu_id) +
+                                                   " is assigned to CPU " + std::to_string(target_cpu) + " already");
+            return -1;
+        }
+    }
+    handle->view.target_cpu = target_cpu;
+    return 0;
+}
+
+vm_vcpu_t* vm_vcpu_for_target_cpu(vm_t* vm, int target_cpu) {
+    ApiCall call(__func__);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return nullptr;
+    std::lock_guard lock(handle->mutex);
+    for (const auto& vcpu : handle->vcpus) {
+        if (vcpu->view.target_cpu == target_cpu) return &vcpu->view;
+    }
+    return nullptr;
+}
+
+vm_vcpu_t* vm_find_free_unassigned_vcpu(vm_t* vm) {
+    ApiCall call(__func__);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return nullptr;
+    std::lock_guard lock(handle->mutex);
+    for (const auto& vcpu : handle->vcpus) {
+        if (vcpu->view.target_cpu == -1) return &vcpu->view;
+    }
+    return nullptr;
+}
+
+bool is_vcpu_online(vm_vcpu_t* vcpu) {
+    ApiCall call(__func__);
+    capi::VcpuHandle* handle = capi::live_vcpu_handle(vcpu);
+    if (!handle) return false;
+    std::lock_guard lock(handle->owner->mutex);
+    return handle->view.vcpu_online;
+}
+
+int vm_register_unhandled_mem_fault_callback(vm_t* vm, unhandled_mem_fault_callback_fn fault_handler, void* cookie) {
+    ApiCall call(__func__);
+    capi::VmHandle* handle = capi::live_vm_handle(vm);
+    if (!handle) return -1;
+    if (!capi::present(fault_handler, "callback")) return -1;
+    std::lock_guard lock(handle->mutex);
+    handle->core->set_unhandled_fault_handler(capi::wrap_callback(fault_handler, cookie));
+    handle->view.mem.unhandled_mem_fault_handler = fault_handler;
+    handle->view.mem.unhandled_mem_fault_cookie = cookie;
     return 0;
 }
 
@@ -99,14 +243,12 @@ void* vmm_frame_vaddr(seL4_CPtr cap) {
 
 int vm_sim_access(vm_vcpu_t* vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t* data) {
     ApiCall call(__func__);
-    if (!vcpu || !vcpu->core) {
-        (void)fail(Errc::invalid_argument, "vcpu is NULL");
-        return -1;
-    }
+    Vcpu* core = capi::live_vcpu(vcpu);
+    if (!core) return -1;
     if (!capi::present(data, "data")) return -1;
     // sim::read and sim::write check len (1, 2, 4 or 8), naming this function.
-    if (is_write) return sim::write(*vcpu->core, addr, len, *data) ? 0 : -1;
-    auto value = sim::read(*vcpu->core, addr, len);
+    if (is_write) return sim::write(*core, addr, len, *data) ? 0 : -1;
+    auto value = sim::read(*core, addr, len);
     if (!value) return -1;
     *data = *value;
     return 0;

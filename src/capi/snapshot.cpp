@@ -87,11 +87,13 @@ int vm_snapshot_restore(vm_t* vm, const char* path, bool eager, vm_snapshot_hand
     auto info = snapshot::inspect(path);
     if (!info) return -1;
     while (core->vcpu_count() < info->vcpus + info->vcpus_without_state) {
-        if (!vm_create_vcpu(vm)) return -1;
+        if (!vm_create_vcpu(vm, 0)) return -1;
     }
-    return snapshot::restore(*core, path, device, eager ? snapshot::RestoreMode::eager : snapshot::RestoreMode::lazy)
-               ? 0
-               : -1;
+    if (!snapshot::restore(*core, path, device, eager ? snapshot::RestoreMode::eager : snapshot::RestoreMode::lazy))
+        return -1;
+    // The restore registered the snapshot's guest RAM.
+    if (capi::VmHandle* handle = capi::live_vm_handle(vm)) capi::refresh_ram_regions(*handle);
+    return 0;
 }
 
 }  // extern "C"

@@ -439,7 +439,7 @@ int main(void) {
     if (!vm) return 1;
     CHECK(vm_reserve_memory_at(vm, 0x1000, 0x10, default_error_fault_callback, NULL) == NULL); /* before init */
     CHECK(vm_memory_init(vm) == 0);
-    cpu = vm_create_vcpu(vm);
+    cpu = vm_create_vcpu(vm, 0);
     CHECK(cpu != NULL);
     CHECK(vm_register_unhandled_mem_fault_callback(vm, unhandled, &stray) == 0);
 

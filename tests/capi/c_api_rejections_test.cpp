@@ -79,7 +79,7 @@ struct Fx {
         ASSERT_EQ(vm_map_reservation_frames(c.vm, mapped, one, 1, seL4_PageBits), 0);
         dead_cap = frames.alloc();
         ASSERT_EQ(frames.remove(dead_cap), 0);
-        ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, kIp));
+        ASSERT_TRUE(sim::set_instruction_pointer(*capi::live_vcpu(c.vcpu), kIp));
         dead_vm = vm_create(VM_BACKEND_SIM);  // last, so no later VM can take its address
         ASSERT_EQ(vm_memory_init(dead_vm), 0);
         dead_vms_handle = vm_reserve_memory_at(dead_vm, 0x9000, 0x10, device, &other_calls);
@@ -112,7 +112,7 @@ struct Fx {
         describe("uninit", uninit.core());
         const auto& caps = *capi::process_capabilities();
         out << "caps=" << caps.live_capabilities() << " bytes=" << caps.frame_bytes_in_use() << "\n";
-        out << "ip=" << *sim::instruction_pointer(*c.vcpu->core) << "\n";
+        out << "ip=" << *sim::instruction_pointer(*capi::live_vcpu(c.vcpu)) << "\n";
         return out.str();
     }
 
@@ -442,9 +442,9 @@ std::vector<Row> rows() {
         vm_destroy(f.dead_vm);
         return true;
     });
-    add("vcpu_null_vm", "vm_create_vcpu", kNull, [](Fx&) { return vm_create_vcpu(nullptr) == nullptr; });
-    add("vcpu_bogus_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.bogus_vm) == nullptr; });
-    add("vcpu_destroyed_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.dead_vm) == nullptr; });
+    add("vcpu_null_vm", "vm_create_vcpu", kNull, [](Fx&) { return vm_create_vcpu(nullptr, 0) == nullptr; });
+    add("vcpu_bogus_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.bogus_vm, 0) == nullptr; });
+    add("vcpu_destroyed_vm", "vm_create_vcpu", kNotLive, [](Fx& f) { return vm_create_vcpu(f.dead_vm, 0) == nullptr; });
     add("unhandled_null_vm", "vm_register_unhandled_mem_fault_callback", kNull,
         [](Fx& f) { return vm_register_unhandled_mem_fault_callback(nullptr, device, &f.dev_calls) == -1; });
     add("unhandled_bogus_vm", "vm_register_unhandled_mem_fault_callback", kNotLive,

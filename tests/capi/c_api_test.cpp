@@ -55,13 +55,13 @@ TEST(CApi, VmCreateMakesIndependentSimVms) {
     ASSERT_NE(a, nullptr);
     ASSERT_NE(b, nullptr);
     EXPECT_NE(a, b);
-    EXPECT_EQ(a->core->backend().kind(), BackendKind::sim);
+    EXPECT_EQ(guestmem::capi::live_vm(a)->backend().kind(), BackendKind::sim);
     ASSERT_EQ(vm_memory_init(a), 0);
     ASSERT_EQ(vm_memory_init(b), 0);
     Calls ca, cb;
     ASSERT_NE(vm_reserve_memory_at(a, 0x1000, 0x1000, record, &ca), nullptr);
     ASSERT_NE(vm_reserve_memory_at(b, 0x1000, 0x1000, record, &cb), nullptr) << "address spaces are per VM";
-    vm_vcpu_t* va = vm_create_vcpu(a);
+    vm_vcpu_t* va = vm_create_vcpu(a, 0);
     uint64_t v = 0;
     ASSERT_EQ(vm_sim_access(va, 0x1000, 4, false, &v), 0);
     EXPECT_EQ(ca.calls.size(), 1u);
@@ -72,7 +72,7 @@ TEST(CApi, VmCreateMakesIndependentSimVms) {
 
 TEST(CApi, TheCallbackReceivesVmVcpuAddressLengthAndCookie) {
     CVm c;
-    vm_vcpu_t* second = vm_create_vcpu(c.vm);
+    vm_vcpu_t* second = vm_create_vcpu(c.vm, 0);
     ASSERT_NE(second, nullptr);
     EXPECT_NE(second, c.vcpu);
     Calls calls;
@@ -338,7 +338,7 @@ TEST(CApi, SimAccessOfEverySizeToRam) {
 TEST(CApi, FaultErrorEndsTheAccessWithAReport) {
     CLogCapture log;
     CVm c;
-    ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, 0x7000));
+    ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), 0x7000));
     ASSERT_NE(vm_reserve_memory_at(c.vm, 0x3000, 0x1000, default_error_fault_callback, nullptr), nullptr);
     uint64_t v = 0x5555;
     EXPECT_EQ(vm_sim_access(c.vcpu, 0x3010, 2, true, &v), -1);

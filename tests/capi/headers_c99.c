@@ -6,10 +6,14 @@
  * mismatching prototype turns into a compile error. main() checks the values
  * the SPEC fixes.
  */
+#include <sel4vm/boot.h>
+#include <sel4vm/guest_iospace.h>
 #include <sel4vm/guest_memory.h>
 #include <sel4vm/guest_memory_helpers.h>
 #include <sel4vm/guest_vcpu_fault.h>
 #include <sel4vm/guest_vm.h>
+#include <sel4vm/guest_vm_exits.h>
+#include <sel4vm/guest_vm_util.h>
 #include <sel4vm/guestmem.h>
 #include <sel4vm/sel4_compat.h>
 
@@ -34,6 +38,12 @@ STATIC_CHECK(page_bits, seL4_PageBits == 12);
 STATIC_CHECK(large_page_bits, seL4_LargePageBits == 21);
 STATIC_CHECK(huge_page_bits, seL4_HugePageBits == 30);
 STATIC_CHECK(cap_null, seL4_CapNull == 0);
+STATIC_CHECK(boot_vcpu, BOOT_VCPU == 0);
+STATIC_CHECK(exit_mmio, VM_GUEST_MMIO_EXIT == 0);
+STATIC_CHECK(exit_io, VM_GUEST_IO_EXIT == 1);
+STATIC_CHECK(exit_notification, VM_GUEST_NOTIFICATION_EXIT == 2);
+STATIC_CHECK(exit_unknown, VM_GUEST_UNKNOWN_EXIT == 3);
+STATIC_CHECK(exit_error, VM_GUEST_ERROR_EXIT == -1);
 STATIC_CHECK(word_holds_a_pointer, sizeof(seL4_Word) >= sizeof(uintptr_t));
 
 /* vm_frame_t has the four members, with these types. */
@@ -64,8 +74,15 @@ struct signatures {
     void (*restart)(vm_vcpu_t *);
     vm_t *(*create)(vm_backend_t);
     void (*destroy)(vm_t *);
-    vm_vcpu_t *(*create_vcpu)(vm_t *);
-    int (*register_unhandled)(vm_t *, memory_fault_callback_fn, void *);
+    vm_vcpu_t *(*create_vcpu)(vm_t *, int);
+    int (*register_unhandled)(vm_t *, unhandled_mem_fault_callback_fn, void *);
+    int (*assign_target)(vm_vcpu_t *, int);
+    int (*run)(vm_t *);
+    int (*start)(vm_vcpu_t *);
+    int (*register_notification)(vm_t *, notification_callback_fn, void *);
+    vm_vcpu_t *(*for_target)(vm_t *, int);
+    vm_vcpu_t *(*free_unassigned)(vm_t *);
+    bool (*online)(vm_vcpu_t *);
     void (*set_deferred)(vm_t *, bool);
     seL4_CPtr (*frame_alloc)(size_t);
     seL4_CPtr (*cap_copy)(seL4_CPtr, seL4_CapRights_t);
@@ -107,6 +124,13 @@ static const struct signatures spec = {
     vm_destroy,
     vm_create_vcpu,
     vm_register_unhandled_mem_fault_callback,
+    vm_assign_vcpu_target,
+    vm_run,
+    vcpu_start,
+    vm_register_notification_callback,
+    vm_vcpu_for_target_cpu,
+    vm_find_free_unassigned_vcpu,
+    is_vcpu_online,
     vm_set_deferred_mapping,
     vmm_frame_alloc,
     vmm_cap_copy,

@@ -47,7 +47,7 @@ static_assert(same_type<void (*)(vm_vcpu_t*)>(&advance_vcpu_fault));
 static_assert(same_type<void (*)(vm_vcpu_t*)>(&restart_vcpu_fault));
 static_assert(same_type<vm_t* (*)(vm_backend_t)>(&vm_create));
 static_assert(same_type<void (*)(vm_t*)>(&vm_destroy));
-static_assert(same_type<vm_vcpu_t* (*)(vm_t*)>(&vm_create_vcpu));
+static_assert(same_type<vm_vcpu_t* (*)(vm_t*, int)>(&vm_create_vcpu));
 static_assert(same_type<int (*)(vm_t*, memory_fault_callback_fn, void*)>(&vm_register_unhandled_mem_fault_callback));
 static_assert(same_type<void (*)(vm_t*, bool)>(&vm_set_deferred_mapping));
 static_assert(same_type<seL4_CPtr (*)(size_t)>(&vmm_frame_alloc));

@@ -61,7 +61,7 @@ protected:
     Behaviour behaviour;
     void SetUp() override {
         ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 0x10, observe, &behaviour), nullptr);
-        ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, kIp));
+        ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), kIp));
     }
 };
 
@@ -83,7 +83,7 @@ TEST_P(LaneConvention, Write) {
     const unsigned s = lane_shift(addr, size);
     EXPECT_EQ(o.emulated, (kWord & ~lane_mask(addr, size)) | ((data << s) & lane_mask(addr, size)))
         << "the written value merged into the register at the accessed lane";
-    EXPECT_EQ(*sim::instruction_pointer(*c.vcpu->core), kIp + sim::kInstructionBytes);
+    EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp + sim::kInstructionBytes);
 }
 
 TEST_P(LaneConvention, Read) {
@@ -225,9 +225,9 @@ TEST(VcpuFault, TheVcpuAdvancesOncePerCompletedAccess) {
         StepState st;
         st.advances = advances;
         ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 0x10, stepping, &st), nullptr);
-        ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, kIp));
+        ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), kIp));
         EXPECT_EQ(c.read_value(kDevice, 4), 5u);
-        EXPECT_EQ(*sim::instruction_pointer(*c.vcpu->core), kIp + sim::kInstructionBytes) << advances;
+        EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp + sim::kInstructionBytes) << advances;
     }
 }
 
@@ -236,10 +236,10 @@ TEST(VcpuFault, RestartRetriesTheAccess) {
     StepState st;
     st.restart_first = true;
     ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 0x10, stepping, &st), nullptr);
-    ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, kIp));
+    ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), kIp));
     EXPECT_EQ(c.read_value(kDevice, 4), 5u);
     EXPECT_EQ(st.calls, 2);
-    EXPECT_EQ(*sim::instruction_pointer(*c.vcpu->core), kIp + sim::kInstructionBytes);
+    EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp + sim::kInstructionBytes);
 }
 
 // ---------------------------------------------------------------------------
@@ -283,14 +283,14 @@ TEST(VcpuFaultOutsideACallback, EveryFunctionReturnsItsFailureValueAndLogs) {
         EXPECT_TRUE(log.has_error(o.function, "vcpu is NULL")) << log.dump();
     }
     // And nothing happened to the vCPU: its next access is ordinary.
-    ASSERT_TRUE(sim::set_instruction_pointer(*c.vcpu->core, kIp));
+    ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), kIp));
     ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 4, default_error_fault_callback, nullptr), nullptr);
     uint64_t out = 0;
     {
         CLogCapture quiet;
         EXPECT_EQ(c.read(kDevice, 4, &out), -1);
     }
-    EXPECT_EQ(*sim::instruction_pointer(*c.vcpu->core), kIp);
+    EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp);
 }
 
 struct OtherVcpu {
@@ -310,7 +310,7 @@ TEST(VcpuFaultOutsideACallback, AnotherVcpuHasNoFaultDuringThisOnesCallback) {
     CLogCapture log;
     CVm c;
     OtherVcpu st;
-    st.other = vm_create_vcpu(c.vm);
+    st.other = vm_create_vcpu(c.vm, 0);
     ASSERT_NE(st.other, nullptr);
     ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 4, ask_other, &st), nullptr);
     EXPECT_EQ(c.read_value(kDevice, 4), 0u);

@@ -131,7 +131,7 @@ TEST_F(SplitTest, TheIssuesInputReadsEightBytesAcrossTwoRamRegistrations) {
     ASSERT_EQ(vm_memory_init(vm), 0);
     ASSERT_EQ(vm_ram_register_at(vm, 0, 0x1000, false), 0);
     ASSERT_EQ(vm_ram_register_at(vm, 0x1000, 0x1000, false), 0);
-    vm_vcpu_t* vcpu = vm_create_vcpu(vm);
+    vm_vcpu_t* vcpu = vm_create_vcpu(vm, 0);
     ASSERT_NE(vcpu, nullptr);
     const std::uint8_t bytes[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
     ASSERT_EQ(vm_ram_touch(vm, 0xffc, 8, vm_guest_ram_write_callback, const_cast<std::uint8_t*>(bytes)), 0);

@@ -511,7 +511,7 @@ TEST(ConcurrencyC, VcpusCreatedAndUsedFromSeveralThreads) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) {
-                vm_vcpu_t* vcpu = vm_create_vcpu(c.vm);
+                vm_vcpu_t* vcpu = vm_create_vcpu(c.vm, 0);
                 if (!vcpu) {
                     ++failures;
                     continue;
@@ -532,7 +532,7 @@ TEST(ConcurrencyC, VcpusCreatedAndUsedFromSeveralThreads) {
 
 TEST(ConcurrencyC, AccessesWhileAnotherThreadReservesAndFrees) {
     test::CVm c;
-    vm_vcpu_t* second = vm_create_vcpu(c.vm);
+    vm_vcpu_t* second = vm_create_vcpu(c.vm, 0);
     ASSERT_EQ(vm_register_unhandled_mem_fault_callback(c.vm, c_answer, nullptr), 0);
     std::atomic<bool> stop{false};
     std::atomic<int> failures{0};

@@ -163,7 +163,7 @@ TEST(CFastPaths, DoorbellAndWritePostingThroughTheCInterface) {
     // Before vm_memory_init: NULL.
     EXPECT_EQ(vm_reserve_doorbell_memory(vm, kDev, 4, true, 9, c_ring, &rings), nullptr);
     ASSERT_EQ(vm_memory_init(vm), 0);
-    vm_vcpu_t* vcpu = vm_create_vcpu(vm);
+    vm_vcpu_t* vcpu = vm_create_vcpu(vm, 0);
     EXPECT_EQ(vm_reserve_doorbell_memory(nullptr, kDev, 4, true, 9, c_ring, &rings), nullptr);
     EXPECT_EQ(vm_reserve_doorbell_memory(vm, kDev, 4, true, 9, nullptr, &rings), nullptr);
     EXPECT_EQ(vm_reserve_doorbell_memory(vm, kDev, 5, true, 9, c_ring, &rings), nullptr);

@@ -129,7 +129,7 @@ TEST(RamCapi, TouchCopiesAcrossFramesAndRegions) {
 
     // The guest sees the bytes, e.g. straddling two scattered frames (a guest
     // access may not cross reservations: that is the unhandled-fault path).
-    vm_vcpu_t* vcpu = vm_create_vcpu(c.vm);
+    vm_vcpu_t* vcpu = vm_create_vcpu(c.vm, 0);
     ASSERT_NE(vcpu, nullptr);
     uint64_t value = 0;
     ASSERT_EQ(vm_sim_access(vcpu, 2 * MiB - 8 * KiB - 4, 8, false, &value), 0);
@@ -226,7 +226,7 @@ TEST(RamCapi, TouchReachesReadOnlyFramesAndDeferredMappings) {
     const char image[] = "ROM!";
     ASSERT_EQ(vm_ram_touch(c.vm, 0xf0010, sizeof image, vm_guest_ram_write_callback, const_cast<char*>(image)), 0);
     EXPECT_EQ(std::memcmp(static_cast<char*>(vmm_frame_vaddr(rom)) + 0x10, image, sizeof image), 0);
-    vm_vcpu_t* vcpu = vm_create_vcpu(c.vm);
+    vm_vcpu_t* vcpu = vm_create_vcpu(c.vm, 0);
     uint64_t v = 0;
     ASSERT_EQ(vm_sim_access(vcpu, 0xf0010, 4, false, &v), 0);
     EXPECT_EQ(v, 0x214d4f52u);  // "ROM!" little endian

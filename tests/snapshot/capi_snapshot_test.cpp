@@ -126,7 +126,7 @@ TEST(SnapshotCApi, ErrorsAreMinusOneAndLogged) {
     Counters refusing;
     refusing.refuse = true;
     EXPECT_EQ(vm_snapshot_restore(target.vm, path.c_str(), true, give_handlers, &refusing), -1);
-    EXPECT_TRUE(target.vm->core->reservations().empty());
+    EXPECT_TRUE(guestmem::capi::live_vm(target.vm)->reservations().empty());
     EXPECT_EQ(vm_snapshot_restore(target.vm, path.c_str(), true, nullptr, nullptr), -1);
     EXPECT_EQ(vm_snapshot_restore(target.vm, (dir / "absent").c_str(), true, give_handlers, &refusing), -1);
     EXPECT_TRUE(log.has_error("vm_snapshot_restore", "absent")) << log.dump();

@@ -83,7 +83,7 @@ void sim_cycle(int i) {
     vm_t* vm = vm_create(VM_BACKEND_SIM);
     ASSERT_NE(vm, nullptr);
     ASSERT_EQ(vm_memory_init(vm), 0);
-    vm_vcpu_t* vcpu = vm_create_vcpu(vm);
+    vm_vcpu_t* vcpu = vm_create_vcpu(vm, 0);
     ASSERT_NE(vcpu, nullptr);
     std::uint64_t faults = 0;
     seL4_CPtr frames[2] = {vmm_frame_alloc(seL4_PageBits), vmm_frame_alloc(seL4_PageBits)};

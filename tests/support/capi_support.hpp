@@ -74,14 +74,14 @@ struct CVm {
         vm = vm_create(VM_BACKEND_SIM);
         if (!vm) throw std::runtime_error("vm_create failed");
         if (init && vm_memory_init(vm) != 0) throw std::runtime_error("vm_memory_init failed");
-        vcpu = vm_create_vcpu(vm);
+        vcpu = vm_create_vcpu(vm, 0);
         if (!vcpu) throw std::runtime_error("vm_create_vcpu failed");
     }
     ~CVm() { vm_destroy(vm); }
     CVm(const CVm&) = delete;
     CVm& operator=(const CVm&) = delete;
 
-    Vm& core() const { return *vm->core; }
+    Vm& core() const { return *guestmem::capi::live_vm(vm); }
 
     int read(uintptr_t addr, size_t len, uint64_t* out) const { return vm_sim_access(vcpu, addr, len, false, out); }
     int write(uintptr_t addr, size_t len, uint64_t value) const { return vm_sim_access(vcpu, addr, len, true, &value); }

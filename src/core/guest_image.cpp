@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "image_loader.hpp"
+#include "guestmem/guest_image.hpp"
 
 #include <elf.h>
 
@@ -11,15 +11,14 @@
 
 #include "guestmem/guest_memory.hpp"
 
-namespace vmm {
+namespace guestmem {
 
-using guestmem::Errc;
 
 namespace {
 
-/// The reason an image is refused. Not guestmem::fail: that one logs the
-/// message as the library's own, and the VMM prints it once, as its own.
-guestmem::Error refuse(std::string message) { return guestmem::Error{Errc::invalid_argument, std::move(message)}; }
+/// The reason an image is refused. Not fail: that one logs the
+/// message; the caller reports it (the C API logs it, the VMM prints it), once.
+Error refuse(std::string message) { return Error{Errc::invalid_argument, std::move(message)}; }
 
 std::string hex(std::uint64_t value) {
     char text[24];
@@ -35,7 +34,7 @@ std::string range(std::uint64_t addr, std::uint64_t size) {
 
 std::string ram_text(RamWindow ram) { return "RAM " + range(ram.base, ram.size); }
 
-guestmem::Error does_not_fit(const std::string& what, std::uint64_t addr, std::uint64_t size, RamWindow ram) {
+Error does_not_fit(const std::string& what, std::uint64_t addr, std::uint64_t size, RamWindow ram) {
     return refuse(what + " " + range(addr, size) + " does not fit in " + ram_text(ram) + " (use a larger --ram)");
 }
 
@@ -43,14 +42,14 @@ bool fits(std::uint64_t addr, std::uint64_t size, RamWindow ram) {
     return addr >= ram.base && addr - ram.base <= ram.size && size <= ram.size - (addr - ram.base);
 }
 
-guestmem::Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& path, guestmem::Arch arch,
+Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& path, Arch arch,
                                        RamWindow ram) {
     Elf64_Ehdr header;
     if (file.size() < sizeof header) return refuse(path + ": truncated ELF header");
     std::memcpy(&header, file.data(), sizeof header);
-    const Elf64_Half machine = arch == guestmem::Arch::aarch64 ? EM_AARCH64 : EM_X86_64;
+    const Elf64_Half machine = arch == Arch::aarch64 ? EM_AARCH64 : EM_X86_64;
     if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_machine != machine) {
-        return refuse(path + ": not an ELF64 file for " + std::string(guestmem::to_string(arch)) + " (see --arch)");
+        return refuse(path + ": not an ELF64 file for " + std::string(to_string(arch)) + " (see --arch)");
     }
     // Both architectures' guests are little-endian: a big-endian file's
     // numbers would be read byte-swapped.
@@ -106,9 +105,9 @@ guestmem::Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::s
 
 }  // namespace
 
-guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem::GuestAddr flat_load_addr,
-                                              guestmem::Arch arch, RamWindow ram) {
-    auto read = guestmem::read_image_file(path, guestmem::kMaxImageBytes);
+Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr,
+                                              Arch arch, RamWindow ram) {
+    auto read = read_image_file(path, kMaxImageBytes);
     if (!read) return read.error();
     std::vector<std::byte> file = std::move(*read);
     if (file.empty()) return refuse("guest image " + path + " is empty");
@@ -125,4 +124,16 @@ guestmem::Result<GuestImage> read_guest_image(const std::string& path, guestmem:
     return image;
 }
 
-}  // namespace vmm
+Result<void> load_guest_image(Vm& vm, const GuestImage& image) {
+    for (const auto& segment : image.segments) {
+        if (auto ok = write_guest(vm, segment.addr, image.bytes(segment), WriteRights::vmm); !ok) return ok.error();
+        if (segment.mem_size == segment.file_size) continue;
+        if (auto ok = fill_guest(vm, segment.addr + segment.file_size, segment.mem_size - segment.file_size,
+                                 std::byte{0}, WriteRights::vmm);
+            !ok)
+            return ok.error();
+    }
+    return {};
+}
+
+}  // namespace guestmem
