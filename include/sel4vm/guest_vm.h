@@ -111,8 +111,8 @@ struct vm_run {
     /**
      * Why the last vm_run returned: VM_GUEST_ERROR_EXIT (-1) if a vCPU
      * stopped in error or a notification callback failed, else
-     * VM_GUEST_UNKNOWN_EXIT (<sel4vm/guest_vm_exits.h>) for a guest that
-     * halted or exited. 0 before the first vm_run.
+     * VM_GUEST_UNKNOWN_EXIT (<sel4vm/guest_vm_exits.h>) for vCPUs that
+     * halted, exited or were stopped. 0 before the first vm_run.
      */
     int exit_reason;
     notification_callback_fn notification_callback; /**< set with vm_register_notification_callback */
@@ -149,8 +149,9 @@ struct vm {
  * result is then available from vcpu_get_run_result. libsel4vm's vm_run
  * likewise handles the VM's exits and notifications until one fails.
  * @param vm the VM (vm_memory_init done, at least one vCPU started)
- * @return 0 if every vCPU halted or exited (run.exit_reason
- *         VM_GUEST_UNKNOWN_EXIT); -1 (logged) if one stopped in error or a
+ * @return 0 if every vCPU halted, exited or was stopped by vm_stop
+ *         (run.exit_reason VM_GUEST_UNKNOWN_EXIT); -1 (logged) if one
+ *         stopped in error or a
  *         notification callback failed (run.exit_reason VM_GUEST_ERROR_EXIT),
  *         or for a NULL or destroyed VM, no started vCPU, or a vm_run already
  *         running on the VM.

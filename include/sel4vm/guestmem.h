@@ -199,8 +199,8 @@ typedef struct {
  * vCPU this way on threads of its own.
  * @param vcpu   the vCPU (booted)
  * @param result receives what the run did; may be NULL (vcpu_get_run_result has it too)
- * @return 0 if the guest halted or exited; -1 if it stopped otherwise
- *         (result says why) or (logged, result untouched) for a NULL or
+ * @return 0 if the guest halted or exited or vm_stop stopped it; -1 if it
+ *         stopped in error (result says why) or (logged, result untouched) for a NULL or
  *         destroyed vCPU or one running already.
  */
 GUESTMEM_API int vcpu_run(vm_vcpu_t *vcpu, vm_run_result_t *result);

@@ -20,11 +20,7 @@ int vm_load_guest_image(vm_t* vm, const char* path, uintptr_t flat_load_addr, ui
     Vm& core = *handle->core;
     // Any RAM may hold the image: the checks against guest memory are load_guest_image's.
     auto image = read_guest_image(path, flat_load_addr, core.backend().arch(), RamWindow{0, ~std::uint64_t{0}});
-    if (!image) {
-        (void)fail(image.error().code, image.error().message);  // read_guest_image leaves logging to its caller
-        return -1;
-    }
-    if (!load_guest_image(core, *image)) return -1;
+    if (!image || !load_guest_image(core, *image)) return -1;
     {
         std::lock_guard lock(handle->mutex);
         handle->view.entry = image->entry;

@@ -59,8 +59,9 @@ vm_run_result_t to_c(const RunResult& run) {
     return c;
 }
 
+/// A run that ended as the guest or the VMM asked, not in an error.
 bool ended_well(const RunResult& run) {
-    return run.reason == StopReason::halted || run.reason == StopReason::exited;
+    return run.reason == StopReason::halted || run.reason == StopReason::exited || run.reason == StopReason::stopped;
 }
 
 /// Runs the vCPU on this thread and records the result. A run the core

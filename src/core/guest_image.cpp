@@ -107,6 +107,7 @@ Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& pat
 
 Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr,
                                               Arch arch, RamWindow ram) {
+    ApiCall call("read_guest_image");
     auto read = read_image_file(path, kMaxImageBytes);
     if (!read) return read.error();
     std::vector<std::byte> file = std::move(*read);
@@ -125,6 +126,7 @@ Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load
 }
 
 Result<void> load_guest_image(Vm& vm, const GuestImage& image) {
+    ApiCall call("load_guest_image");
     for (const auto& segment : image.segments) {
         if (auto ok = write_guest(vm, segment.addr, image.bytes(segment), WriteRights::vmm); !ok) return ok.error();
         if (segment.mem_size == segment.file_size) continue;
