@@ -95,6 +95,10 @@ public:
         (void)handler;
         return fail(Errc::unsupported, "this vCPU has no port I/O");
     }
+
+    /// A line of this vCPU became pending (InterruptController): wake the
+    /// vCPU if it sleeps in HLT or WFI. Any thread; must not block.
+    virtual void interrupt_pending() noexcept {}
 };
 
 /// A fast path a backend set up for one reservation (Backend::add_doorbell,
@@ -140,6 +144,14 @@ public:
     virtual void uninstall(std::span<const MappedRun> runs) noexcept = 0;
     /// Creates the backend's part of a new vCPU of the Vm (called by Vm::create_vcpu).
     virtual Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) = 0;
+
+    /// Whether guests of this backend take the interrupts of a VM's
+    /// InterruptController (Vm::create_default_irq_controller); otherwise an
+    /// Errc::unsupported error (not logged: the caller names the backend)
+    /// whose message completes "the <backend> backend ...".
+    virtual Result<void> supports_interrupts() const {
+        return Error{Errc::unsupported, "does not deliver interrupts to its guests yet"};
+    }
 
     // Dirty logging (Vm::start_dirty_tracking). Writes that reach the core
     // (Vm::dispatch, VMM-side copies) are recorded by the core; a backend

@@ -12,6 +12,7 @@
 #include "guestmem/arch.hpp"
 #include "guestmem/backend.hpp"
 #include "guestmem/error.hpp"
+#include "guestmem/interrupts.hpp"
 #include "guestmem/vcpu.hpp"
 
 /// The hypervisor-free backend (VM_BACKEND_SIM): guest accesses performed by the caller.
@@ -34,6 +35,18 @@ GUESTMEM_API std::unique_ptr<Backend> create_backend(Arch arch = host_arch());
 GUESTMEM_API Result<std::uint64_t> read(Vcpu& vcpu, GuestAddr addr, std::size_t size);
 /// Performs a guest write of the low `size` bytes of `value`.
 GUESTMEM_API Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t value);
+
+/// Acts as the guest taking an interrupt (as QEMU's qtest drives interrupt
+/// lines): the lowest pending line of `vcpu` goes from pending to in service
+/// (guestmem/interrupts.hpp). Any thread.
+/// Errors: Errc::unsupported (not a sim VM), Errc::not_initialized (no
+/// interrupt controller), Errc::invalid_argument (nothing pending).
+GUESTMEM_API Result<IrqNumber> take_interrupt(Vcpu& vcpu);
+/// Acts as the guest's end-of-interrupt for `irq` on `vcpu`: the line's
+/// acknowledge handler runs on this thread; a level line still high is
+/// pending again. Errors: as take_interrupt, and Errc::invalid_argument for a
+/// line not in service on `vcpu`.
+GUESTMEM_API Result<void> end_of_interrupt(Vcpu& vcpu, IrqNumber irq);
 
 /// The sim vCPU's instruction pointer, rip or pc of its register file
 /// (Errc::unsupported for other vCPUs).

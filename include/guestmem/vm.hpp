@@ -21,6 +21,7 @@
 #include "guestmem/dirty_bitmap.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/fault.hpp"
+#include "guestmem/interrupts.hpp"
 #include "guestmem/types.hpp"
 #include "guestmem/vcpu.hpp"
 
@@ -260,6 +261,15 @@ public:
     /// The index-th vCPU, or nullptr.
     Vcpu* vcpu(std::size_t index) const;
 
+    /// Gives the VM interrupt lines (guestmem/interrupts.hpp), once; as
+    /// libsel4vm's vm_create_default_irq_controller. Thread safe.
+    /// Errors: Errc::already_initialized (it has them), Errc::unsupported (the
+    /// backend cannot deliver interrupts to its guests; the message says which).
+    Result<InterruptController*> create_default_irq_controller();
+    /// The VM's interrupt lines; nullptr before create_default_irq_controller.
+    /// Lock-free; the controller lives as long as the VM.
+    InterruptController* irq_controller() const noexcept { return irq_controller_.load(std::memory_order_acquire); }
+
     /// Performs one guest access of 1 to 8 bytes as `vcpu`: on mapped memory
     /// with the right rights it reads or writes the frame; otherwise it
     /// dispatches the fault and applies the handler's result. An access that
@@ -428,6 +438,10 @@ private:
     // The match values of live doorbells, for reservations() (kept here, not
     // in the reservation, whose size the dispatch path's cache footprint counts).
     std::vector<std::pair<ReservationId, std::uint64_t>> doorbell_matches_;  // doorbells_mutex_
+    // Last: destroyed first, before the vCPUs its lines name.
+    std::mutex irq_mutex_;  // serialises create_default_irq_controller
+    std::unique_ptr<InterruptController> irq_controller_owner_;
+    std::atomic<InterruptController*> irq_controller_{nullptr};
 };
 
 /// Owns a reservation and frees it when it goes out of scope.

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include <sel4vm/boot.h>
+#include <sel4vm/guest_irq_controller.h>
 #include <sel4vm/guest_memory.h>
 #include <sel4vm/guest_vm.h>
 #include <sel4vm/guest_vm_exits.h>
@@ -263,6 +264,43 @@ GUESTMEM_API void *vmm_frame_vaddr(seL4_CPtr cap);
  * @return 0 when the access completed; -1 when it ended in an error (logged).
  */
 GUESTMEM_API int vm_sim_access(vm_vcpu_t *vcpu, uintptr_t addr, size_t len, bool is_write, uint64_t *data);
+
+/* Interrupt lines (<sel4vm/guest_irq_controller.h>): what they hold, and the
+ * sim backend's stand-in for the guest. */
+
+/** One interrupt line's state. */
+typedef struct {
+    bool registered;       /**< vm_register_irq was called for it */
+    unsigned target;       /**< the vcpu_id it was registered for */
+    bool level_high;       /**< held high with vm_set_irq_level */
+    bool pending;          /**< raised, not yet taken by the guest */
+    bool in_service;       /**< taken by the guest, not yet ended */
+    uint64_t raised;       /**< times it became pending */
+    uint64_t acknowledged; /**< times the guest ended it (acknowledge callbacks) */
+} vm_irq_state_t;
+
+/**
+ * Reads line `irq`'s state, on any backend. Thread safe.
+ * @return 0; -1 (logged) for a NULL or destroyed vm, a VM without an
+ *         interrupt controller, a line out of range, a NULL state.
+ */
+GUESTMEM_API int vm_get_irq_state(vm_t *vm, int irq, vm_irq_state_t *state);
+/**
+ * The sim backend's guest takes an interrupt: the lowest pending line of
+ * `vcpu` goes from pending to in service (as QEMU's qtest drives interrupt
+ * lines). Thread safe.
+ * @param vcpu a vCPU of a VM_BACKEND_SIM VM with an interrupt controller
+ * @param irq  receives the line taken
+ * @return 0; -1 (logged) if nothing is pending, or on a bad argument.
+ */
+GUESTMEM_API int vm_sim_take_irq(vm_vcpu_t *vcpu, int *irq);
+/**
+ * The sim backend's guest ends interrupt `irq` (its end-of-interrupt): the
+ * line's acknowledge callback runs on this thread; a level line still high is
+ * pending again.
+ * @return 0; -1 (logged) for a line not in service on `vcpu`, or on a bad argument.
+ */
+GUESTMEM_API int vm_sim_end_irq(vm_vcpu_t *vcpu, int irq);
 
 /* Fast paths: device accesses that need not return to the VMM's vCPU thread. */
 

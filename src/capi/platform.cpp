@@ -84,6 +84,16 @@ void vm_destroy(vm_t* vm) {
             return;
         }
     }
+    {
+        std::lock_guard lock(handle->mutex);
+        for (const auto& vcpu : handle->vcpus) {
+            if (vcpu->running) {
+                (void)fail(Errc::invalid_argument,
+                           "vCPU " + std::to_string(vcpu->view.vcpu_id) + " of the VM is running (or in a callback)");
+                return;
+            }
+        }
+    }
     capi::forget_vm(handle);
     std::unique_ptr<capi::VmHandle> owned(handle);
     owned->core.reset();  // frees reservations while the vCPU views still exist

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "guestmem/vm.hpp"
+#include "guestmem/backend_registry.hpp"
 
 #include <exception>
 #include <string>
@@ -240,6 +241,20 @@ Result<Vcpu*> Vm::create_vcpu() {
 std::size_t Vm::vcpu_count() const {
     std::lock_guard lock(vcpus_mutex_);
     return vcpus_.size();
+}
+
+Result<InterruptController*> Vm::create_default_irq_controller() {
+    ApiCall call("Vm::create_default_irq_controller");
+    std::lock_guard lock(irq_mutex_);
+    if (irq_controller_owner_) return fail(Errc::already_initialized, "the VM has an interrupt controller already");
+    if (auto ok = backend_->supports_interrupts(); !ok) {
+        return fail(ok.error().code,
+                    "the " + std::string(to_string(backend_->kind())) + " backend " + ok.error().message);
+    }
+    irq_controller_owner_ =
+        std::make_unique<InterruptController>(*this, [](Vcpu& vcpu) { vcpu.backend().interrupt_pending(); });
+    irq_controller_.store(irq_controller_owner_.get(), std::memory_order_release);
+    return irq_controller_owner_.get();
 }
 
 Vcpu* Vm::vcpu(std::size_t index) const {

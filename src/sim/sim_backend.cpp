@@ -81,6 +81,8 @@ public:
     Result<std::unique_ptr<FastPath>> add_write_posting(Range) override { return std::unique_ptr<FastPath>(); }
     // Every guest write goes through Vm::dispatch, which records it: nothing to log here.
     Result<void> start_dirty_log() override { return {}; }
+    // The test plays the guest: take_interrupt and end_of_interrupt below.
+    Result<void> supports_interrupts() const override { return {}; }
 
 private:
     Arch arch_;
@@ -125,6 +127,37 @@ Result<void> write(Vcpu& vcpu, GuestAddr addr, std::size_t size, std::uint64_t v
     auto done = perform(vcpu, addr, size, /*is_write=*/true, value);
     if (!done) return done.error();
     return {};
+}
+
+namespace {
+
+/// The VM's interrupt lines, for a vCPU of a sim VM.
+Result<InterruptController*> sim_interrupts(const Vcpu& vcpu) {
+    if (auto sim = sim_vcpu(vcpu); !sim) return sim.error();
+    InterruptController* irqs = vcpu.vm().irq_controller();
+    if (!irqs) return fail(Errc::not_initialized, "the VM has no interrupt controller (create_default_irq_controller)");
+    return irqs;
+}
+
+}  // namespace
+
+Result<IrqNumber> take_interrupt(Vcpu& vcpu) {
+    ApiCall call("sim::take_interrupt");
+    auto irqs = sim_interrupts(vcpu);
+    if (!irqs) return irqs.error();
+    // Between next_pending and take a device may lower the line: then take
+    // refuses, and the guest would have found nothing either.
+    auto irq = (*irqs)->next_pending(vcpu);
+    if (!irq) return fail(Errc::invalid_argument, "no interrupt is pending for vCPU " + std::to_string(vcpu.index()));
+    if (auto ok = (*irqs)->take(vcpu, *irq); !ok) return ok.error();
+    return *irq;
+}
+
+Result<void> end_of_interrupt(Vcpu& vcpu, IrqNumber irq) {
+    ApiCall call("sim::end_of_interrupt");
+    auto irqs = sim_interrupts(vcpu);
+    if (!irqs) return irqs.error();
+    return (*irqs)->end(vcpu, irq);
 }
 
 Result<GuestAddr> instruction_pointer(const Vcpu& vcpu) {
