@@ -80,15 +80,16 @@ static vm_frame_t rom_frame(uintptr_t addr, void *cookie) {
 static int add_rom(vm_t *vm, uint64_t ram_size, seL4_CPtr *frame) {
     *frame = vmm_frame_alloc(seL4_PageBits);
     if (*frame == seL4_CapNull) return -1;
-    struct boot_info info = {{'G', 'U', 'E', 'S', 'T', 'M', 'E', 'M'}, 0, ram_size, UART_BASE, EXIT_BASE,
-                             DOORBELL_BASE, 0, 0};
+    struct boot_info info = {
+        {'G', 'U', 'E', 'S', 'T', 'M', 'E', 'M'}, 0, ram_size, UART_BASE, EXIT_BASE, DOORBELL_BASE, 0, 0};
     memcpy(vmm_frame_vaddr(*frame), &info, sizeof info);
     vm_memory_reservation_t *rom = vm_reserve_memory_at(vm, ROM_BASE, 1u << seL4_PageBits, rom_write, NULL);
     return rom ? vm_map_reservation(vm, rom, rom_frame, frame) : -1;
 }
 
 static int usage(const char *why) {
-    fprintf(stderr, "run_guest: %s\nusage: run_guest [--backend kvm|emu|auto] [--arch x86_64|aarch64] [--ram MiB] IMAGE\n",
+    fprintf(stderr,
+            "run_guest: %s\nusage: run_guest [--backend kvm|emu|auto] [--arch x86_64|aarch64] [--ram MiB] IMAGE\n",
             why);
     return 2;
 }
@@ -117,7 +118,8 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--ram") && value) {
             char *end = NULL;
             ram_mib = strtoull(value, &end, 10);
-            if (*value == '\0' || *end != '\0' || ram_mib < 2 || ram_mib > 1024) return usage("--ram must be 2 to 1024");
+            if (*value == '\0' || *end != '\0' || ram_mib < 2 || ram_mib > 1024)
+                return usage("--ram must be 2 to 1024");
             i++;
         } else if (argv[i][0] != '-' && !image) {
             image = argv[i];
@@ -136,10 +138,10 @@ int main(int argc, char **argv) {
     const uint64_t ram_size = ram_mib << 20;
     uintptr_t entry = 0;
     vm_vcpu_t *vcpu = NULL;
-    if (vm_memory_init(vm) != 0 || vm_ram_register_at(vm, 0, ram_size, false) != 0 || add_rom(vm, ram_size, &rom) != 0 ||
-        !vm_reserve_memory_at(vm, UART_BASE, UART_SIZE, uart_access, NULL) ||
-        !vm_reserve_memory_at(vm, EXIT_BASE, EXIT_SIZE, exit_access, NULL) ||
-        !(vcpu = vm_create_vcpu(vm, 100)) || vm_load_guest_image(vm, image, FLAT_LOAD_ADDR, &entry) != 0) {
+    if (vm_memory_init(vm) != 0 || vm_ram_register_at(vm, 0, ram_size, false) != 0 ||
+        add_rom(vm, ram_size, &rom) != 0 || !vm_reserve_memory_at(vm, UART_BASE, UART_SIZE, uart_access, NULL) ||
+        !vm_reserve_memory_at(vm, EXIT_BASE, EXIT_SIZE, exit_access, NULL) || !(vcpu = vm_create_vcpu(vm, 100)) ||
+        vm_load_guest_image(vm, image, FLAT_LOAD_ADDR, &entry) != 0) {
         goto out;
     }
     vm_boot_spec_t boot = {0};

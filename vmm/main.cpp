@@ -527,7 +527,8 @@ int run_guests(const Options& o, vmm::StopSignal& stop) {
                   << "\n";
         return kExitVmmError;
     }
-    auto image = guestmem::read_guest_image(path, vmm::kImageAddr, o.arch, guestmem::RamWindow{vmm::layout::kRamBase, o.ram});
+    auto image =
+        guestmem::read_guest_image(path, vmm::kImageAddr, o.arch, guestmem::RamWindow{vmm::layout::kRamBase, o.ram});
     if (!image) {
         std::cerr << "guestmem-vmm: " << image.error().message << "\n";
         return kExitUsage;

@@ -22,10 +22,10 @@ class Vm;
 /// A piece of the image to load: file_size bytes of the file from
 /// file_offset, at addr, followed by zeros up to mem_size.
 struct ImageSegment {
-    GuestAddr addr = 0;              ///< guest-physical address of its first byte
-    std::uint64_t file_offset = 0;   ///< where its bytes start in the file
-    std::uint64_t file_size = 0;     ///< bytes taken from the file
-    std::uint64_t mem_size = 0;      ///< bytes in guest memory, >= file_size
+    GuestAddr addr = 0;             ///< guest-physical address of its first byte
+    std::uint64_t file_offset = 0;  ///< where its bytes start in the file
+    std::uint64_t file_size = 0;    ///< bytes taken from the file
+    std::uint64_t mem_size = 0;     ///< bytes in guest memory, >= file_size
 };
 
 /// A guest image read and checked by read_guest_image. Not thread safe;
@@ -46,8 +46,8 @@ struct GuestImage {
 
 /// Guest RAM an image must fit in: [base, base + size).
 struct RamWindow {
-    GuestAddr base = 0;       ///< first address
-    std::uint64_t size = 0;   ///< bytes
+    GuestAddr base = 0;      ///< first address
+    std::uint64_t size = 0;  ///< bytes
 };
 
 /// An ELF64 executable for `arch` is loaded by its PT_LOAD segments (at their
@@ -59,8 +59,8 @@ struct RamWindow {
 /// Errors: Errc::invalid_argument with the path and the reason (an ELF file
 /// for another machine, a malformed or misplaced segment, an image that does
 /// not fit in RAM), or those of read_image_file.
-GUESTMEM_API Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr,
-                                              Arch arch, RamWindow ram);
+GUESTMEM_API Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr, Arch arch,
+                                                 RamWindow ram);
 
 /// Writes the image to guest memory with the VMM's rights (read-only frames
 /// too, as a loader may): each segment's file bytes, then zeros up to its

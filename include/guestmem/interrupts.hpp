@@ -45,13 +45,13 @@ using IrqAckHandler = std::function<void(Vcpu& vcpu, IrqNumber irq)>;
 
 /// One line as the controller sees it now (for tests and reports).
 struct IrqLineState {
-    bool registered = false;        ///< register_irq was called for it
-    unsigned target = 0;            ///< the index of the vCPU it was registered for
-    bool level_high = false;        ///< set_level(true) and no set_level(false) since
-    bool pending = false;           ///< raised, not yet taken by the guest
-    bool in_service = false;        ///< taken by the guest, not yet ended
-    std::uint64_t raised = 0;       ///< times it became pending
-    std::uint64_t acknowledged = 0; ///< times the guest ended it (ack handler calls)
+    bool registered = false;         ///< register_irq was called for it
+    unsigned target = 0;             ///< the index of the vCPU it was registered for
+    bool level_high = false;         ///< set_level(true) and no set_level(false) since
+    bool pending = false;            ///< raised, not yet taken by the guest
+    bool in_service = false;         ///< taken by the guest, not yet ended
+    std::uint64_t raised = 0;        ///< times it became pending
+    std::uint64_t acknowledged = 0;  ///< times the guest ended it (ack handler calls)
     friend bool operator==(const IrqLineState&, const IrqLineState&) = default;
 };
 

@@ -49,8 +49,8 @@ extern "C" {
  * arguments and results as memory_fault_callback_fn; FAULT_UNHANDLED from it
  * is an error.
  */
-typedef memory_fault_result_t (*unhandled_mem_fault_callback_fn)(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t paddr,
-                                                                 size_t len, void *cookie);
+typedef memory_fault_result_t (*unhandled_mem_fault_callback_fn)(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t paddr, size_t len,
+                                                                 void *cookie);
 
 /**
  * Called by vm_run, on vm_run's thread, for each notification vm_notify
@@ -99,11 +99,11 @@ struct vm_tcb {
 
 /** A virtual CPU (libsel4vm's members that have a meaning on Linux). */
 struct vm_vcpu {
-    struct vm *vm;         /**< the VM it belongs to */
-    struct vm_tcb tcb;     /**< thread parameters */
-    unsigned int vcpu_id;  /**< its index in vm->vcpus: 0 for the first vCPU created (BOOT_VCPU) */
-    int target_cpu;        /**< set by vm_assign_vcpu_target; -1 until then */
-    bool vcpu_online;      /**< true once vcpu_start started it */
+    struct vm *vm;        /**< the VM it belongs to */
+    struct vm_tcb tcb;    /**< thread parameters */
+    unsigned int vcpu_id; /**< its index in vm->vcpus: 0 for the first vCPU created (BOOT_VCPU) */
+    int target_cpu;       /**< set by vm_assign_vcpu_target; -1 until then */
+    bool vcpu_online;     /**< true once vcpu_start started it */
 };
 
 /** The run part of a VM. */
@@ -116,7 +116,7 @@ struct vm_run {
      */
     int exit_reason;
     notification_callback_fn notification_callback; /**< set with vm_register_notification_callback */
-    void *notification_callback_cookie;              /**< its cookie */
+    void *notification_callback_cookie;             /**< its cookie */
 };
 
 /**
@@ -124,20 +124,20 @@ struct vm_run {
  * Allocated by vm_create and freed by vm_destroy.
  */
 struct vm {
-    unsigned int num_vcpus;                     /**< vCPUs created so far */
+    unsigned int num_vcpus;                    /**< vCPUs created so far */
     struct vm_vcpu *vcpus[GUESTMEM_MAX_VCPUS]; /**< vcpus[i] has vcpu_id i; NULL from num_vcpus on */
-    struct vm_mem mem;                          /**< memory */
-    struct vm_run run;                          /**< running */
+    struct vm_mem mem;                         /**< memory */
+    struct vm_run run;                         /**< running */
     /**
      * libplatsupport's I/O operations, for device models that allocate or map
      * through them. The library never uses it; the caller sets it (NULL
      * after vm_create) and keeps what it points to alive.
      */
     ps_io_ops_t *io_ops;
-    seL4_Word entry;      /**< the entry point of the last image vm_load_guest_image loaded (0 before) */
-    char *vm_name;        /**< the VM's name: "vm<vm_id>" until vm_set_name; owned by the library */
-    unsigned int vm_id;   /**< a number unique among the VMs of the process, from 0 */
-    bool vm_initialised;  /**< true once vm_memory_init succeeded */
+    seL4_Word entry;     /**< the entry point of the last image vm_load_guest_image loaded (0 before) */
+    char *vm_name;       /**< the VM's name: "vm<vm_id>" until vm_set_name; owned by the library */
+    unsigned int vm_id;  /**< a number unique among the VMs of the process, from 0 */
+    bool vm_initialised; /**< true once vm_memory_init succeeded */
 };
 
 /**

@@ -132,17 +132,18 @@ GUESTMEM_API int vm_load_guest_image(vm_t *vm, const char *path, uintptr_t flat_
  *   in x0 to x3.
  */
 typedef struct {
-    uint64_t entry;    /**< first instruction */
-    uint64_t stack;    /**< initial stack pointer */
-    uint64_t args[4];  /**< the first four argument registers */
+    uint64_t entry;   /**< first instruction */
+    uint64_t stack;   /**< initial stack pointer */
+    uint64_t args[4]; /**< the first four argument registers */
     /**
      * x86-64 long mode: page-aligned guest RAM for the GDT, TSS and page
      * tables (vm_x86_boot_tables_size(identity_bytes) bytes). Boot every
      * vCPU of a VM before any of them runs: each boot writes the tables.
      */
     uint64_t x86_tables;
-    uint64_t identity_bytes; /**< x86-64: bytes identity-mapped from 0, a multiple of 1 GiB up to 512 GiB; 0 for 4 GiB */
-    bool x86_real_mode;      /**< x86: start in 16-bit real mode (entry 16-byte aligned, below 1 MiB) */
+    uint64_t
+        identity_bytes; /**< x86-64: bytes identity-mapped from 0, a multiple of 1 GiB up to 512 GiB; 0 for 4 GiB */
+    bool x86_real_mode; /**< x86: start in 16-bit real mode (entry 16-byte aligned, below 1 MiB) */
 } vm_boot_spec_t;
 
 /**
@@ -163,15 +164,15 @@ GUESTMEM_API int vcpu_boot(vm_vcpu_t *vcpu, const vm_boot_spec_t *spec);
 
 /** Why a vCPU's run stopped (guestmem::StopReason). */
 typedef enum {
-    VM_STOP_HALTED = 0,          /**< the guest stopped itself: HLT (x86-64) or WFI (AArch64) */
-    VM_STOP_EXITED = 1,          /**< a callback called vcpu_request_exit; see exit_status */
-    VM_STOP_STOPPED = 2,         /**< vm_stop ended the run */
-    VM_STOP_FAULT_ERROR = 3,     /**< a memory access ended in an error; see fault_* */
-    VM_STOP_PORT_IO_ERROR = 4,   /**< an x86 port access had no handler or its handler said error; see port_* */
-    VM_STOP_EXCEPTION = 5,       /**< the guest took an exception it cannot handle */
-    VM_STOP_INTERNAL_ERROR = 6,  /**< the hypervisor or emulator could not go on */
-    VM_STOP_ENTRY_FAILED = 7,    /**< the CPU refused to enter the guest (invalid guest state) */
-    VM_STOP_UNEXPECTED_EXIT = 8  /**< an exit this backend does not handle */
+    VM_STOP_HALTED = 0,         /**< the guest stopped itself: HLT (x86-64) or WFI (AArch64) */
+    VM_STOP_EXITED = 1,         /**< a callback called vcpu_request_exit; see exit_status */
+    VM_STOP_STOPPED = 2,        /**< vm_stop ended the run */
+    VM_STOP_FAULT_ERROR = 3,    /**< a memory access ended in an error; see fault_* */
+    VM_STOP_PORT_IO_ERROR = 4,  /**< an x86 port access had no handler or its handler said error; see port_* */
+    VM_STOP_EXCEPTION = 5,      /**< the guest took an exception it cannot handle */
+    VM_STOP_INTERNAL_ERROR = 6, /**< the hypervisor or emulator could not go on */
+    VM_STOP_ENTRY_FAILED = 7,   /**< the CPU refused to enter the guest (invalid guest state) */
+    VM_STOP_UNEXPECTED_EXIT = 8 /**< an exit this backend does not handle */
 } vm_stop_reason_t;
 
 /** What a vCPU's run did. */
@@ -190,7 +191,8 @@ typedef struct {
     uint64_t exits;          /**< returns to the VMM during the run */
     uint64_t mmio_exits;     /**< of which accesses to unmapped or read-only memory */
     uint64_t port_io_exits;  /**< of which x86 port accesses */
-    char message[256];       /**< for people: why the run stopped, NUL-terminated, truncated to fit ("" for halted and exited) */
+    char message[256]; /**< for people: why the run stopped, NUL-terminated, truncated to fit ("" for halted and exited)
+                        */
 } vm_run_result_t;
 
 /**

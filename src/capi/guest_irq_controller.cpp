@@ -84,8 +84,8 @@ int vm_get_irq_state(vm_t* vm, int irq, vm_irq_state_t* state) {
     }
     auto line = irqs->state(static_cast<IrqNumber>(irq));
     if (!line) return -1;
-    *state = vm_irq_state_t{line->registered, line->target,     line->level_high,  line->pending,
-                            line->in_service, line->raised,     line->acknowledged};
+    *state = vm_irq_state_t{line->registered, line->target, line->level_high,  line->pending,
+                            line->in_service, line->raised, line->acknowledged};
     return 0;
 }
 

@@ -138,8 +138,8 @@ bool deliver_notifications(capi::VmHandle& vm, const std::size_t& running_vcpus)
         const int rc = callback(&vm.view, note.badge, seL4_MessageInfo_new(note.label, 0, 0, 0), cookie);
         lock.lock();
         if (rc != 0) {
-            log(LogLevel::error, "vm_run: the notification callback returned " + std::to_string(rc) +
-                                     " for badge " + std::to_string(note.badge) + "; stopping the VM");
+            log(LogLevel::error, "vm_run: the notification callback returned " + std::to_string(rc) + " for badge " +
+                                     std::to_string(note.badge) + "; stopping the VM");
             ok = false;
             lock.unlock();
             stop_all(vm);
@@ -203,8 +203,8 @@ int vm_run(vm_t* vm) {
     for (capi::VcpuHandle* vcpu : vcpus) {
         std::lock_guard lock(vcpu->run_mutex);
         if (!ended_well(*vcpu->last_run)) {
-            log(LogLevel::error, "vm_run: vCPU " + std::to_string(vcpu->view.vcpu_id) + " stopped: " +
-                                     std::string(to_string(vcpu->last_run->reason)) +
+            log(LogLevel::error, "vm_run: vCPU " + std::to_string(vcpu->view.vcpu_id) +
+                                     " stopped: " + std::string(to_string(vcpu->last_run->reason)) +
                                      (vcpu->last_run->message.empty() ? "" : " (" + vcpu->last_run->message + ")"));
             ok = false;
         }

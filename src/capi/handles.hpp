@@ -29,9 +29,9 @@ struct VcpuHandle {
     vm_vcpu_t view{};  // what C code holds a pointer to
     Vcpu* core = nullptr;
     VmHandle* owner = nullptr;
-    std::atomic<bool> running{false};     // in vcpu_run or vm_run
-    std::mutex run_mutex;                 // guards last_run
-    std::optional<RunResult> last_run;    // of the last vm_run or vcpu_run
+    std::atomic<bool> running{false};   // in vcpu_run or vm_run
+    std::mutex run_mutex;               // guards last_run
+    std::optional<RunResult> last_run;  // of the last vm_run or vcpu_run
 };
 
 /// A notification vm_notify delivered, waiting for vm_run.
@@ -53,7 +53,7 @@ struct VmHandle {
     /// vm_run's state: whether one runs, and the notifications it has yet to deliver.
     std::mutex run_mutex;
     std::condition_variable run_wake;
-    bool running = false;                     // under run_mutex
+    bool running = false;                    // under run_mutex
     std::deque<Notification> notifications;  // under run_mutex
 };
 

@@ -60,8 +60,8 @@ vm_t* vm_create(vm_backend_t backend) {
 vm_t* vm_create_arch(vm_backend_t backend, vm_arch_t arch) {
     ApiCall call(__func__);
     if (arch != VM_ARCH_X86_64 && arch != VM_ARCH_AARCH64) {
-        (void)fail(Errc::invalid_argument, "arch " + std::to_string(static_cast<int>(arch)) +
-                                               " is not VM_ARCH_X86_64 or VM_ARCH_AARCH64");
+        (void)fail(Errc::invalid_argument,
+                   "arch " + std::to_string(static_cast<int>(arch)) + " is not VM_ARCH_X86_64 or VM_ARCH_AARCH64");
         return nullptr;
     }
     return create_vm(backend, arch == VM_ARCH_AARCH64 ? Arch::aarch64 : Arch::x86_64);
@@ -123,16 +123,16 @@ vm_vcpu_t* vm_create_vcpu(vm_t* vm, int priority) {
     capi::VmHandle* handle = capi::live_vm_handle(vm);
     if (!handle) return nullptr;
     if (priority < 0 || priority > kMaxPriority) {
-        (void)fail(Errc::invalid_argument,
-                   "priority " + std::to_string(priority) + " is not in seL4's range 0 to " + std::to_string(kMaxPriority));
+        (void)fail(Errc::invalid_argument, "priority " + std::to_string(priority) + " is not in seL4's range 0 to " +
+                                               std::to_string(kMaxPriority));
         return nullptr;
     }
     // Under the handle's mutex: vcpus[] and num_vcpus change together, and
     // the core's vCPU index is the C vcpu_id.
     std::lock_guard lock(handle->mutex);
     if (handle->vcpus.size() >= GUESTMEM_MAX_VCPUS) {
-        (void)fail(Errc::invalid_argument, "the VM has " + std::to_string(GUESTMEM_MAX_VCPUS) +
-                                               " vCPUs already (GUESTMEM_MAX_VCPUS)");
+        (void)fail(Errc::invalid_argument,
+                   "the VM has " + std::to_string(GUESTMEM_MAX_VCPUS) + " vCPUs already (GUESTMEM_MAX_VCPUS)");
         return nullptr;
     }
     auto vcpu = handle->core->create_vcpu();
@@ -167,8 +167,8 @@ int vm_assign_vcpu_target(vm_vcpu_t* vcpu, int target_cpu) {
     std::lock_guard lock(handle->owner->mutex);
     for (const auto& other : handle->owner->vcpus) {
         if (other.get() != handle && other->view.target_cpu == target_cpu) {
-            (void)fail(Errc::invalid_argument, "vCPU " + std::to_string(other->view.vcpu_id) +
-                                                   " is assigned to CPU " + std::to_string(target_cpu) + " already");
+            (void)fail(Errc::invalid_argument, "vCPU " + std::to_string(other->view.vcpu_id) + " is assigned to CPU " +
+                                                   std::to_string(target_cpu) + " already");
             return -1;
         }
     }

@@ -13,7 +13,6 @@
 
 namespace guestmem {
 
-
 namespace {
 
 /// The reason an image is refused. Not fail: that one logs the
@@ -42,8 +41,7 @@ bool fits(std::uint64_t addr, std::uint64_t size, RamWindow ram) {
     return addr >= ram.base && addr - ram.base <= ram.size && size <= ram.size - (addr - ram.base);
 }
 
-Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& path, Arch arch,
-                                       RamWindow ram) {
+Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& path, Arch arch, RamWindow ram) {
     Elf64_Ehdr header;
     if (file.size() < sizeof header) return refuse(path + ": truncated ELF header");
     std::memcpy(&header, file.data(), sizeof header);
@@ -105,8 +103,7 @@ Result<GuestImage> parse_elf(std::vector<std::byte> file, const std::string& pat
 
 }  // namespace
 
-Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr,
-                                              Arch arch, RamWindow ram) {
+Result<GuestImage> read_guest_image(const std::string& path, GuestAddr flat_load_addr, Arch arch, RamWindow ram) {
     ApiCall call("read_guest_image");
     auto read = read_image_file(path, kMaxImageBytes);
     if (!read) return read.error();

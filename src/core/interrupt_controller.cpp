@@ -13,8 +13,8 @@ namespace {
 std::string line_name(IrqNumber irq) { return "IRQ " + std::to_string(irq); }
 
 Error out_of_range(IrqNumber irq) {
-    return fail(Errc::invalid_argument, line_name(irq) + " is out of range (0 to " +
-                                            std::to_string(InterruptController::kMaxIrqs - 1) + ")");
+    return fail(Errc::invalid_argument,
+                line_name(irq) + " is out of range (0 to " + std::to_string(InterruptController::kMaxIrqs - 1) + ")");
 }
 
 }  // namespace
@@ -53,8 +53,8 @@ Result<void> InterruptController::register_irq(Vcpu& vcpu, IrqNumber irq, IrqAck
     std::lock_guard lock(mutex_);
     Line& line = lines_[irq];
     if (line.state.registered) {
-        return fail(Errc::invalid_argument, line_name(irq) + " is registered already (for vCPU " +
-                                                std::to_string(line.state.target) + ")");
+        return fail(Errc::invalid_argument,
+                    line_name(irq) + " is registered already (for vCPU " + std::to_string(line.state.target) + ")");
     }
     line.state.registered = true;
     line.state.target = vcpu.index();
@@ -117,7 +117,8 @@ Result<void> InterruptController::take(Vcpu& vcpu, IrqNumber irq) {
     if (!line) return line.error();
     IrqLineState& s = (*line)->state;
     if (!s.pending || s.target != vcpu.index()) {
-        return fail(Errc::invalid_argument, line_name(irq) + " is not pending for vCPU " + std::to_string(vcpu.index()));
+        return fail(Errc::invalid_argument,
+                    line_name(irq) + " is not pending for vCPU " + std::to_string(vcpu.index()));
     }
     s.pending = false;
     s.in_service = true;

@@ -96,7 +96,8 @@ TEST(CVmStruct, RamRegionsListEveryRegisteredRangeSplitIntoAllocatedAndFreePiece
     ASSERT_EQ(vm_ram_register_at(c.vm, 0x100000, 0x10000, false), 0);
     EXPECT_EQ(regions_of(c.vm), (std::vector<Region>{{0x100000, 0x10000, 0}}));
     vm_ram_mark_allocated(c.vm, 0x104000, 0x2000);
-    EXPECT_EQ(regions_of(c.vm), (std::vector<Region>{{0x100000, 0x4000, 0}, {0x104000, 0x2000, 1}, {0x106000, 0xa000, 0}}));
+    EXPECT_EQ(regions_of(c.vm),
+              (std::vector<Region>{{0x100000, 0x4000, 0}, {0x104000, 0x2000, 1}, {0x106000, 0xa000, 0}}));
     uintptr_t at = 0;
     ASSERT_EQ(vm_ram_allocate_checked(c.vm, 0x4000, 0x1000, &at), 0);
     ASSERT_EQ(vm_ram_register_at(c.vm, 0x400000, 0x1000, false), 0);
@@ -214,8 +215,8 @@ TEST(CVmStruct, ForgedNullAndDestroyedHandlesAreRefusedByEveryCall) {
         EXPECT_EQ(vm_create_vcpu(vm, 0), nullptr);
         EXPECT_EQ(vm_vcpu_for_target_cpu(vm, 0), nullptr);
         EXPECT_EQ(vm_find_free_unassigned_vcpu(vm), nullptr);
-        EXPECT_EQ(vm_register_notification_callback(vm, [](vm_t*, seL4_Word, seL4_MessageInfo_t, void*) { return 0; },
-                                                    nullptr),
+        EXPECT_EQ(vm_register_notification_callback(
+                      vm, [](vm_t*, seL4_Word, seL4_MessageInfo_t, void*) { return 0; }, nullptr),
                   -1);
         EXPECT_EQ(vm_load_guest_image(vm, "/dev/null", 0, nullptr), -1);
     }

@@ -227,7 +227,8 @@ TEST(VcpuFault, TheVcpuAdvancesOncePerCompletedAccess) {
         ASSERT_NE(vm_reserve_memory_at(c.vm, kDevice, 0x10, stepping, &st), nullptr);
         ASSERT_TRUE(sim::set_instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu), kIp));
         EXPECT_EQ(c.read_value(kDevice, 4), 5u);
-        EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp + sim::kInstructionBytes) << advances;
+        EXPECT_EQ(*sim::instruction_pointer(*guestmem::capi::live_vcpu(c.vcpu)), kIp + sim::kInstructionBytes)
+            << advances;
     }
 }
 

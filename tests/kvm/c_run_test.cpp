@@ -35,9 +35,9 @@ struct Device {
     std::mutex mutex;
     std::vector<unsigned> writers;  // vcpu_id of each write
     std::atomic<int> writes{0};
-    int64_t exit_status = -1;       // >= 0: each write asks the vCPU to exit with it
-    bool notify = false;            // each write notifies the VM (badge vcpu_id + 1, label 5)
-    std::vector<int> pinned_cpu;    // per write: the one CPU the vCPU thread may run on, or -1
+    int64_t exit_status = -1;     // >= 0: each write asks the vCPU to exit with it
+    bool notify = false;          // each write notifies the VM (badge vcpu_id + 1, label 5)
+    std::vector<int> pinned_cpu;  // per write: the one CPU the vCPU thread may run on, or -1
 };
 
 int only_cpu_of_this_thread() {
@@ -259,7 +259,7 @@ TEST_P(CGuestRun, WhileVmRunRunsItCannotRunAgainNorBeDestroyed) {
                   [](vm_t* v, seL4_Word, seL4_MessageInfo_t, void* cookie) {
                       auto* p = static_cast<Probe*>(cookie);
                       p->run_again = vm_run(v);
-                      vm_destroy(v);  // refused: vm_run runs on it
+                      vm_destroy(v);                         // refused: vm_run runs on it
                       p->destroy_refused = vm_stop(v) == 0;  // the handle is still live
                       vm_run_result_t r;
                       p->vcpu_run_again = vcpu_run(p->vcpu, &r);
