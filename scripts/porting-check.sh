@@ -30,7 +30,8 @@ Options:
   --all-errors       group every error of each file, not only the first
                      (each cause counts a file once)
   --json FILE        also write the results as JSON to FILE
-  --verbose          print the compiler's whole output for failing files
+  --verbose          print the headers and the compile command used, and the
+                     compiler's whole output for failing files
   --quiet            print only failing files and the summary
   -h, --help         this text
 Environment: CC (default cc).
@@ -156,6 +157,12 @@ if ! echo 'int x;' | $cc -x c -fdiagnostics-plain-output -fsyntax-only - 2>/dev/
   flags+=(-fno-caret-diagnostics)
 fi
 
+if [ "$verbose" = 1 ]; then
+  echo "porting-check: guestmem headers: ${header_flags[*]}"
+  if [ "$use_stubs" = 1 ]; then echo "porting-check: stub headers: $stubs"; else echo "porting-check: no stub headers"; fi
+  echo "porting-check: $cc ${flags[*]} FILE"
+fi
+
 files=()
 for input in "${inputs[@]}"; do
   if [ -d "$input" ]; then
@@ -172,20 +179,29 @@ done
 # name, without the parts that differ from file to file.
 cause() {
   local m=$1 q="'([^']*)'"
+  # GCC's and clang's wordings.
+  local header=""
   if [[ $m =~ ^fatal\ error:\ ([^:]+):\ No\ such\ file ]]; then
-    case "${BASH_REMATCH[1]}" in
+    header=${BASH_REMATCH[1]}
+  elif [[ $m =~ ^fatal\ error:\ $q\ file\ not\ found ]]; then
+    header=${BASH_REMATCH[1]}
+  fi
+  if [ -n "$header" ]; then
+    case "$header" in
     # Libraries Linux has: the header is the system's, from its package.
-    libfdt.h | fdt.h) echo "missing header <${BASH_REMATCH[1]}> (install libfdt: Debian libfdt-dev)" ;;
-    *) echo "missing header <${BASH_REMATCH[1]}>" ;;
+    libfdt.h | fdt.h) echo "missing header <$header> (install libfdt: Debian libfdt-dev)" ;;
+    *) echo "missing header <$header>" ;;
     esac
-  elif [[ $m =~ ^error:\ $q\ undeclared ]]; then
+  elif [[ $m =~ ^error:\ $q\ undeclared ]] || [[ $m =~ ^error:\ use\ of\ undeclared\ identifier\ $q ]]; then
     echo "undeclared '${BASH_REMATCH[1]}'"
-  elif [[ $m =~ implicit\ declaration\ of\ function\ $q ]]; then
+  elif [[ $m =~ implicit\ declaration\ of\ function\ $q ]] || [[ $m =~ call\ to\ undeclared\ function\ $q ]]; then
     echo "undeclared function '${BASH_REMATCH[1]}'"
   elif [[ $m =~ ^error:\ unknown\ type\ name\ $q ]]; then
     echo "unknown type '${BASH_REMATCH[1]}'"
   elif [[ $m =~ ^error:\ $q(\ \{aka\ $q\})?\ has\ no\ member\ named\ $q ]]; then
     echo "no member '${BASH_REMATCH[4]}' in '${BASH_REMATCH[1]}'"
+  elif [[ $m =~ ^error:\ no\ member\ named\ $q\ in\ $q ]]; then
+    echo "no member '${BASH_REMATCH[1]}' in '${BASH_REMATCH[2]}'"
   elif [[ $m =~ invalid\ use\ of\ (undefined\ type|incomplete\ typedef)\ $q ]]; then
     echo "incomplete type '${BASH_REMATCH[2]}'"
   elif [[ $m =~ dereferencing\ pointer\ to\ incomplete\ type\ $q ]]; then
