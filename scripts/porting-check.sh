@@ -215,8 +215,8 @@ cause() {
   elif [[ $m =~ ^error:\ redefinition\ of\ $q ]]; then
     echo "redefinition of '${BASH_REMATCH[1]}'"
   else
-    # Keep the words and quoted names; drop numbers and positions.
-    echo "${m#error: }" | sed -e 's/ \[-W[^]]*\]$//' -e 's/[0-9][0-9]*/N/g'
+    # Keep the words and quoted names; numbers (not those inside names) become N.
+    echo "${m#error: }" | sed -E -e 's/ \[-W[^]]*\]$//' -e 's/(^|[^A-Za-z0-9_])[0-9]+/\1N/g'
   fi
 }
 
