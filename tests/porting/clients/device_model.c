@@ -3,7 +3,7 @@
  * A device model written the way libsel4vm VMM code writes them: it includes
  * libsel4vm's headers and the seL4 library headers such code uses
  * (<utils/util.h>, <platsupport/io.h>), allocates its state through the
- * VMM's ps_io_ops_t and logs with ZF_LOG*. The porting check must report it
+ * VMM's I/O operations (vm->io_ops) and logs with ZF_LOG*. The porting check must report it
  * as compiling (tests/porting/check_script.cmake), and, built against
  * guestmem and the porting stubs, it runs on the sim backend (the
  * porting_device_model test): the stubs are enough to run such code, not
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sel4vm/boot.h>
 #include <sel4vm/guest_memory.h>
 #include <sel4vm/guest_vcpu_fault.h>
 #include <sel4vm/guest_vm.h>
@@ -53,8 +54,9 @@ static memory_fault_result_t device_fault(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t a
     return FAULT_HANDLED;
 }
 
-/* Installs the device at `base`; its state comes from io_ops's allocator. */
-static struct device_state *device_install(vm_t *vm, ps_io_ops_t *io_ops, uintptr_t base) {
+/* Installs the device at `base`; its state comes from the VMM's allocator, vm->io_ops. */
+static struct device_state *device_install(vm_t *vm, uintptr_t base) {
+    ps_io_ops_t *io_ops = vm->io_ops;
     struct device_state *dev = NULL;
     int error = ps_calloc(&io_ops->malloc_ops, 1, sizeof(*dev), (void **)&dev);
     if (error || dev == NULL) {
@@ -86,9 +88,9 @@ static void expect(uint64_t got, uint64_t want, const char *what) {
     }
 }
 
-/* Guest accesses to a device installed with io_ops; a failed check counts in `failures`. */
-static void exercise(vm_t *vm, vm_vcpu_t *vcpu, ps_io_ops_t *io_ops, uintptr_t base) {
-    struct device_state *dev = device_install(vm, io_ops, base);
+/* Guest accesses to a device installed at `base`; a failed check counts in `failures`. */
+static void exercise(vm_t *vm, vm_vcpu_t *vcpu, uintptr_t base) {
+    struct device_state *dev = device_install(vm, base);
     if (dev == NULL) {
         failures++;
         return;
@@ -116,7 +118,7 @@ int main(void) {
         ZF_LOGE("cannot create a sim VM");
         return 1;
     }
-    vm_vcpu_t *vcpu = vm_create_vcpu(vm);
+    vm_vcpu_t *vcpu = vm_create_vcpu(vm, 0);
     if (vcpu == NULL) {
         ZF_LOGE("cannot create a vCPU");
         return 1;
@@ -126,12 +128,15 @@ int main(void) {
     ps_io_ops_t io_ops;
     memset(&io_ops, 0, sizeof(io_ops));
     expect((uint64_t)ps_new_stdlib_malloc_ops(&io_ops.malloc_ops), 0, "ps_new_stdlib_malloc_ops");
-    exercise(vm, vcpu, &io_ops, DEVICE_BASE);
+    vm->io_ops = &io_ops;
+    exercise(vm, vcpu, DEVICE_BASE);
 
     /* Zeroed I/O operations: the stubs allocate with the C library too. */
     ps_io_ops_t zeroed;
     memset(&zeroed, 0, sizeof(zeroed));
-    exercise(vm, vcpu, &zeroed, DEVICE_BASE + 0x1000u);
+    vm->io_ops = &zeroed;
+    exercise(vm, vcpu, DEVICE_BASE + 0x1000u);
+    vm->io_ops = NULL;
 
     vm_destroy(vm);
     if (failures != 0) {
