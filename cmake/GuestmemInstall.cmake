@@ -50,6 +50,18 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/guestmem
   COMPONENT dev
   FILES_MATCHING PATTERN "*.hpp" PATTERN "export.h" ${guestmem_header_excludes})
 
+# The porting check: scripts/porting-check.sh compiles libsel4vm client code
+# against the installed headers, with the stub headers of the seL4 libraries
+# around libsel4vm (scripts/porting-stubs). Installed as
+# share/guestmem/porting-check.sh and share/guestmem/porting-stubs/; the script
+# finds the headers in ../../include from there.
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/porting-check.sh
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/guestmem
+  COMPONENT dev)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/scripts/porting-stubs
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/guestmem
+  COMPONENT dev)
+
 install(EXPORT guestmemTargets
   NAMESPACE guestmem::
   DESTINATION ${GUESTMEM_CMAKE_DIR}

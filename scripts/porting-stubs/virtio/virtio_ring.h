@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Porting-check stub of libvirtio's <virtio/virtio_ring.h>. The virtio names
+ * and layouts are the virtio specification's; Linux exports them in
+ * <linux/virtio_ring.h>, which this header gives.
+ */
+#ifndef GUESTMEM_STUB_VIRTIO_VIRTIO_RING_H
+#define GUESTMEM_STUB_VIRTIO_VIRTIO_RING_H
+
+#include <stdint.h>
+
+#include <linux/virtio_ring.h>
+
+#endif /* GUESTMEM_STUB_VIRTIO_VIRTIO_RING_H */
