@@ -52,6 +52,7 @@ struct IrqLineState {
     bool in_service = false;         ///< taken by the guest, not yet ended
     std::uint64_t raised = 0;        ///< times it became pending
     std::uint64_t acknowledged = 0;  ///< times the guest ended it (ack handler calls)
+    /// Equal when every member is.
     friend bool operator==(const IrqLineState&, const IrqLineState&) = default;
 };
 

@@ -15,8 +15,9 @@
  * dereferenced by the library.
  *
  * Like libsel4vm's guest_vm.h, this header gives its includers
- * <sel4vm/guest_memory.h> and the C library headers libsel4vm code leans on
- * (assert.h, stdbool.h, stddef.h, stdint.h, stdio.h, stdlib.h, string.h).
+ * <sel4vm/guest_memory.h>, the C library headers libsel4vm code leans on
+ * (assert.h, stdbool.h, stddef.h, stdint.h, stdio.h, stdlib.h, string.h), and
+ * the seL4 libraries' headers libsel4vm's includes, where the build has them.
  */
 #ifndef SEL4VM_GUEST_VM_H
 #define SEL4VM_GUEST_VM_H
@@ -31,10 +32,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sel4vm/guest_memory.h>
+#include <sel4vm/guest_vm_types.h>
 #include <sel4vm/sel4_compat.h>
 
-#include <sel4vm/guest_vm_types.h>
-#include <sel4vm/guest_memory.h>
+/*
+ * libsel4vm's guest_vm.h includes the seL4 libraries' headers, and code
+ * written for it leans on what they define (ZF_LOG*, ps_calloc, ...). Where a
+ * build has them (the real libraries, or the stubs of guestmem's porting
+ * check), they are included too; guestmem itself needs none of them.
+ */
+#if defined(__has_include)
+#if __has_include(<sel4/sel4.h>)
+#include <sel4/sel4.h>
+#endif
+#if __has_include(<vka/vka.h>)
+#include <vka/vka.h>
+#endif
+#if __has_include(<simple/simple.h>)
+#include <simple/simple.h>
+#endif
+#if __has_include(<vspace/vspace.h>)
+#include <vspace/vspace.h>
+#endif
+#if __has_include(<platsupport/io.h>)
+#include <platsupport/io.h>
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -144,7 +144,10 @@ Result<void> InterruptController::end(Vcpu& vcpu, IrqNumber irq) {
         if (l.state.level_high && make_pending(l)) target = &vcpu;
         ack = l.ack;  // a copy: the handler runs without the lock
     }
-    if (ack) ack(vcpu, irq);
+    if (ack) {
+        ApiCall::UserCode user_code;  // the handler's own calls log under their names
+        ack(vcpu, irq);
+    }
     if (target && wake_) wake_(*target);
     return {};
 }
