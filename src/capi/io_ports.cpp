@@ -78,7 +78,7 @@ PortResult dispatch(VcpuHandle& vcpu, PortAccess& access) {
     const bool is_in = !access.is_write;
     unsigned int value = is_in ? 0 : access.data & mask;
     int result = IO_FAULT_UNHANDLED;
-    std::string decided_by = "no handler";
+    bool asked_callback = false;
     {
         PortCallbackScope scope(&vcpu.view);
         ApiCall::UserCode user_code;
@@ -86,35 +86,36 @@ PortResult dispatch(VcpuHandle& vcpu, PortAccess& access) {
             const vm_ioport_interface_t& in = range->interface;
             if (is_in && in.port_in) {
                 result = in.port_in(&vcpu.view, in.cookie, access.port, access.size, &value);
-                decided_by = "the handler of " + describe(*range);
             } else if (!is_in && in.port_out) {
                 result = in.port_out(&vcpu.view, in.cookie, access.port, access.size, value);
-                decided_by = "the handler of " + describe(*range);
             }
         }
         if (result == IO_FAULT_UNHANDLED && unhandled) {
             if (is_in) value = 0;
+            asked_callback = true;
             result = unhandled(&vcpu.view, access.port, is_in, &value, access.size, unhandled_cookie);
-            decided_by = "the unhandled-port callback";
         }
     }
-    const std::string what = "vCPU " + std::to_string(vcpu.view.vcpu_id) + ": " + describe(access);
-    switch (result) {
-    case IO_FAULT_HANDLED:
+    if (result == IO_FAULT_HANDLED) {
         if (is_in) access.data = value & mask;
         return PortResult::handled;
-    case IO_FAULT_UNHANDLED:
-        log(LogLevel::error, "port I/O: " + what + ": " + decided_by +
-                                 (unhandled ? " did not handle it" : " took it and there is no unhandled-port callback"));
-        return PortResult::error;
-    case IO_FAULT_ERROR:
-        log(LogLevel::error, "port I/O: " + what + ": " + decided_by + " returned IO_FAULT_ERROR");
-        return PortResult::error;
-    default:
-        log(LogLevel::error, "port I/O: " + what + ": " + decided_by + " returned " + std::to_string(result) +
-                                 ", not an ioport_fault_result_t");
-        return PortResult::error;
     }
+    const std::string who = asked_callback ? "the unhandled-port callback"
+                            : range        ? "the handler of " + describe(*range)
+                                           : std::string("no handler covers the port");
+    std::string why;
+    if (result == IO_FAULT_UNHANDLED) {
+        why = asked_callback ? who + " returned IO_FAULT_UNHANDLED"
+              : range        ? who + " did not handle it and there is no unhandled-port callback"
+                             : who + " and there is no unhandled-port callback";
+    } else if (result == IO_FAULT_ERROR) {
+        why = who + " returned IO_FAULT_ERROR";
+    } else {
+        why = who + " returned " + std::to_string(result) + ", not an ioport_fault_result_t";
+    }
+    log(LogLevel::error,
+        "port I/O: vCPU " + std::to_string(vcpu.view.vcpu_id) + ": " + describe(access) + ": " + why);
+    return PortResult::error;
 }
 
 /// The VM behind `vm` if it is a live handle of x86-64 guests; null (logged) otherwise.
