@@ -15,8 +15,8 @@
 
 /** Where the exception class starts. */
 #define HSR_EXCEPTION_CLASS_SHIFT (26)
-/** The exception class bits. */
-#define HSR_EXCEPTION_CLASS_MASK (HSR_MAX_EXCEPTION << HSR_EXCEPTION_CLASS_SHIFT)
+/** The exception class bits (unsigned: 0x3f << 26 does not fit an int). */
+#define HSR_EXCEPTION_CLASS_MASK ((unsigned int)HSR_MAX_EXCEPTION << HSR_EXCEPTION_CLASS_SHIFT)
 /** The exception class of syndrome `hsr`. */
 #define HSR_EXCEPTION_CLASS(hsr) (((hsr) & HSR_EXCEPTION_CLASS_MASK) >> HSR_EXCEPTION_CLASS_SHIFT)
 
