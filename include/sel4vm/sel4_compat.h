@@ -196,31 +196,31 @@ typedef struct seL4_VCPUContext_ {
  * (<sel4vm/arch/guest_arm_context.h>), which say which of them guestmem holds.
  */
 typedef enum {
-    seL4_VCPUReg_SCTLR = 0,       /**< SCTLR_EL1 */
-    seL4_VCPUReg_TTBR0 = 1,       /**< TTBR0_EL1 */
-    seL4_VCPUReg_TTBR1 = 2,       /**< TTBR1_EL1 */
-    seL4_VCPUReg_TCR = 3,         /**< TCR_EL1 */
-    seL4_VCPUReg_MAIR = 4,        /**< MAIR_EL1 */
-    seL4_VCPUReg_AMAIR = 5,       /**< AMAIR_EL1 */
-    seL4_VCPUReg_CIDR = 6,        /**< CONTEXTIDR_EL1 */
-    seL4_VCPUReg_ACTLR = 7,       /**< ACTLR_EL1 */
-    seL4_VCPUReg_CPACR = 8,       /**< CPACR_EL1 */
-    seL4_VCPUReg_AFSR0 = 9,       /**< AFSR0_EL1 */
-    seL4_VCPUReg_AFSR1 = 10,      /**< AFSR1_EL1 */
-    seL4_VCPUReg_ESR = 11,        /**< ESR_EL1 */
-    seL4_VCPUReg_FAR = 12,        /**< FAR_EL1 */
-    seL4_VCPUReg_ISR = 13,        /**< ISR_EL1 */
-    seL4_VCPUReg_VBAR = 14,       /**< VBAR_EL1 */
-    seL4_VCPUReg_TPIDR_EL1 = 15,  /**< TPIDR_EL1 */
-    seL4_VCPUReg_VMPIDR_EL2 = 16, /**< VMPIDR_EL2 (the MPIDR the guest reads) */
-    seL4_VCPUReg_SP_EL1 = 17,     /**< SP_EL1 */
-    seL4_VCPUReg_ELR_EL1 = 18,    /**< ELR_EL1 */
-    seL4_VCPUReg_SPSR_EL1 = 19,   /**< SPSR_EL1 */
-    seL4_VCPUReg_CNTV_CTL = 20,   /**< CNTV_CTL_EL0 */
-    seL4_VCPUReg_CNTV_CVAL = 21,  /**< CNTV_CVAL_EL0 */
-    seL4_VCPUReg_CNTVOFF = 22,    /**< CNTVOFF_EL2 */
-    seL4_VCPUReg_CNTKCTL_EL1 = 23,/**< CNTKCTL_EL1 */
-    seL4_VCPUReg_Num = 24         /**< how many there are */
+    seL4_VCPUReg_SCTLR = 0,        /**< SCTLR_EL1 */
+    seL4_VCPUReg_TTBR0 = 1,        /**< TTBR0_EL1 */
+    seL4_VCPUReg_TTBR1 = 2,        /**< TTBR1_EL1 */
+    seL4_VCPUReg_TCR = 3,          /**< TCR_EL1 */
+    seL4_VCPUReg_MAIR = 4,         /**< MAIR_EL1 */
+    seL4_VCPUReg_AMAIR = 5,        /**< AMAIR_EL1 */
+    seL4_VCPUReg_CIDR = 6,         /**< CONTEXTIDR_EL1 */
+    seL4_VCPUReg_ACTLR = 7,        /**< ACTLR_EL1 */
+    seL4_VCPUReg_CPACR = 8,        /**< CPACR_EL1 */
+    seL4_VCPUReg_AFSR0 = 9,        /**< AFSR0_EL1 */
+    seL4_VCPUReg_AFSR1 = 10,       /**< AFSR1_EL1 */
+    seL4_VCPUReg_ESR = 11,         /**< ESR_EL1 */
+    seL4_VCPUReg_FAR = 12,         /**< FAR_EL1 */
+    seL4_VCPUReg_ISR = 13,         /**< ISR_EL1 */
+    seL4_VCPUReg_VBAR = 14,        /**< VBAR_EL1 */
+    seL4_VCPUReg_TPIDR_EL1 = 15,   /**< TPIDR_EL1 */
+    seL4_VCPUReg_VMPIDR_EL2 = 16,  /**< VMPIDR_EL2 (the MPIDR the guest reads) */
+    seL4_VCPUReg_SP_EL1 = 17,      /**< SP_EL1 */
+    seL4_VCPUReg_ELR_EL1 = 18,     /**< ELR_EL1 */
+    seL4_VCPUReg_SPSR_EL1 = 19,    /**< SPSR_EL1 */
+    seL4_VCPUReg_CNTV_CTL = 20,    /**< CNTV_CTL_EL0 */
+    seL4_VCPUReg_CNTV_CVAL = 21,   /**< CNTV_CVAL_EL0 */
+    seL4_VCPUReg_CNTVOFF = 22,     /**< CNTVOFF_EL2 */
+    seL4_VCPUReg_CNTKCTL_EL1 = 23, /**< CNTKCTL_EL1 */
+    seL4_VCPUReg_Num = 24          /**< how many there are */
 } seL4_VCPUReg;
 
 #ifdef __cplusplus

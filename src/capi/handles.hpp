@@ -45,8 +45,8 @@ struct Notification {
 struct PortRange {
     std::uint16_t start = 0;
     std::uint16_t end = 0;
-    vm_ioport_interface_t interface{};  // desc points nowhere: see `desc`
-    std::string desc;                   // the caller's desc, copied ("" for NULL)
+    vm_ioport_interface_t interface = {};  // desc points nowhere: see `desc`
+    std::string desc;                      // the caller's desc, copied ("" for NULL)
 };
 
 /// A VM's port I/O table (<sel4vm/arch/ioports.h>, io_ports.cpp): read by
@@ -75,7 +75,9 @@ struct VmHandle {
     std::condition_variable run_wake;
     bool running = false;                     // under run_mutex
     std::deque<Notification> notifications;  // under run_mutex
-    PortTable ports;                          // x86 port I/O handlers (io_ports.cpp)
+
+    /// x86 port I/O handlers (io_ports.cpp).
+    PortTable ports;
 };
 
 /// The capability space behind vmm_frame_alloc and friends: one per process,

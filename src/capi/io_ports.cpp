@@ -38,9 +38,7 @@ private:
     const vm_vcpu_t* saved_;
 };
 
-std::uint32_t mask_of(unsigned size) {
-    return size >= 4 ? ~std::uint32_t{0} : (std::uint32_t{1} << (8 * size)) - 1;
-}
+std::uint32_t mask_of(unsigned size) { return size >= 4 ? ~std::uint32_t{0} : (std::uint32_t{1} << (8 * size)) - 1; }
 
 std::string hex(unsigned value) {
     std::ostringstream out;
@@ -113,8 +111,7 @@ PortResult dispatch(VcpuHandle& vcpu, PortAccess& access) {
     } else {
         why = who + " returned " + std::to_string(result) + ", not an ioport_fault_result_t";
     }
-    log(LogLevel::error,
-        "port I/O: vCPU " + std::to_string(vcpu.view.vcpu_id) + ": " + describe(access) + ": " + why);
+    log(LogLevel::error, "port I/O: vCPU " + std::to_string(vcpu.view.vcpu_id) + ": " + describe(access) + ": " + why);
     return PortResult::error;
 }
 

@@ -13,10 +13,10 @@ VcpuHandle* context_vcpu(vm_vcpu_t* vcpu, Arch arch) {
     if (!handle) return nullptr;
     if (handle->core->arch() != arch) {
         const bool x86 = arch == Arch::x86_64;
-        (void)fail(Errc::invalid_argument,
-                   std::string("the vCPU belongs to a VM of ") + (x86 ? "AArch64" : "x86-64") +
-                       " guests: this is the " + (x86 ? "x86-64" : "AArch64") + " function; use <sel4vm/arch/" +
-                       (x86 ? "guest_arm_context.h" : "guest_x86_context.h") + "> for that VM");
+        (void)fail(Errc::invalid_argument, std::string("the vCPU belongs to a VM of ") + (x86 ? "AArch64" : "x86-64") +
+                                               " guests: this is the " + (x86 ? "x86-64" : "AArch64") +
+                                               " function; use <sel4vm/arch/" +
+                                               (x86 ? "guest_arm_context.h" : "guest_x86_context.h") + "> for that VM");
         return nullptr;
     }
     return handle;
@@ -39,10 +39,10 @@ StillVcpu::StillVcpu(VcpuHandle& vcpu, Use use) : vcpu_(vcpu) {
                    which + " is in the middle of the access its callback handles: change its registers after the run "
                            "returns (vcpu_request_exit ends it)");
     } else {
-        (void)fail(Errc::invalid_argument, which + " is running (vcpu_run or vm_run on another thread): " +
-                                               (use == Use::read ? "read" : "change") +
-                                               " its registers after the run returns" +
-                                               (use == Use::read ? ", or from its own callbacks" : ""));
+        (void)fail(
+            Errc::invalid_argument,
+            which + " is running (vcpu_run or vm_run on another thread): " + (use == Use::read ? "read" : "change") +
+                " its registers after the run returns" + (use == Use::read ? ", or from its own callbacks" : ""));
     }
 }
 

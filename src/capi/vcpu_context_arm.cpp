@@ -85,8 +85,8 @@ capi::VcpuHandle* arm_vcpu(vm_vcpu_t* vcpu) { return capi::context_vcpu(vcpu, Ar
 /// The slot of register index `reg`, if guestmem holds it; null (logged) otherwise.
 const UserSlot* held_slot(unsigned int reg) {
     if (reg >= kSlots.size()) {
-        (void)fail(Errc::invalid_argument, "register index " + std::to_string(reg) +
-                                               " is past seL4_UserContext (0 pc to 35 tpidrro_el0)");
+        (void)fail(Errc::invalid_argument,
+                   "register index " + std::to_string(reg) + " is past seL4_UserContext (0 pc to 35 tpidrro_el0)");
         return nullptr;
     }
     const UserSlot& slot = kSlots[reg];
@@ -112,13 +112,13 @@ Result<Arm64SystemState> arm_system_state(const Vcpu& vcpu) {
 
 // seL4_VCPUReg's names, by number.
 constexpr std::array<const char*, seL4_VCPUReg_Num> kVcpuRegNames{
-    "SCTLR", "TTBR0",      "TTBR1",  "TCR",     "MAIR",     "AMAIR",    "CIDR",      "ACTLR",
-    "CPACR", "AFSR0",      "AFSR1",  "ESR",     "FAR",      "ISR",      "VBAR",      "TPIDR_EL1",
+    "SCTLR",      "TTBR0",  "TTBR1",   "TCR",      "MAIR",     "AMAIR",     "CIDR",    "ACTLR",
+    "CPACR",      "AFSR0",  "AFSR1",   "ESR",      "FAR",      "ISR",       "VBAR",    "TPIDR_EL1",
     "VMPIDR_EL2", "SP_EL1", "ELR_EL1", "SPSR_EL1", "CNTV_CTL", "CNTV_CVAL", "CNTVOFF", "CNTKCTL_EL1",
 };
 
 /// The system register seL4_VCPUReg `reg` names, if guestmem holds it; null (logged) otherwise.
-std::uint64_t Arm64SystemState::* held_vcpu_reg(seL4_Word reg) {
+std::uint64_t Arm64SystemState::*held_vcpu_reg(seL4_Word reg) {
     switch (reg) {
     case seL4_VCPUReg_SCTLR: return &Arm64SystemState::sctlr_el1;
     case seL4_VCPUReg_VBAR: return &Arm64SystemState::vbar_el1;

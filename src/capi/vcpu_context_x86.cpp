@@ -51,8 +51,9 @@ capi::VcpuHandle* x86_vcpu(vm_vcpu_t* vcpu) { return capi::context_vcpu(vcpu, Ar
 int slot_of(vcpu_context_reg_t reg) {
     const auto index = static_cast<long long>(reg);
     if (index < 0 || index >= static_cast<long long>(kSlots.size())) {
-        (void)fail(Errc::invalid_argument, "register " + std::to_string(index) +
-                                               " is not a vcpu_context_reg_t (VCPU_CONTEXT_EAX 0 to VCPU_CONTEXT_R15 14)");
+        (void)fail(Errc::invalid_argument,
+                   "register " + std::to_string(index) +
+                       " is not a vcpu_context_reg_t (VCPU_CONTEXT_EAX 0 to VCPU_CONTEXT_R15 14)");
         return -1;
     }
     return static_cast<int>(index);
@@ -72,7 +73,22 @@ Result<X86SystemState> x86_system_state(const Vcpu& vcpu) {
 
 // VMCS fields.
 
-enum class Kind { rip, rsp, rflags, cr0, cr3, cr4, efer, selector, base, limit, rights, table_base, table_limit, absent };
+enum class Kind {
+    rip,
+    rsp,
+    rflags,
+    cr0,
+    cr3,
+    cr4,
+    efer,
+    selector,
+    base,
+    limit,
+    rights,
+    table_base,
+    table_limit,
+    absent
+};
 
 struct Field {
     seL4_Word encoding;
@@ -201,8 +217,8 @@ constexpr std::uint64_t kRightsL = 1u << 13;
 constexpr std::uint64_t kRightsDb = 1u << 14;
 constexpr std::uint64_t kRightsG = 1u << 15;
 constexpr std::uint64_t kRightsUnusable = 1u << 16;
-constexpr std::uint64_t kRightsHeld =
-    kRightsType | kRightsS | (3u << kRightsDplShift) | kRightsP | kRightsL | kRightsDb | kRightsG | kRightsUnusable;
+constexpr std::uint64_t kRightsHeld = kRightsType | kRightsS | (3u << kRightsDplShift) | kRightsP | kRightsL |
+                                      kRightsDb | kRightsG | kRightsUnusable;
 
 std::uint64_t rights_of(const X86Segment& s) {
     return (s.type & kRightsType) | (s.s ? kRightsS : 0) | (std::uint64_t{s.dpl & 3u} << kRightsDplShift) |

@@ -27,8 +27,7 @@ SystemState reset_system_state(Arch arch) {
 /// instruction pointer also when an access completes (advance()).
 class SimVcpu final : public VcpuBackend {
 public:
-    explicit SimVcpu(Arch arch)
-        : arch_(arch), registers_(reset_registers(arch)), system_(reset_system_state(arch)) {}
+    explicit SimVcpu(Arch arch) : arch_(arch), registers_(reset_registers(arch)), system_(reset_system_state(arch)) {}
 
     GuestAddr instruction_pointer() override { return instruction_pointer_of(registers_); }
     void set_instruction_pointer(GuestAddr ip) {

@@ -44,7 +44,7 @@ inline std::string unavailable(vm_backend_t backend) {
 class ArchGuest {
 public:
     static constexpr uintptr_t kRamSize = 4u << 20;
-    static constexpr uintptr_t kEntry = 0x10000;   // where code() goes
+    static constexpr uintptr_t kEntry = 0x10000;  // where code() goes
     static constexpr uintptr_t kStack = 0x80000;
     static constexpr uintptr_t kTables = 0x200000;  // x86-64 boot tables
 

@@ -77,8 +77,7 @@ static_assert(same_type<int (*)(vm_vcpu_t*, vcpu_context_reg_t, seL4_Word*)>(&vm
 static_assert(same_type<int (*)(vm_vcpu_t*, seL4_Word, seL4_Word)>(&vm_set_vmcs_field));
 static_assert(same_type<int (*)(vm_vcpu_t*, seL4_Word, seL4_Word*)>(&vm_get_vmcs_field));
 static_assert(same_type<int (*)(vm_t*, vm_ioport_range_t, vm_ioport_interface_t)>(&vm_io_port_add_handler));
-static_assert(
-    same_type<int (*)(vm_t*, unhandled_ioport_callback_fn, void*)>(&vm_register_unhandled_ioport_callback));
+static_assert(same_type<int (*)(vm_t*, unhandled_ioport_callback_fn, void*)>(&vm_register_unhandled_ioport_callback));
 static_assert(same_type<int (*)(vm_vcpu_t*, uint16_t, size_t, bool, uint32_t*)>(&vm_sim_port_access));
 
 TEST(Headers, RightsHelpersWorkInCxx) {

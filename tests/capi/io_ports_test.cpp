@@ -298,8 +298,12 @@ TEST_P(IoPorts, RefusesBadArguments) {
     EXPECT_TRUE(d.seen.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, IoPortsRun, ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"}, ArchCase{VM_BACKEND_KVM, VM_ARCH_X86_64, "kvm"}), case_name);
-INSTANTIATE_TEST_SUITE_P(Backends, IoPortsSim, ::testing::Values(ArchCase{VM_BACKEND_SIM, VM_ARCH_X86_64, "sim"}), case_name);
+INSTANTIATE_TEST_SUITE_P(Backends, IoPortsRun,
+                         ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"},
+                                           ArchCase{VM_BACKEND_KVM, VM_ARCH_X86_64, "kvm"}),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(Backends, IoPortsSim, ::testing::Values(ArchCase{VM_BACKEND_SIM, VM_ARCH_X86_64, "sim"}),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(Backends, IoPorts,
                          ::testing::Values(ArchCase{VM_BACKEND_SIM, VM_ARCH_X86_64, "sim"},
                                            ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"},

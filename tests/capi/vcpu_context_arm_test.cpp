@@ -229,7 +229,8 @@ TEST_P(ArmContextRun, ARunningVcpuIsRefusedExceptForReadsFromItsOwnCallbacks) {
     EXPECT_EQ(value, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ArmContextRun, ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_AARCH64, "emu"}), case_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ArmContextRun, ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_AARCH64, "emu"}),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(Backends, ArmContext,
                          ::testing::Values(ArchCase{VM_BACKEND_SIM, VM_ARCH_AARCH64, "sim"},
                                            ArchCase{VM_BACKEND_EMU, VM_ARCH_AARCH64, "emu"}),

@@ -87,8 +87,8 @@ TEST_P(X86Context, VmcsFieldsRoundTrip) {
     };
     // Values a 64-bit guest can hold on every backend.
     const Case cases[] = {
-        {VMX_GUEST_RIP, 0x20000},        {VMX_GUEST_RSP, 0x7fff0},         {VMX_GUEST_RFLAGS, 0x202},
-        {VMX_GUEST_FS_BASE, 0x12345000}, {VMX_GUEST_GS_BASE, 0x6789a000},  {VMX_GUEST_GDTR_LIMIT, 0x7f},
+        {VMX_GUEST_RIP, 0x20000},        {VMX_GUEST_RSP, 0x7fff0},        {VMX_GUEST_RFLAGS, 0x202},
+        {VMX_GUEST_FS_BASE, 0x12345000}, {VMX_GUEST_GS_BASE, 0x6789a000}, {VMX_GUEST_GDTR_LIMIT, 0x7f},
         {VMX_GUEST_IDTR_BASE, 0x3000},   {VMX_GUEST_IDTR_LIMIT, 0xfff},
     };
     for (const Case& c : cases) {
@@ -270,7 +270,10 @@ TEST_P(X86ContextRun, ARunningVcpuIsRefusedExceptForReadsFromItsOwnCallbacks) {
     EXPECT_EQ(vm_set_thread_context_reg(vcpu, VCPU_CONTEXT_EBX, 2), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, X86ContextRun, ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"}, ArchCase{VM_BACKEND_KVM, VM_ARCH_X86_64, "kvm"}), case_name);
+INSTANTIATE_TEST_SUITE_P(Backends, X86ContextRun,
+                         ::testing::Values(ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"},
+                                           ArchCase{VM_BACKEND_KVM, VM_ARCH_X86_64, "kvm"}),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(Backends, X86Context,
                          ::testing::Values(ArchCase{VM_BACKEND_SIM, VM_ARCH_X86_64, "sim"},
                                            ArchCase{VM_BACKEND_EMU, VM_ARCH_X86_64, "emu"},

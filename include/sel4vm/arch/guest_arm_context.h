@@ -31,7 +31,8 @@
 #define SEL4VM_ARCH_GUEST_ARM_CONTEXT_H
 
 #ifdef SEL4VM_ARCH_GUEST_X86_CONTEXT_H
-#error "<sel4vm/arch/guest_arm_context.h> and <sel4vm/arch/guest_x86_context.h> give libsel4vm's context functions different types: include one of them per source file"
+#error \
+    "<sel4vm/arch/guest_arm_context.h> and <sel4vm/arch/guest_x86_context.h> give libsel4vm's context functions different types: include one of them per source file"
 #endif
 
 #include <guestmem/export.h>

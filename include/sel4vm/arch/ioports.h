@@ -63,8 +63,8 @@ typedef enum ioport_fault_result {
  *                bytes are dropped)
  * @return what the handler did
  */
-typedef ioport_fault_result_t (*vm_ioport_in_fn)(vm_vcpu_t *vcpu, void *cookie, unsigned int port_no,
-                                                 unsigned int size, unsigned int *result);
+typedef ioport_fault_result_t (*vm_ioport_in_fn)(vm_vcpu_t *vcpu, void *cookie, unsigned int port_no, unsigned int size,
+                                                 unsigned int *result);
 
 /**
  * Handles an OUT to a port of the handler's range.
@@ -117,8 +117,8 @@ typedef struct vm_ioport_entry {
  * inside the library and never fills one of these.
  */
 typedef struct vm_io_list {
-    int num_ioports;             /**< entries */
-    vm_ioport_entry_t *ioports;  /**< sorted by start */
+    int num_ioports;            /**< entries */
+    vm_ioport_entry_t *ioports; /**< sorted by start */
 } vm_io_port_list_t;
 
 /**

@@ -18,14 +18,14 @@
 /** The exception class bits (unsigned: 0x3f << 26 does not fit an int). */
 #define HSR_EXCEPTION_CLASS_MASK ((unsigned int)HSR_MAX_EXCEPTION << HSR_EXCEPTION_CLASS_SHIFT)
 /** The exception class of syndrome `hsr`. */
-#define HSR_EXCEPTION_CLASS(hsr) (((hsr) & HSR_EXCEPTION_CLASS_MASK) >> HSR_EXCEPTION_CLASS_SHIFT)
+#define HSR_EXCEPTION_CLASS(hsr) (((hsr)&HSR_EXCEPTION_CLASS_MASK) >> HSR_EXCEPTION_CLASS_SHIFT)
 
 /** Where the instruction-length bit is. */
 #define HSR_IL_SHIFT (25)
 /** The instruction-length bit. */
 #define HSR_IL_MASK (1 << HSR_IL_SHIFT)
 /** 1 if the trapped instruction was 32 bits long, else 0. */
-#define HSR_IL(hsr) (((hsr) & HSR_IL_MASK) >> HSR_IL_SHIFT)
+#define HSR_IL(hsr) (((hsr)&HSR_IL_MASK) >> HSR_IL_SHIFT)
 
 /** The instruction-specific syndrome bits (24-0). */
 #define HSR_ISS_MASK (HSR_IL_MASK - 1)
