@@ -12,7 +12,7 @@
  * vm_arm_get_thread_context, and so on): libsel4vm code compiles unchanged,
  * and log lines name the vm_arm_ function. <sel4vm/arch/guest_x86_context.h>
  * does the same for x86-64, so the two headers cannot be included in one
- * translation unit (that is an #error); a VMM for both architectures keeps
+ * translation unit (the compiler stops with an error); a VMM for both architectures keeps
  * each in its own source file. vm_get_arm_vcpu_reg and vm_set_arm_vcpu_reg
  * have one meaning and keep their names.
  *
@@ -65,6 +65,7 @@ extern "C" {
 GUESTMEM_API int vm_arm_set_thread_context(vm_vcpu_t *vcpu, seL4_UserContext context);
 /**
  * Sets one register of the vCPU's seL4_UserContext.
+ * @param vcpu  the vCPU
  * @param reg   the register's index in seL4_UserContext: the member's
  *              position, counted in words from pc (0 pc, 1 sp, 2 spsr, 3 x0,
  *              ... 33 x28); 34 (tpidr_el0) and 35 (tpidrro_el0) are not held
@@ -82,6 +83,7 @@ GUESTMEM_API int vm_arm_set_thread_context_reg(vm_vcpu_t *vcpu, unsigned int reg
 GUESTMEM_API int vm_arm_get_thread_context(vm_vcpu_t *vcpu, seL4_UserContext *context);
 /**
  * Reads one register of the vCPU's seL4_UserContext.
+ * @param vcpu  the vCPU
  * @param reg   its index, as for vm_set_thread_context_reg (0 to 33)
  * @param value receives it
  * @return 0; -1 (logged, `value` untouched) on the errors in the file comment.
@@ -92,6 +94,7 @@ GUESTMEM_API int vm_arm_get_thread_context_reg(vm_vcpu_t *vcpu, unsigned int reg
  * Sets an EL1 system register of the vCPU. guestmem holds
  * seL4_VCPUReg_SCTLR, seL4_VCPUReg_VBAR and seL4_VCPUReg_TPIDR_EL1 (what
  * puts an EL1 guest in a mode); every other seL4_VCPUReg is refused.
+ * @param vcpu  the vCPU
  * @param reg   an seL4_VCPUReg value
  * @param value the value (64 bits)
  * @return 0; -1 (logged, nothing changed) on the errors in the file comment
@@ -101,6 +104,7 @@ GUESTMEM_API int vm_arm_get_thread_context_reg(vm_vcpu_t *vcpu, unsigned int reg
 GUESTMEM_API int vm_set_arm_vcpu_reg(vm_vcpu_t *vcpu, seL4_Word reg, uintptr_t value);
 /**
  * Reads an EL1 system register of the vCPU (those vm_set_arm_vcpu_reg takes).
+ * @param vcpu  the vCPU
  * @param reg   an seL4_VCPUReg value
  * @param value receives it
  * @return 0; -1 (logged, `value` untouched) on the errors in the file comment.

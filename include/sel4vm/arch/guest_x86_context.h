@@ -13,7 +13,7 @@
  * vm_x86_get_thread_context, and so on): libsel4vm code compiles unchanged,
  * and log lines name the vm_x86_ function. <sel4vm/arch/guest_arm_context.h>
  * does the same for AArch64, so the two headers cannot be included in one
- * translation unit (that is an #error); a VMM for both architectures keeps
+ * translation unit (the compiler stops with an error); a VMM for both architectures keeps
  * each in its own source file. vm_get_vmcs_field and vm_set_vmcs_field have
  * one meaning and keep their names.
  *
@@ -90,6 +90,7 @@ typedef enum vcpu_context_reg {
 GUESTMEM_API int vm_x86_set_thread_context(vm_vcpu_t *vcpu, seL4_VCPUContext context);
 /**
  * Sets one general register.
+ * @param vcpu  the vCPU
  * @param reg   VCPU_CONTEXT_EAX to VCPU_CONTEXT_R15
  * @param value the value (64 bits)
  * @return 0; -1 (logged, nothing changed) on the errors in the file comment
@@ -103,6 +104,7 @@ GUESTMEM_API int vm_x86_set_thread_context_reg(vm_vcpu_t *vcpu, vcpu_context_reg
 GUESTMEM_API int vm_x86_get_thread_context(vm_vcpu_t *vcpu, seL4_VCPUContext *context);
 /**
  * Reads one general register.
+ * @param vcpu  the vCPU
  * @param reg   VCPU_CONTEXT_EAX to VCPU_CONTEXT_R15
  * @param value receives it
  * @return 0; -1 (logged, `value` untouched) on the errors in the file comment.
