@@ -21,11 +21,13 @@
  * line and nothing changed for: a NULL, forged or destroyed vCPU, a vCPU of
  * an x86-64 VM, a NULL pointer argument, a register index out of range, a
  * register guestmem does not hold, or a vCPU that runs (vcpu_run, vm_run) on
- * another thread. Reading is also allowed from the vCPU's own fault and
- * port callbacks, on the thread that runs it; writing only while it does not
- * run (a write under an access in progress would change the instruction
- * being completed). Do not call these for one vCPU from two threads at once.
- * Same behaviour on every backend (sim, emu, kvm).
+ * another thread. Reading is also allowed from the vCPU's own fault and port
+ * callbacks, on the thread that runs it; writing only while it does not run
+ * (a write under an access in progress would change the instruction being
+ * completed). Do not call these for one vCPU from two threads at once. A
+ * call holds an idle vCPU for its duration: a vcpu_run or vm_run starting on
+ * another thread at that moment fails as for a vCPU that runs already. Same
+ * behaviour on every backend (sim, emu, kvm).
  */
 #ifndef SEL4VM_ARCH_GUEST_ARM_CONTEXT_H
 #define SEL4VM_ARCH_GUEST_ARM_CONTEXT_H

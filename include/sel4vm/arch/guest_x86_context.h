@@ -30,7 +30,9 @@
  * vCPU's own fault and port callbacks, on the thread that runs it; writing
  * only while it does not run (a write under an access in progress would
  * change the instruction being completed). Do not call these for one vCPU
- * from two threads at once. Same behaviour on every backend (sim, emu, kvm).
+ * from two threads at once. A call holds an idle vCPU for its duration: a
+ * vcpu_run or vm_run starting on another thread at that moment fails as for
+ * a vCPU that runs already. Same behaviour on every backend (sim, emu, kvm).
  */
 #ifndef SEL4VM_ARCH_GUEST_X86_CONTEXT_H
 #define SEL4VM_ARCH_GUEST_X86_CONTEXT_H
