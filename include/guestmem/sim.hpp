@@ -13,6 +13,7 @@
 #include "guestmem/backend.hpp"
 #include "guestmem/error.hpp"
 #include "guestmem/interrupts.hpp"
+#include "guestmem/port_io.hpp"
 #include "guestmem/vcpu.hpp"
 
 /// The hypervisor-free backend (VM_BACKEND_SIM): guest accesses performed by the caller.
@@ -47,6 +48,17 @@ GUESTMEM_API Result<IrqNumber> take_interrupt(Vcpu& vcpu);
 /// pending again. Errors: as take_interrupt, and Errc::invalid_argument for a
 /// line not in service on `vcpu`.
 GUESTMEM_API Result<void> end_of_interrupt(Vcpu& vcpu, IrqNumber irq);
+/// Performs one x86 port access as `vcpu` (an IN or OUT of access.size
+/// bytes: 1, 2 or 4) through the handler set with Vcpu::set_port_io_handler,
+/// on the calling thread, as the emu and KVM backends do for a guest's IN or
+/// OUT. PortResult::handled: for an IN, access.data becomes the value read,
+/// cut to its size; PortResult::ignore: an IN reads 0. A completed access
+/// advances the instruction pointer by kInstructionBytes. Errors:
+/// Errc::fault_error (the message names port, size and direction) when the
+/// vCPU has no handler or the handler returned PortResult::error;
+/// Errc::invalid_argument for a size other than 1, 2 or 4; Errc::unsupported
+/// for a vCPU that is not a sim vCPU, or is one of AArch64 (no port I/O).
+GUESTMEM_API Result<void> port_access(Vcpu& vcpu, PortAccess& access);
 
 /// The sim vCPU's instruction pointer, rip or pc of its register file
 /// (Errc::unsupported for other vCPUs).

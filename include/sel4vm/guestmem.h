@@ -464,6 +464,27 @@ typedef int (*vm_snapshot_handler_fn)(vm_t *vm, uintptr_t addr, size_t size, vm_
 GUESTMEM_API int vm_snapshot_restore(vm_t *vm, const char *path, bool eager, vm_snapshot_handler_fn handlers,
                                      void *cookie);
 
+/* x86 port I/O on the hypervisor-free backend. */
+
+/**
+ * The hypervisor-free backend: performs one x86 port access (an IN or OUT of
+ * `size` bytes) as vCPU `vcpu` would, through the VM's port handlers
+ * (<sel4vm/arch/ioports.h>: vm_io_port_add_handler and the unhandled-port
+ * callback), on the calling thread. A completed access advances the vCPU's
+ * instruction pointer by 4, as vm_sim_access does. Use each vCPU from one
+ * thread at a time.
+ * @param vcpu     the vCPU (of a VM_BACKEND_SIM VM of x86-64 guests)
+ * @param port     the I/O port
+ * @param size     1, 2 or 4
+ * @param is_write true for OUT
+ * @param data     OUT: the value (low `size` bytes); IN: receives the value read
+ * @return 0 when the access completed; -1 (logged) when it ended in an error
+ *         (no handler took it, or a handler returned IO_FAULT_ERROR), or for
+ *         a NULL or destroyed vCPU, a NULL data, a bad size, or a vCPU that
+ *         is not a sim vCPU of an x86-64 VM.
+ */
+GUESTMEM_API int vm_sim_port_access(vm_vcpu_t *vcpu, uint16_t port, size_t size, bool is_write, uint32_t *data);
+
 #ifdef __cplusplus
 }
 #endif

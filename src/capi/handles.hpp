@@ -15,6 +15,7 @@
 #include "guestmem/capability_space.hpp"
 #include "guestmem/run_result.hpp"
 #include "guestmem/vm.hpp"
+#include "sel4vm/arch/ioports.h"
 #include "sel4vm/guest_memory.h"
 #include "sel4vm/guest_vm.h"
 #include "sel4vm/guestmem.h"
@@ -40,6 +41,25 @@ struct Notification {
     seL4_Word label = 0;
 };
 
+/// One range of vm_io_port_add_handler: ports start to end, both included.
+struct PortRange {
+    std::uint16_t start = 0;
+    std::uint16_t end = 0;
+    vm_ioport_interface_t interface = {};  // desc points nowhere: see `desc`
+    std::string desc;                      // the caller's desc, copied ("" for NULL)
+};
+
+/// A VM's port I/O table (<sel4vm/arch/ioports.h>, io_ports.cpp): read by
+/// every vCPU's port dispatcher, changed by vm_io_port_add_handler and
+/// vm_register_unhandled_ioport_callback, all under `mutex` (never held
+/// while a handler runs).
+struct PortTable {
+    std::mutex mutex;
+    std::vector<PortRange> ranges;  // sorted by start, disjoint
+    unhandled_ioport_callback_fn unhandled = nullptr;
+    void* unhandled_cookie = nullptr;
+};
+
 /// What stands behind a vm_t: the public struct C code reads, the core VM,
 /// and the C views of its vCPUs.
 struct VmHandle {
@@ -55,6 +75,9 @@ struct VmHandle {
     std::condition_variable run_wake;
     bool running = false;                    // under run_mutex
     std::deque<Notification> notifications;  // under run_mutex
+
+    /// x86 port I/O handlers (io_ports.cpp).
+    PortTable ports;
 };
 
 /// The capability space behind vmm_frame_alloc and friends: one per process,
@@ -112,5 +135,12 @@ FaultHandler wrap_callback(memory_fault_callback_fn callback, void* cookie);
 
 /// Makes vm->mem.ram_regions what the VM's guest RAM is now.
 void refresh_ram_regions(VmHandle& vm);
+
+/// Gives a new vCPU of an x86-64 VM the VM's port dispatcher (the table of
+/// vm_io_port_add_handler); nothing for an AArch64 VM (io_ports.cpp).
+void install_port_dispatcher(VcpuHandle& vcpu);
+/// True on the thread running `vcpu` while one of its port handlers (or the
+/// unhandled-port callback) runs for it.
+bool in_port_callback(const vm_vcpu_t* vcpu);
 
 }  // namespace guestmem::capi

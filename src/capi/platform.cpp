@@ -146,6 +146,7 @@ vm_vcpu_t* vm_create_vcpu(vm_t* vm, int priority) {
     view->view.target_cpu = -1;
     view->view.vcpu_online = false;
     (*vcpu)->set_user_data(view.get());
+    capi::install_port_dispatcher(*view);  // x86-64: the VM's port handlers (io_ports.cpp)
     capi::register_vcpu(view.get());
     vm_vcpu_t* result = &view->view;
     handle->view.vcpus[handle->vcpus.size()] = result;

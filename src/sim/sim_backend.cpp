@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
+#include <sstream>
 #include <string>
+#include <utility>
 
 #include "guestmem/sim.hpp"
 #include "guestmem/vm.hpp"
@@ -25,7 +27,7 @@ SystemState reset_system_state(Arch arch) {
 /// instruction pointer also when an access completes (advance()).
 class SimVcpu final : public VcpuBackend {
 public:
-    explicit SimVcpu(Arch arch) : registers_(reset_registers(arch)), system_(reset_system_state(arch)) {}
+    explicit SimVcpu(Arch arch) : arch_(arch), registers_(reset_registers(arch)), system_(reset_system_state(arch)) {}
 
     GuestAddr instruction_pointer() override { return instruction_pointer_of(registers_); }
     void set_instruction_pointer(GuestAddr ip) {
@@ -53,13 +55,23 @@ public:
         system_ = state;
         return {};
     }
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): the override's signature
+    Result<void> set_port_io_handler(PortIoHandler handler) override {
+        if (arch_ != Arch::x86_64) return fail(Errc::unsupported, "AArch64 has no port I/O");
+        port_io_ = std::move(handler);
+        return {};
+    }
+    const PortIoHandler& port_io_handler() const { return port_io_; }
+    Arch arch() const { return arch_; }
 
 private:
     static std::uint64_t& ip_of(X86Registers& r) { return r.rip; }
     static std::uint64_t& ip_of(Arm64Registers& r) { return r.pc; }
 
+    Arch arch_;
     Registers registers_;
     SystemState system_;
+    PortIoHandler port_io_;
 };
 
 /// Mapped memory needs no hypervisor: the core reads and writes the frames.
@@ -158,6 +170,38 @@ Result<void> end_of_interrupt(Vcpu& vcpu, IrqNumber irq) {
     auto irqs = sim_interrupts(vcpu);
     if (!irqs) return irqs.error();
     return (*irqs)->end(vcpu, irq);
+Result<void> port_access(Vcpu& vcpu, PortAccess& access) {
+    ApiCall call("sim::port_access");
+    if (access.size != 1 && access.size != 2 && access.size != 4) {
+        return fail(Errc::invalid_argument,
+                    "port access size " + std::to_string(access.size) + " is not 1, 2 or 4 bytes");
+    }
+    auto sim = sim_vcpu(vcpu);
+    if (!sim) return sim.error();
+    if ((*sim)->arch() != Arch::x86_64) return fail(Errc::unsupported, "AArch64 has no port I/O");
+    std::ostringstream what;
+    what << (access.is_write ? "OUT" : "IN") << " of " << unsigned{access.size} << " bytes at port 0x" << std::hex
+         << access.port;
+    const PortIoHandler& handler = (*sim)->port_io_handler();
+    if (!handler) return fail(Errc::fault_error, what.str() + ": the vCPU has no port I/O handler");
+    const std::uint32_t mask = access.size == 4 ? ~std::uint32_t{0} : (std::uint32_t{1} << (8 * access.size)) - 1;
+    access.data = access.is_write ? access.data & mask : 0;
+    PortResult decided;
+    {
+        ApiCall::UserCode user_code;
+        decided = handler(access);
+    }
+    switch (decided) {
+    case PortResult::handled:
+        if (!access.is_write) access.data &= mask;
+        break;
+    case PortResult::ignore:
+        if (!access.is_write) access.data = 0;
+        break;
+    case PortResult::error: return fail(Errc::fault_error, what.str() + ": the port I/O handler failed the access");
+    }
+    (*sim)->advance();
+    return {};
 }
 
 Result<GuestAddr> instruction_pointer(const Vcpu& vcpu) {

@@ -6,6 +6,13 @@
  * mismatching prototype turns into a compile error. main() checks the values
  * the SPEC fixes.
  */
+#include <sel4vm/arch/guest_vm_arch.h>
+#include <sel4vm/arch/guest_x86_context.h>
+#include <sel4vm/arch/ioports.h>
+#include <sel4vm/arch/processor.h>
+#include <sel4vm/arch/vmcall.h>
+#include <sel4vm/arch/vmcs_fields.h>
+#include <sel4vm/arch/vmexit_reasons.h>
 #include <sel4vm/boot.h>
 #include <sel4vm/guest_iospace.h>
 #include <sel4vm/guest_memory.h>
@@ -15,6 +22,7 @@
 #include <sel4vm/guest_vm_exits.h>
 #include <sel4vm/guest_vm_util.h>
 #include <sel4vm/guestmem.h>
+#include <sel4vm/sel4_arch/processor.h>
 #include <sel4vm/sel4_compat.h>
 
 #include <stdbool.h>
@@ -45,6 +53,26 @@ STATIC_CHECK(exit_notification, VM_GUEST_NOTIFICATION_EXIT == 2);
 STATIC_CHECK(exit_unknown, VM_GUEST_UNKNOWN_EXIT == 3);
 STATIC_CHECK(exit_error, VM_GUEST_ERROR_EXIT == -1);
 STATIC_CHECK(word_holds_a_pointer, sizeof(seL4_Word) >= sizeof(uintptr_t));
+/* The architecture headers (<sel4vm/arch/guest_arm_context.h> is checked in
+ * headers_c99_arm.c: it refuses to share a file with the x86 one). */
+STATIC_CHECK(user_context_words, sizeof(seL4_UserContext) == 36 * sizeof(seL4_Word));
+STATIC_CHECK(vcpu_context_words, sizeof(seL4_VCPUContext) == 15 * sizeof(seL4_Word));
+STATIC_CHECK(context_eax, VCPU_CONTEXT_EAX == 0);
+STATIC_CHECK(context_ebp, VCPU_CONTEXT_EBP == 6);
+STATIC_CHECK(context_r15, VCPU_CONTEXT_R15 == 14);
+STATIC_CHECK(vcpureg_vbar, seL4_VCPUReg_VBAR == 14);
+STATIC_CHECK(vcpureg_tpidr_el1, seL4_VCPUReg_TPIDR_EL1 == 15);
+STATIC_CHECK(vcpureg_num, seL4_VCPUReg_Num == 24);
+STATIC_CHECK(vmcs_rip, VMX_GUEST_RIP == 0x681E);
+STATIC_CHECK(vmcs_cs_rights, VMX_GUEST_CS_ACCESS_RIGHTS == 0x4816);
+STATIC_CHECK(vmcs_ppc, VMX_CONTROL_PRIMARY_PROCESSOR_CONTROLS == 0x4002);
+STATIC_CHECK(vmx_exit_io, EXIT_REASON_IO_INSTRUCTION == 30);
+STATIC_CHECK(io_handled, IO_FAULT_HANDLED == 0);
+STATIC_CHECK(io_unhandled, IO_FAULT_UNHANDLED == 1);
+STATIC_CHECK(io_error, IO_FAULT_ERROR == 2);
+STATIC_CHECK(hsr_class, HSR_EXCEPTION_CLASS(0x5a000000u) == HSR_HVC_64_EXCEPTION);
+STATIC_CHECK(hsr_il, HSR_IL(0x02000000u) == 1);
+STATIC_CHECK(pmode_el1h, PMODE_EL1h == 5);
 
 /* vm_frame_t has the four members, with these types. */
 static const vm_frame_t example_frame = {(seL4_CPtr)1, {{0}}, (uintptr_t)0x1000, (size_t)seL4_PageBits};
@@ -90,12 +118,55 @@ struct signatures {
     void *(*frame_vaddr)(seL4_CPtr);
     int (*sim_access)(vm_vcpu_t *, uintptr_t, size_t, bool, uint64_t *);
     void (*set_log_handler)(guestmem_log_fn, void *);
+    int (*set_thread_context)(vm_vcpu_t *, seL4_VCPUContext);
+    int (*set_thread_context_reg)(vm_vcpu_t *, vcpu_context_reg_t, seL4_Word);
+    int (*get_thread_context)(vm_vcpu_t *, seL4_VCPUContext *);
+    int (*get_thread_context_reg)(vm_vcpu_t *, vcpu_context_reg_t, seL4_Word *);
+    int (*set_vmcs_field)(vm_vcpu_t *, seL4_Word, seL4_Word);
+    int (*get_vmcs_field)(vm_vcpu_t *, seL4_Word, seL4_Word *);
+    int (*io_port_add_handler)(vm_t *, vm_ioport_range_t, vm_ioport_interface_t);
+    int (*register_unhandled_ioport)(vm_t *, unhandled_ioport_callback_fn, void *);
+    ioport_fault_result_t (*port_in)(vm_vcpu_t *, void *, unsigned int, unsigned int, unsigned int *);
+    ioport_fault_result_t (*port_out)(vm_vcpu_t *, void *, unsigned int, unsigned int, unsigned int);
+    ioport_fault_result_t (*unhandled_port)(vm_vcpu_t *, unsigned int, bool, unsigned int *, size_t, void *);
+    int (*sim_port_access)(vm_vcpu_t *, uint16_t, size_t, bool, uint32_t *);
 };
 
 static vm_frame_t no_frame(uintptr_t addr, void *cookie) {
     (void)addr;
     (void)cookie;
     return example_frame;
+}
+
+static ioport_fault_result_t no_port_in(vm_vcpu_t *vcpu, void *cookie, unsigned int port, unsigned int size,
+                                        unsigned int *result) {
+    (void)vcpu;
+    (void)cookie;
+    (void)port;
+    (void)size;
+    *result = 0;
+    return IO_FAULT_UNHANDLED;
+}
+
+static ioport_fault_result_t no_port_out(vm_vcpu_t *vcpu, void *cookie, unsigned int port, unsigned int size,
+                                         unsigned int value) {
+    (void)vcpu;
+    (void)cookie;
+    (void)port;
+    (void)size;
+    (void)value;
+    return IO_FAULT_UNHANDLED;
+}
+
+static ioport_fault_result_t no_unhandled_port(vm_vcpu_t *vcpu, unsigned int port, bool is_in, unsigned int *value,
+                                               size_t size, void *cookie) {
+    (void)vcpu;
+    (void)port;
+    (void)is_in;
+    (void)value;
+    (void)size;
+    (void)cookie;
+    return IO_FAULT_ERROR;
 }
 
 static const struct signatures spec = {
@@ -138,9 +209,32 @@ static const struct signatures spec = {
     vmm_frame_vaddr,
     vm_sim_access,
     guestmem_set_log_handler,
+    /* libsel4vm's names: macros for the x86-64 functions. */
+    vm_set_thread_context,
+    vm_set_thread_context_reg,
+    vm_get_thread_context,
+    vm_get_thread_context_reg,
+    vm_set_vmcs_field,
+    vm_get_vmcs_field,
+    vm_io_port_add_handler,
+    vm_register_unhandled_ioport_callback,
+    no_port_in,
+    no_port_out,
+    no_unhandled_port,
+    vm_sim_port_access,
 };
 
+/* headers_c99_arm.c: the ARM context header's signatures; 0 when they hold. */
+int headers_c99_arm_check(void);
+
 static int failures;
+
+/* Drops the log lines of the calls below that are meant to fail. */
+static void quiet(guestmem_log_level_t level, const char *message, void *cookie) {
+    (void)level;
+    (void)message;
+    (void)cookie;
+}
 
 static void expect(int ok, const char *what) {
     if (!ok) {
@@ -165,6 +259,18 @@ int main(void) {
     expect(spec.default_error(NULL, NULL, 0, 4, NULL) == FAULT_ERROR,
            "default_error_fault_callback returns FAULT_ERROR");
     expect(spec.iterator(0x1000, NULL).size_bits == seL4_PageBits, "vm_frame_t round-trips");
+    {
+        vm_ioport_interface_t interface = {NULL, NULL, NULL, "none"};
+        vm_ioport_range_t range = {0x70, 0x71};
+        interface.port_in = spec.port_in;
+        interface.port_out = spec.port_out;
+        expect(range.end - range.start == 1 && interface.port_in != NULL, "vm_ioport_range_t and interface");
+        expect(spec.unhandled_port(NULL, 0, true, NULL, 1, NULL) == IO_FAULT_ERROR, "unhandled_ioport_callback_fn");
+    }
+    guestmem_set_log_handler(quiet, NULL);
+    expect(spec.set_vmcs_field(NULL, VMX_GUEST_RIP, 0) == -1, "vm_set_vmcs_field refuses a NULL vCPU");
+    expect(headers_c99_arm_check() == 0, "the ARM context header");
+    guestmem_set_log_handler(NULL, NULL);
     if (failures == 0) printf("headers_c99: ok\n");
     return failures == 0 ? 0 : 1;
 }

@@ -6,6 +6,10 @@
 
 #include <type_traits>
 
+#include "sel4vm/arch/guest_vm_arch.h"
+#include "sel4vm/arch/guest_x86_context.h"
+#include "sel4vm/arch/ioports.h"
+#include "sel4vm/arch/vmcall.h"
 #include "sel4vm/guest_memory.h"
 #include "sel4vm/guest_memory_helpers.h"
 #include "sel4vm/guest_vcpu_fault.h"
@@ -65,6 +69,16 @@ static_assert(std::is_same_v<decltype(vm_frame_t::cptr), seL4_CPtr>);
 static_assert(std::is_same_v<decltype(vm_frame_t::rights), seL4_CapRights_t>);
 static_assert(std::is_same_v<decltype(vm_frame_t::vaddr), uintptr_t>);
 static_assert(std::is_same_v<decltype(vm_frame_t::size_bits), size_t>);
+// The x86 context header's names are macros for the x86-64 functions.
+static_assert(same_type<int (*)(vm_vcpu_t*, seL4_VCPUContext)>(&vm_set_thread_context));
+static_assert(same_type<int (*)(vm_vcpu_t*, vcpu_context_reg_t, seL4_Word)>(&vm_set_thread_context_reg));
+static_assert(same_type<int (*)(vm_vcpu_t*, seL4_VCPUContext*)>(&vm_get_thread_context));
+static_assert(same_type<int (*)(vm_vcpu_t*, vcpu_context_reg_t, seL4_Word*)>(&vm_get_thread_context_reg));
+static_assert(same_type<int (*)(vm_vcpu_t*, seL4_Word, seL4_Word)>(&vm_set_vmcs_field));
+static_assert(same_type<int (*)(vm_vcpu_t*, seL4_Word, seL4_Word*)>(&vm_get_vmcs_field));
+static_assert(same_type<int (*)(vm_t*, vm_ioport_range_t, vm_ioport_interface_t)>(&vm_io_port_add_handler));
+static_assert(same_type<int (*)(vm_t*, unhandled_ioport_callback_fn, void*)>(&vm_register_unhandled_ioport_callback));
+static_assert(same_type<int (*)(vm_vcpu_t*, uint16_t, size_t, bool, uint32_t*)>(&vm_sim_port_access));
 
 TEST(Headers, RightsHelpersWorkInCxx) {
     const seL4_CapRights_t rw = seL4_CapRights_new(0, 0, 1, 1);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 #include "guestmem/boot.hpp"
 #include "guestmem/guest_memory.hpp"
@@ -95,7 +96,49 @@ TEST(SimVcpuRegisters, RunIsUnsupportedAndPointsToSimAccesses) {
     ASSERT_FALSE(run);
     EXPECT_EQ(run.code(), Errc::unsupported);
     EXPECT_NE(run.error().message.find("sim::read"), std::string::npos) << run.error().message;
+}
+
+// The sim backend's port I/O: sim::port_access runs the x86-64 vCPU's port
+// handler as a guest's IN or OUT would; AArch64 vCPUs have none.
+TEST(SimPortIo, PortAccessRunsTheHandlerAndAdvancesTheInstructionPointer) {
+    LogCapture log;
+    SimVm s(std::make_shared<CapabilitySpace>(), Arch::x86_64);
+    PortAccess access{0x70, 2, false, 0};
+    EXPECT_EQ(sim::port_access(*s.vcpu, access).code(), Errc::fault_error);  // no handler yet
+    std::vector<PortAccess> seen;
+    PortResult answer = PortResult::handled;
+    ASSERT_TRUE(s.vcpu->set_port_io_handler([&](PortAccess& a) {
+        seen.push_back(a);
+        if (!a.is_write) a.data = 0x12345678;
+        return answer;
+    }));
+    const GuestAddr ip = s.ip();
+    ASSERT_TRUE(sim::port_access(*s.vcpu, access));
+    EXPECT_EQ(access.data, 0x5678u);  // cut to the access size
+    EXPECT_EQ(s.ip(), ip + sim::kInstructionBytes);
+    PortAccess out{0x71, 1, true, 0x1ff};
+    ASSERT_TRUE(sim::port_access(*s.vcpu, out));
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1].data, 0xffu);  // the handler sees the written byte only
+    answer = PortResult::ignore;
+    ASSERT_TRUE(sim::port_access(*s.vcpu, access));
+    EXPECT_EQ(access.data, 0u);  // an ignored IN reads 0
+    answer = PortResult::error;
+    auto failed = sim::port_access(*s.vcpu, access);
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.code(), Errc::fault_error);
+    EXPECT_NE(failed.error().message.find("port 0x70"), std::string::npos) << failed.error().message;
+    EXPECT_EQ(s.ip(), ip + 3 * sim::kInstructionBytes);  // the failed access did not complete
+    PortAccess odd{0x70, 3, false, 0};
+    EXPECT_EQ(sim::port_access(*s.vcpu, odd).code(), Errc::invalid_argument);
+}
+
+TEST(SimPortIo, Aarch64HasNoPorts) {
+    LogCapture log;
+    SimVm s(std::make_shared<CapabilitySpace>(), Arch::aarch64);
     EXPECT_EQ(s.vcpu->set_port_io_handler([](PortAccess&) { return PortResult::handled; }).code(), Errc::unsupported);
+    PortAccess access{0x70, 1, false, 0};
+    EXPECT_EQ(sim::port_access(*s.vcpu, access).code(), Errc::unsupported);
 }
 
 TEST(VcpuBoot, X86LongModeSetsRegistersStateAndWritesTables) {

@@ -16,6 +16,10 @@ set(expected
   ${INCLUDEDIR}/sel4vm/guest_vm.h
   ${INCLUDEDIR}/sel4vm/guestmem.h
   ${INCLUDEDIR}/sel4vm/sel4_compat.h
+  ${INCLUDEDIR}/sel4vm/arch/guest_arm_context.h
+  ${INCLUDEDIR}/sel4vm/arch/guest_x86_context.h
+  ${INCLUDEDIR}/sel4vm/arch/ioports.h
+  ${INCLUDEDIR}/sel4vm/sel4_arch/processor.h
   ${INCLUDEDIR}/guestmem/export.h
   ${INCLUDEDIR}/guestmem/vm.hpp
   ${INCLUDEDIR}/guestmem/guest_memory.hpp
@@ -44,7 +48,7 @@ endforeach()
 # Nothing private leaks into the include directory.
 file(GLOB_RECURSE headers RELATIVE "${PREFIX}/${INCLUDEDIR}" "${PREFIX}/${INCLUDEDIR}/*")
 foreach(header IN LISTS headers)
-  if(NOT header MATCHES "^(sel4vm/[a-z0-9_]+\\.h|guestmem/[a-z0-9_]+\\.hpp|guestmem/export\\.h)$")
+  if(NOT header MATCHES "^(sel4vm/((arch|sel4_arch)/)?[a-z0-9_]+\\.h|guestmem/[a-z0-9_]+\\.hpp|guestmem/export\\.h)$")
     message(FATAL_ERROR "unexpected file installed: ${INCLUDEDIR}/${header}")
   endif()
 endforeach()

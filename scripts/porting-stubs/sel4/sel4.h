@@ -98,30 +98,8 @@ enum {
 };
 #define seL4_CapInitThreadPD seL4_CapInitThreadVSpace
 
-/*
- * A thread's registers, as seL4_TCB_ReadRegisters and
- * seL4_TCB_WriteRegisters exchange them: seL4's member names, in seL4's
- * order (code indexes them as an array of words).
- */
-#if defined(CONFIG_ARCH_AARCH64) || (!defined(CONFIG_ARCH_X86) && !defined(CONFIG_ARCH_AARCH32) && \
-                                     !defined(CONFIG_ARCH_ARM_HYP) && defined(__aarch64__))
-typedef struct seL4_UserContext_ {
-    seL4_Word pc, sp, spsr, x0, x1, x2, x3, x4, x5, x6, x7, x8, x16, x17, x18, x29, x30;
-    seL4_Word x9, x10, x11, x12, x13, x14, x15, x19, x20, x21, x22, x23, x24, x25, x26, x27, x28;
-    seL4_Word tpidr_el0, tpidrro_el0;
-} seL4_UserContext;
-#elif defined(CONFIG_ARCH_AARCH32) || defined(CONFIG_ARCH_ARM_HYP)
-typedef struct seL4_UserContext_ {
-    seL4_Word pc, sp, cpsr, r0, r1, r8, r9, r10, r11, r12;
-    seL4_Word r2, r3, r4, r5, r6, r7, r14;
-    seL4_Word tpidrurw, tpidruro;
-} seL4_UserContext;
-#else
-typedef struct seL4_UserContext_ {
-    seL4_Word rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
-    seL4_Word fs_base, gs_base;
-} seL4_UserContext;
-#endif
+/* seL4_UserContext (AArch64) and seL4_VCPUContext (x86-64 guests) come from
+ * guestmem's <sel4vm/sel4_compat.h>, included above. */
 
 seL4_Error seL4_TCB_ReadRegisters(seL4_TCB service, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
                                   seL4_UserContext *regs);
@@ -236,13 +214,6 @@ enum {
 };
 #define seL4_FrameObject seL4_X86_4K
 
-/* A guest's general registers as the VMX vCPU exchanges them. */
-typedef struct seL4_VCPUContext_ {
-    seL4_Word eax, ebx, ecx, edx, esi, edi, ebp;
-#ifdef CONFIG_X86_64_VTX_64BIT_GUESTS
-    seL4_Word r8, r9, r10, r11, r12, r13, r14, r15;
-#endif
-} seL4_VCPUContext;
 
 seL4_Error seL4_X86_Page_Map(seL4_X86_Page service, seL4_CPtr vspace, seL4_Word vaddr, seL4_CapRights_t rights,
                              seL4_X86_VMAttributes attr);
