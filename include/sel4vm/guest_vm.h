@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sel4vm/arch/guest_vm_arch.h>
 #include <sel4vm/guest_memory.h>
 #include <sel4vm/guest_vm_types.h>
 #include <sel4vm/sel4_compat.h>

@@ -20,7 +20,7 @@ typedef enum vm_exit_codes {
 } vm_exit_codes_t;
 
 /** vm->run.exit_reason after a vm_run that failed. */
-#define VM_GUEST_ERROR_EXIT -1
+#define VM_GUEST_ERROR_EXIT (-1)
 
 #ifdef __cplusplus
 }

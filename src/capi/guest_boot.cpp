@@ -7,6 +7,7 @@
 #include "guestmem/guest_image.hpp"
 #include "guestmem/vcpu.hpp"
 #include "handles.hpp"
+#include "vcpu_context.hpp"
 #include "sel4vm/guestmem.h"
 
 using namespace guestmem;
@@ -35,8 +36,11 @@ uint64_t vm_x86_boot_tables_size(uint64_t identity_bytes) {
 
 int vcpu_boot(vm_vcpu_t* vcpu, const vm_boot_spec_t* spec) {
     ApiCall call(__func__);
-    Vcpu* core = capi::live_vcpu(vcpu);
-    if (!core || !capi::present(spec, "spec")) return -1;
+    capi::VcpuHandle* handle = capi::live_vcpu_handle(vcpu);
+    if (!handle || !capi::present(spec, "spec")) return -1;
+    // Held still as the context calls hold it: no run starts under the boot.
+    const capi::StillVcpu still(*handle, capi::StillVcpu::Use::write);
+    if (!still) return -1;
     BootSpec boot;
     boot.entry = spec->entry;
     boot.stack = spec->stack;
@@ -44,7 +48,7 @@ int vcpu_boot(vm_vcpu_t* vcpu, const vm_boot_spec_t* spec) {
     boot.x86_tables = spec->x86_tables;
     if (spec->identity_bytes != 0) boot.identity_bytes = spec->identity_bytes;
     boot.x86_real_mode = spec->x86_real_mode;
-    return core->boot(boot) ? 0 : -1;
+    return handle->core->boot(boot) ? 0 : -1;
 }
 
 }  // extern "C"

@@ -190,7 +190,8 @@ int vm_run(vm_t* vm) {
         threads.emplace_back([handle, vcpu, &running_vcpus] {
             pin_to_target(*vcpu);
             (void)run_and_record(*vcpu);
-            vcpu->running = false;
+            // vcpu->running stays claimed until vm_run returns: no vcpu_run
+            // from a notification callback takes the vCPU in between.
             std::lock_guard lock(handle->run_mutex);
             --running_vcpus;
             handle->run_wake.notify_all();
@@ -198,6 +199,7 @@ int vm_run(vm_t* vm) {
     }
     const bool notifications_ok = deliver_notifications(*handle, running_vcpus);
     for (std::thread& thread : threads) thread.join();
+    for (capi::VcpuHandle* vcpu : vcpus) vcpu->running = false;
 
     bool ok = notifications_ok;
     for (capi::VcpuHandle* vcpu : vcpus) {

@@ -170,6 +170,8 @@ Result<void> end_of_interrupt(Vcpu& vcpu, IrqNumber irq) {
     auto irqs = sim_interrupts(vcpu);
     if (!irqs) return irqs.error();
     return (*irqs)->end(vcpu, irq);
+}
+
 Result<void> port_access(Vcpu& vcpu, PortAccess& access) {
     ApiCall call("sim::port_access");
     if (access.size != 1 && access.size != 2 && access.size != 4) {
