@@ -621,7 +621,8 @@ void EmuVcpu::on_instruction(GuestAddr address) {
         return;
     }
     if (lapic_) {
-        if (interrupt_window(address)) {
+        // Not before a failed access's instruction completes as ignored (redo_).
+        if (redo_ != Redo::inside && interrupt_window(address)) {
             // Delivered between engine runs, before this instruction (run_from).
             irq_stop_ = true;
             resume_pc_ = address;

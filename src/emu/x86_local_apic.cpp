@@ -50,7 +50,8 @@ std::optional<unsigned> lvt_index(std::uint64_t offset) {
 
 std::optional<std::uint8_t> LocalApic::highest(const std::array<std::uint32_t, 8>& bits) {
     for (unsigned i = 8; i-- > 0;) {
-        if (bits[i] != 0) return static_cast<std::uint8_t>(i * 32 + 31 - static_cast<unsigned>(std::countl_zero(bits[i])));
+        if (bits[i] != 0)
+            return static_cast<std::uint8_t>(i * 32 + 31 - static_cast<unsigned>(std::countl_zero(bits[i])));
     }
     return std::nullopt;
 }
