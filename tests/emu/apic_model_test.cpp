@@ -67,7 +67,7 @@ TEST(LocalApicModel, OneShotTimerFiresOnceWithTheDivider) {
     apic.poll_timer(t0 + 4000ns);
     EXPECT_EQ(apic.highest_irr(), std::optional<std::uint8_t>(0x30));
     EXPECT_EQ(apic.read(kIrr + 0x10, 4, t0), 1u << 16);  // vector 0x30
-    EXPECT_FALSE(apic.timer_deadline());                  // one-shot: done
+    EXPECT_FALSE(apic.timer_deadline());                 // one-shot: done
     EXPECT_EQ(apic.read(kCurrent, 4, t0 + 5000ns), 0u);
 }
 
