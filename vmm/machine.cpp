@@ -43,6 +43,9 @@ Result<void> Machine::create_vm() {
     if (!vm) return vm.error();
     vm_ = std::move(*vm);
     if (auto ok = vm_->init_memory(); !ok) return ok;
+    if (options_.interrupts) {
+        if (auto irqs = vm_->create_default_irq_controller(); !irqs) return irqs.error();
+    }
     unmapped_ = &stats_.add("(no reservation)");
     // A guest touching nothing is a guest bug: stop it and say where.
     vm_->set_unhandled_fault_handler(FaultStats::instrument(*unmapped_, [](Fault&) { return FaultResult::error; }));

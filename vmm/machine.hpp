@@ -32,6 +32,11 @@ struct MachineOptions {
     std::uint64_t ram_size = layout::kDefaultRamSize;
     /// Reserve RAM in chunks mapped on first touch instead of mapping it up front.
     bool deferred_ram = false;
+    /// Give the VM an interrupt controller (Vm::create_default_irq_controller):
+    /// its guest programs a local APIC and I/O APIC (the ticks guest). Off
+    /// by default: the emu backend's APIC pages are reservations, which
+    /// snapshots of this machine do not know.
+    bool interrupts = false;
     /// Where the UART's output goes (default: nowhere; it is still recorded).
     Uart::Output uart_output;
     /// For a pair of VMs: this VM's side (0 or 1), the doorbell line and the

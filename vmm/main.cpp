@@ -71,7 +71,8 @@ Usage:
   guestmem-vmm --help               this text
 
 Options of run:
-  --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs)
+  --guest NAME        a bundled guest: hello, memtest, pingpong (two VMs),
+                      ticks (x86-64 on emu: local APIC timer interrupts)
   --image FILE        your own guest: an ELF executable for --arch (loaded by
                       its segments' physical addresses, entered at e_entry),
                       or any other file as a flat binary (loaded and
@@ -294,9 +295,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
         std::cerr << "guestmem-vmm: --eager is an option of restore\n";
         return std::nullopt;
     }
-    if (!o.snapshot_dir.empty() && (o.backend == BackendKind::sim || o.guest == "pingpong")) {
-        std::cerr << "guestmem-vmm: --snapshot-every needs a single VM running guest code (not --backend sim, not "
-                     "pingpong)\n";
+    if (!o.snapshot_dir.empty() && (o.backend == BackendKind::sim || o.guest == "pingpong" || o.guest == "ticks")) {
+        std::cerr << "guestmem-vmm: --snapshot-every needs a single VM running guest code without interrupts (not "
+                     "--backend sim, not pingpong, not ticks)\n";
         return std::nullopt;
     }
     if (o.command == "restore" && o.backend == BackendKind::sim) {
@@ -312,7 +313,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
         return std::nullopt;
     }
     if (o.command == "run" && o.backend != BackendKind::sim && o.image.empty() && o.guest != "hello" &&
-        o.guest != "memtest" && o.guest != "pingpong") {
+        o.guest != "memtest" && o.guest != "pingpong" && o.guest != "ticks") {
         std::cerr << "guestmem-vmm: no bundled guest named " << o.guest << " (try: guestmem-vmm guests)\n";
         return std::nullopt;
     }
@@ -562,6 +563,7 @@ int run_guests(const Options& o, vmm::StopSignal& stop) {
         mo.arch = o.arch;
         mo.ram_size = o.ram;
         mo.deferred_ram = o.deferred_ram;
+        mo.interrupts = o.image.empty() && o.guest == "ticks";
         Console* console = consoles.back().get();
         mo.uart_output = [console](char c) { console->put(c); };
         mo.vm_index = i;
@@ -807,7 +809,9 @@ int run(int argc, char** argv) {
                   << "  hello     prints a greeting and the boot ROM's RAM size through the UART, checks the ROM is "
                      "read-only\n"
                   << "  memtest   writes and verifies a pattern over RAM above 2 MiB (try --deferred-ram)\n"
-                  << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n";
+                  << "  pingpong  two VMs exchange 16 messages through a shared frame and doorbells\n"
+                  << "  ticks     takes 10 local APIC timer interrupts, sleeping in HLT between them (x86-64; "
+                     "needs interrupts: the emu backend)\n";
         return 0;
     }
     if (options->command == "snapshot-info") return snapshot_info(*options);

@@ -25,6 +25,7 @@ namespace guestmem {
 class DirtyLog;
 
 class Vcpu;
+class Vm;
 
 /// A run of guest-physical memory backed by host memory that is contiguous in
 /// both, with one set of rights (Rights::read or Rights::read_write).
@@ -151,6 +152,16 @@ public:
     /// whose message completes "the <backend> backend ...".
     virtual Result<void> supports_interrupts() const {
         return Error{Errc::unsupported, "does not deliver interrupts to its guests yet"};
+    }
+    /// Called by Vm::create_default_irq_controller once supports_interrupts()
+    /// said yes, before the controller is published: a backend that models the
+    /// guest's interrupt controller hardware in guest memory sets it up here
+    /// (the emu backend reserves the x86 local APIC and I/O APIC pages). On
+    /// error the VM gets no controller and the error is the caller's, with
+    /// its message completing "the <backend> backend ...".
+    virtual Result<void> attach_interrupt_controller(Vm& vm) {
+        (void)vm;
+        return {};
     }
 
     // Dirty logging (Vm::start_dirty_tracking). Writes that reach the core

@@ -17,7 +17,25 @@
 ///   control registers are not loaded into the engine. Real and protected
 ///   mode give Errc::unsupported.
 /// - AArch64 runs at EL1 with the MMU off.
-/// - x86 `hlt` and AArch64 `wfi` end a run with StopReason::halted.
+/// - x86 `hlt` and AArch64 `wfi` end a run with StopReason::halted, except
+///   x86 `hlt` with RFLAGS.IF=1 in a VM with an interrupt controller (below).
+/// - Interrupts (x86-64 only; Vm::create_default_irq_controller refuses
+///   AArch64 emu VMs): the controller's creation reserves a local APIC page
+///   per vCPU at 0xfee00000 (xAPIC: ID, version, TPR, PPR, EOI, SVR,
+///   ISR/IRR, LVT, timer at 1 GHz before its divider, one-shot or periodic)
+///   and an I/O APIC at 0xfec00000 (24 redirection entries); it fails if a
+///   reservation is there. Line n of the InterruptController is I/O APIC pin
+///   n (n < 24; higher lines are never delivered); the pin's entry gives the
+///   vector, a masked pin waits. An interrupt is delivered at an instruction
+///   boundary when IF=1 (not right after `sti`), the APIC is software
+///   enabled and its priority class is above the TPR and the vectors in
+///   service: through the guest's 64-bit IDT (interrupt or trap gate, no
+///   IST), at the current privilege level. `hlt` with IF=1 sleeps until an
+///   interrupt is deliverable (a stop request ends the run at the `hlt`). The
+///   local APIC's EOI ends the line (its ack handler runs on the vCPU's
+///   thread). A guest that cannot take an interrupt (no IDT, a gate not
+///   present) stops with StopReason::exception. `iretq` reloads CS and SS
+///   from the guest's GDT, so a guest loads its own first (as on KVM).
 /// - CPU exceptions (x86 `int`, `int3`, faults; AArch64 `brk`, `svc`, `hlt`,
 ///   `smc`), invalid instructions and code fetched from memory that is not
 ///   mapped RAM end a run with StopReason::exception and a message naming the

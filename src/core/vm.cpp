@@ -251,8 +251,13 @@ Result<InterruptController*> Vm::create_default_irq_controller() {
         return fail(ok.error().code,
                     "the " + std::string(to_string(backend_->kind())) + " backend " + ok.error().message);
     }
-    irq_controller_owner_ =
+    auto controller =
         std::make_unique<InterruptController>(*this, [](Vcpu& vcpu) { vcpu.backend().interrupt_pending(); });
+    if (auto ok = backend_->attach_interrupt_controller(*this); !ok) {
+        return fail(ok.error().code,
+                    "the " + std::string(to_string(backend_->kind())) + " backend " + ok.error().message);
+    }
+    irq_controller_owner_ = std::move(controller);
     irq_controller_.store(irq_controller_owner_.get(), std::memory_order_release);
     return irq_controller_owner_.get();
 }

@@ -6,6 +6,7 @@
 
 #include "emu_vcpu.hpp"
 #include "format.hpp"
+#include "guestmem/vm.hpp"
 #include "thread_inside.hpp"
 
 namespace guestmem::emu {
@@ -108,6 +109,39 @@ void EmuBackend::wake_waiters() {
 
 Result<std::unique_ptr<VcpuBackend>> EmuBackend::create_vcpu(Vcpu& vcpu) {
     return std::unique_ptr<VcpuBackend>(std::make_unique<EmuVcpu>(*this, vcpu));
+}
+
+Result<void> EmuBackend::supports_interrupts() const {
+    if (arch_ != Arch::x86_64) {
+        return Error{Errc::unsupported, "does not deliver interrupts to AArch64 guests yet"};
+    }
+    return {};
+}
+
+Result<void> EmuBackend::attach_interrupt_controller(Vm& vm) {
+    if (arch_ != Arch::x86_64) return supports_interrupts();
+    auto lapic = vm.reserve_at(LocalApic::kBase, LocalApic::kSize, [](Fault& fault) {
+        return static_cast<EmuVcpu&>(fault.vcpu().backend()).local_apic_access(fault);
+    });
+    if (!lapic) {
+        return Error{lapic.code(),
+                     "cannot place the x86 local APIC page at " + hex(LocalApic::kBase) + ": " + lapic.error().message};
+    }
+    auto ioapic = vm.reserve_at(IoApic::kBase, IoApic::kSize, [this](Fault& fault) {
+        if (fault.is_read()) {
+            fault.set_data(io_apic_.read(fault.offset(), static_cast<unsigned>(fault.size())));
+        } else {
+            io_apic_.write(fault.offset(), static_cast<unsigned>(fault.size()),
+                           static_cast<std::uint32_t>(fault.data()));
+        }
+        return FaultResult::handled;
+    });
+    if (!ioapic) {
+        (void)vm.free(*lapic);
+        return Error{ioapic.code(),
+                     "cannot place the x86 I/O APIC page at " + hex(IoApic::kBase) + ": " + ioapic.error().message};
+    }
+    return {};
 }
 
 MemorySnapshot EmuBackend::snapshot() const {

@@ -12,6 +12,7 @@
 
 #include "guestmem/emu.hpp"
 #include "ram_window.hpp"
+#include "x86_io_apic.hpp"
 
 namespace guestmem::emu {
 
@@ -41,6 +42,22 @@ public:
     Result<void> install(std::span<const MappedRun> runs) override;
     void uninstall(std::span<const MappedRun> runs) noexcept override;
     Result<std::unique_ptr<VcpuBackend>> create_vcpu(Vcpu& vcpu) override;
+
+    // Interrupts (x86-64 only): the VM's InterruptController reaches the
+    // guest through a local APIC per vCPU (EmuVcpu) and this I/O APIC. Their
+    // pages are reservations this backend makes when the controller is
+    // created (attach_interrupt_controller): guest accesses to them fault
+    // into the core's dispatch like any device's, and their handlers serve
+    // them from the models. So the pages cannot collide with a VMM's
+    // reservation: creating the controller fails if one is there, and a
+    // later reservation there fails as any overlapping one does.
+
+    /// OK for x86-64; AArch64 guests get no interrupts yet.
+    Result<void> supports_interrupts() const override;
+    /// Reserves the local APIC page (0xfee00000) and the I/O APIC page (0xfec00000).
+    Result<void> attach_interrupt_controller(Vm& vm) override;
+    /// The VM's I/O APIC (x86-64).
+    IoApic& io_apic() { return io_apic_; }
 
     // Dirty logging. The emulator stores guest writes to mapped RAM straight
     // into host memory; each vCPU marks them itself (EmuVcpu, "Dirty
@@ -93,6 +110,7 @@ private:
     std::atomic<int> waiters_{0};
     std::atomic<bool> dirty_logging_{false};  // changed under mutex_, with a generation bump
     std::vector<EmuVcpu*> vcpus_;
+    IoApic io_apic_;
 };
 
 }  // namespace guestmem::emu

@@ -2,6 +2,7 @@
 #include "emu_vcpu.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "cpu_state.hpp"
@@ -115,6 +116,8 @@ private:
 
 EmuVcpu::EmuVcpu(EmuBackend& backend, Vcpu& vcpu)
     : backend_(backend), vcpu_(vcpu), arch_(backend.arch()), hook_every_instruction_(arch_ == Arch::x86_64) {
+    if (arch_ == Arch::x86_64) lapic_ = std::make_unique<LocalApic>(vcpu.index());
+    isr_pin_.fill(-1);
     backend_.attach(*this);
 }
 
@@ -407,11 +410,22 @@ uc_err EmuVcpu::run_from(uc_engine* uc, GuestAddr from) {
     for (;;) {
         resume_pc_.reset();
         restart_ = false;
+        irq_stop_ = false;
+        last_ip_ = ~GuestAddr{0};
         const uc_err err = uc_emu_start(uc, from, kNoExit, 0, 0);
         if (resume_pc_) write_pc(uc, arch_, *resume_pc_);
         // Every store hooked is performed now.
         flush_stores();
-        if (!restart_ || err != UC_ERR_OK || stop_) return err;
+        if (err != UC_ERR_OK || stop_) return err;
+        if (irq_stop_) {
+            // The instruction hook found an interrupt to deliver before the
+            // instruction at the program counter (see "Interrupts").
+            deliver_interrupt(uc);
+            if (stop_) return err;
+        } else if (!restart_) {
+            // Nothing stopped the engine but HLT.
+            if (step_ || !halt_until_interrupt(uc)) return err;
+        }
         from = read_pc(uc, arch_);
     }
 }
@@ -513,6 +527,7 @@ void EmuVcpu::request_stop() noexcept {
         return;
     }
     stop_requested_.store(true, std::memory_order_seq_cst);
+    interrupt_pending();  // a vCPU sleeping in HLT wakes to stop
 }
 
 void EmuVcpu::note_code(GuestAddr address, std::uint32_t size) {
@@ -525,6 +540,7 @@ void EmuVcpu::on_block(GuestAddr address, std::uint32_t size) {
     note_code(address, size);
     byte_echo_.remaining = 0;
     block_start_ = address;
+    if (lapic_ && lapic_->timer_deadline()) lapic_->poll_timer(LocalApic::Clock::now());
     struct Leave {
         std::optional<GuestAddr>& start;
         ~Leave() { start.reset(); }
@@ -602,6 +618,18 @@ void EmuVcpu::on_instruction(GuestAddr address) {
         ++exits_.interrupted;
         resume_pc_ = address;
         stop_with(stop_result(StopReason::stopped, "stop requested"));
+        return;
+    }
+    if (lapic_) {
+        // Not before a failed access's instruction completes as ignored (redo_).
+        if (redo_ != Redo::inside && interrupt_window(address)) {
+            // Delivered between engine runs, before this instruction (run_from).
+            irq_stop_ = true;
+            resume_pc_ = address;
+            uc_emu_stop(engine_.get());
+            return;
+        }
+        last_ip_ = address;
     }
 }
 
@@ -747,6 +775,227 @@ std::uint32_t EmuVcpu::on_port(std::uint16_t port, int size, bool is_write, std:
     case PortResult::error: break;
     }
     return refuse("the port I/O handler failed the access to port " + hex(port));
+}
+
+// Interrupts (x86-64). The VM's InterruptController lines are I/O APIC pins
+// (EmuBackend::io_apic); the vCPU's LocalApic holds what is in service and
+// its timer's requests. The emulator itself takes no external interrupts, so
+// the vCPU delivers them by hand between engine runs:
+//
+// - While guest code runs, the instruction hook (every instruction on
+//   x86-64) checks for a line pending for this vCPU (has_pending, a
+//   lock-free load) or a local APIC request (the timer, whose deadline the
+//   block hook checks while it runs). Only then does it read RFLAGS.IF and
+//   the priorities; when an interrupt is deliverable it stops the engine
+//   before the instruction, and run_from delivers and runs on at the
+//   handler. A line raised from another thread is thus seen at the guest's
+//   next instruction, with no wake-up of the engine. The instruction after
+//   STI is not interrupted (its interrupt shadow, as the guest's "sti; hlt"
+//   relies on); a pending interrupt the guest cannot take (IF=0, a masked
+//   pin, a priority not above the TPR) costs that check at every instruction.
+// - HLT ends an engine run. With IF=1 and a controller the vCPU then sleeps
+//   (wake_) until an interrupt is deliverable, the timer's deadline, or a
+//   stop request, then delivers and runs on. A stop while asleep ends the
+//   run with the program counter back at the HLT, so the next run halts
+//   again. With IF=0 or without a controller the run ends as before
+//   (StopReason::halted, after the HLT).
+// - Delivery takes the interrupt (InterruptController::take for a pin), puts
+//   its vector in service in the local APIC, and performs the 64-bit IDT
+//   delivery at the current privilege level: the gate at IDTR.base + 16 *
+//   vector, a frame of SS, RSP, RFLAGS, CS and RIP pushed below RSP aligned
+//   down to 16, IF cleared for an interrupt gate, CS:RIP from the gate. An
+//   IDT that cannot deliver (no gate, not present, IST, a stack that is not
+//   writable RAM) ends the run with StopReason::exception.
+// - The guest's EOI (a local APIC write, on this thread) ends the highest
+//   vector in service; a pin's ends its line (InterruptController::end: the
+//   ack handler runs here, and a level line still high is pending again).
+
+void EmuVcpu::interrupt_pending() noexcept {
+    {
+        std::lock_guard lock(wake_mutex_);
+        woken_ = true;
+    }
+    wake_.notify_all();
+}
+
+FaultResult EmuVcpu::local_apic_access(Fault& fault) {
+    if (!lapic_) return FaultResult::unhandled;
+    const auto now = LocalApic::Clock::now();
+    const auto size = static_cast<unsigned>(fault.size());
+    if (fault.is_read()) {
+        fault.set_data(lapic_->read(fault.offset(), size, now));
+        return FaultResult::handled;
+    }
+    if (auto ended = lapic_->write(fault.offset(), size, static_cast<std::uint32_t>(fault.data()), now)) {
+        end_of_interrupt(*ended);
+    }
+    return FaultResult::handled;
+}
+
+void EmuVcpu::end_of_interrupt(std::uint8_t vector) {
+    const int pin = isr_pin_[vector];
+    isr_pin_[vector] = -1;
+    if (pin < 0) return;
+    InterruptController* irqs = vcpu_.vm().irq_controller();
+    if (!irqs) return;
+    if (auto ok = irqs->end(vcpu_, static_cast<IrqNumber>(pin)); !ok) {
+        log(LogLevel::warning, "vCPU " + std::to_string(vcpu_.index()) + ": EOI of vector " + std::to_string(vector) +
+                                   " (I/O APIC pin " + std::to_string(pin) + "): " + ok.error().message);
+    }
+}
+
+std::optional<EmuVcpu::IrqCandidate> EmuVcpu::pick_interrupt(InterruptController* irqs) {
+    if (!lapic_->enabled()) return std::nullopt;
+    std::optional<IrqCandidate> best;
+    if (auto vector = lapic_->highest_irr()) best = IrqCandidate{*vector, -1};
+    if (irqs && irqs->has_pending(vcpu_)) {
+        for (const IrqNumber line : irqs->pending(vcpu_)) {
+            if (line >= IoApic::kPins) break;  // no pin: never delivered
+            const IoApic::Route route = backend_.io_apic().route(line);
+            if (route.masked || route.vector < 16) continue;  // vectors 0-15 are illegal (SDM 11.5.2)
+            if (!best || route.vector > best->vector) best = IrqCandidate{route.vector, static_cast<int>(line)};
+        }
+    }
+    // Higher vectors are higher priorities: if the best is not above the
+    // processor priority, nothing is.
+    if (!best || !lapic_->accepts(best->vector)) return std::nullopt;
+    return best;
+}
+
+bool EmuVcpu::interrupt_flag(uc_engine* uc) const {
+    std::uint64_t rflags = 0;
+    uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
+    return (rflags & (1u << 9)) != 0;
+}
+
+bool EmuVcpu::interrupt_window(GuestAddr address) {
+    InterruptController* irqs = vcpu_.vm().irq_controller();
+    if (!lapic_->irr_pending() && !(irqs && irqs->has_pending(vcpu_))) return false;
+    uc_engine* uc = engine_.get();
+    if (!interrupt_flag(uc)) return false;
+    if (last_ip_ != ~GuestAddr{0} && last_ip_ != address) {
+        std::uint8_t previous = 0;
+        if (uc_mem_read(uc, last_ip_, &previous, 1) == UC_ERR_OK && previous == 0xfb) return false;  // after STI
+    }
+    return pick_interrupt(irqs).has_value();
+}
+
+bool EmuVcpu::deliver_interrupt(uc_engine* uc) {
+    InterruptController* irqs = vcpu_.vm().irq_controller();
+    lapic_->poll_timer(LocalApic::Clock::now());
+    const auto chosen = pick_interrupt(irqs);
+    if (!chosen) return false;
+    if (chosen->pin >= 0 && !irqs->take(vcpu_, static_cast<IrqNumber>(chosen->pin))) {
+        return false;  // withdrawn meanwhile (set_level(false))
+    }
+    lapic_->accept(chosen->vector);
+    isr_pin_[chosen->vector] = static_cast<std::int16_t>(chosen->pin);
+    enter_handler(uc, chosen->vector);
+    return true;
+}
+
+void EmuVcpu::enter_handler(uc_engine* uc, std::uint8_t vector) {
+    const std::string what = "interrupt vector " + std::to_string(vector);
+    auto refuse = [&](const std::string& why) {
+        ++exits_.total;
+        stop_with(stop_result(StopReason::exception, what + " cannot be delivered: " + why));
+    };
+    uc_x86_mmr idtr{};
+    if (uc_reg_read(uc, UC_X86_REG_IDTR, &idtr) != UC_ERR_OK) return refuse("the IDTR cannot be read");
+    const std::uint64_t gate_at = idtr.base + std::uint64_t{vector} * 16;
+    if (std::uint64_t{vector} * 16 + 15 > idtr.limit) {
+        return refuse("the guest's IDT (base " + hex(idtr.base) + ", limit " + hex(idtr.limit) +
+                      ") has no gate for it (no IDT loaded?)");
+    }
+    std::array<std::uint8_t, 16> gate{};
+    if (!memory_->is_ram(gate_at) || !memory_->is_ram(gate_at + 15) ||
+        uc_mem_read(uc, gate_at, gate.data(), gate.size()) != UC_ERR_OK) {
+        return refuse("its IDT gate at " + hex(gate_at) + " is not in guest RAM");
+    }
+    const unsigned type = gate[5] & 0xfu;
+    if ((gate[5] & 0x80u) == 0 || (type != 0xe && type != 0xf)) {
+        return refuse("its IDT gate at " + hex(gate_at) + " is not a present 64-bit interrupt or trap gate");
+    }
+    if ((gate[4] & 7u) != 0) return refuse("its IDT gate uses an interrupt stack table entry (not supported)");
+    const auto word = [&](unsigned at) { return std::uint64_t{gate[at]} | std::uint64_t{gate[at + 1]} << 8; };
+    const std::uint64_t target = word(0) | word(6) << 16 | (word(8) | word(10) << 16) << 32;
+    const auto selector = static_cast<std::uint16_t>(word(2));
+
+    std::uint64_t rip = 0;
+    std::uint64_t rsp = 0;
+    std::uint64_t rflags = 0;
+    std::uint64_t cs = 0;
+    std::uint64_t ss = 0;
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    uc_reg_read(uc, UC_X86_REG_RSP, &rsp);
+    uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
+    uc_reg_read(uc, UC_X86_REG_CS, &cs);
+    uc_reg_read(uc, UC_X86_REG_SS, &ss);
+    // The 64-bit frame: RIP at the new RSP, then CS, RFLAGS, RSP and SS.
+    const std::uint64_t frame_at = (rsp & ~std::uint64_t{15}) - 40;
+    const std::array<std::uint64_t, 5> frame{rip, cs & 0xffffu, rflags, rsp, ss & 0xffffu};
+    const RamSegment* low = memory_->segment_at(frame_at);
+    const RamSegment* high = memory_->segment_at(frame_at + 39);
+    if (!low || !high || !low->writable || !high->writable) {
+        return refuse("the stack at " + hex(frame_at) + " (RSP " + hex(rsp) + ") is not writable guest RAM");
+    }
+    if (uc_mem_write(uc, frame_at, frame.data(), sizeof frame) != UC_ERR_OK) {
+        return refuse("the stack at " + hex(frame_at) + " cannot be written");
+    }
+    if (logging_) {
+        // Written past the store hook: marked as a guest store.
+        record_store(frame_at, sizeof frame);
+        flush_stores();
+    }
+    if (selector != (cs & 0xffffu) && uc_reg_write(uc, UC_X86_REG_CS, &selector) != UC_ERR_OK) {
+        return refuse("its gate's code segment selector " + hex(selector) + " cannot be loaded");
+    }
+    // TF, NT, RF and VM cleared; IF too for an interrupt gate (not a trap gate).
+    rflags &= ~std::uint64_t{(1u << 8) | (1u << 14) | (1u << 16) | (1u << 17)};
+    if (type == 0xe) rflags &= ~std::uint64_t{1u << 9};
+    uc_reg_write(uc, UC_X86_REG_RSP, &frame_at);
+    uc_reg_write(uc, UC_X86_REG_RFLAGS, &rflags);
+    uc_reg_write(uc, UC_X86_REG_RIP, &target);
+}
+
+bool EmuVcpu::halt_until_interrupt(uc_engine* uc) {
+    InterruptController* irqs = vcpu_.vm().irq_controller();
+    if (!lapic_ || !irqs || !interrupt_flag(uc)) return false;
+    for (;;) {
+        // Asleep, the vCPU is not in guest code: an uninstall need not wait for it.
+        enter(Phase::idle);
+        bool stop = false;
+        {
+            std::unique_lock lock(wake_mutex_);
+            for (;;) {
+                woken_ = false;
+                if (stop_requested_.exchange(false)) {
+                    stop = true;
+                    break;
+                }
+                lapic_->poll_timer(LocalApic::Clock::now());
+                if (pick_interrupt(irqs)) break;
+                if (const auto deadline = lapic_->timer_deadline()) {
+                    wake_.wait_until(lock, *deadline, [this] { return woken_; });
+                } else {
+                    wake_.wait(lock, [this] { return woken_; });
+                }
+            }
+        }
+        enter(Phase::guest);
+        sync_memory(true, Point::run_start);
+        if (stop_) return false;  // applying the map failed
+        if (stop) {
+            // The next run starts at the HLT (one byte), and sleeps again.
+            write_pc(uc, arch_, read_pc(uc, arch_) - 1);
+            ++exits_.total;
+            ++exits_.interrupted;
+            stop_with(stop_result(StopReason::stopped, "stop requested while halted (HLT, waiting for an interrupt)"));
+            return false;
+        }
+        if (deliver_interrupt(uc)) return !stop_;
+        // Withdrawn between the check and the delivery: sleep again.
+    }
 }
 
 Result<Registers> EmuVcpu::registers() {

@@ -4,7 +4,9 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <memory>
 #include <optional>
 
@@ -12,7 +14,10 @@
 #include "emu_backend.hpp"
 #include "engine.hpp"
 #include "engine_memory.hpp"
+#include "guestmem/fault.hpp"
+#include "guestmem/interrupts.hpp"
 #include "guestmem/vcpu.hpp"
+#include "x86_local_apic.hpp"
 
 namespace guestmem::emu {
 
@@ -55,6 +60,11 @@ public:
     Result<SystemState> system_state() override;
     Result<void> set_system_state(const SystemState& state) override;
     Result<void> set_port_io_handler(PortIoHandler handler) override;
+    void interrupt_pending() noexcept override;
+
+    /// A guest access to the local APIC page (the reservation
+    /// EmuBackend::attach_interrupt_controller makes), on this vCPU's thread.
+    FaultResult local_apic_access(Fault& fault);
 
     /// True when this vCPU no longer needs to act for uninstall `generation`
     /// to be safe. Any thread.
@@ -135,6 +145,28 @@ private:
     /// recorded: at once (the current instruction does not complete) or, with
     /// `after_instruction`, once the current instruction has completed.
     void stop_with(RunResult result, bool after_instruction = false);
+    // Interrupts (x86-64; see "Interrupts" in the .cpp).
+    struct IrqCandidate {
+        std::uint8_t vector;
+        int pin;  // the I/O APIC pin (InterruptController line), or -1: the local APIC's own (timer)
+    };
+    /// The interrupt the local APIC would present to the CPU now, if any.
+    std::optional<IrqCandidate> pick_interrupt(InterruptController* irqs);
+    /// Whether the instruction hook at `address` should stop the engine to deliver.
+    bool interrupt_window(GuestAddr address);
+    bool interrupt_flag(uc_engine* uc) const;
+    /// Takes the interrupt pick_interrupt chooses and enters its IDT
+    /// handler; false when there was none. Between engine runs.
+    bool deliver_interrupt(uc_engine* uc);
+    /// Performs the 64-bit IDT delivery of `vector`; a stop on failure.
+    void enter_handler(uc_engine* uc, std::uint8_t vector);
+    /// The engine stopped at HLT: with IF=1 and an interrupt controller,
+    /// sleeps until an interrupt is deliverable and delivers it (true: run
+    /// on); false: the run ends (halted as before, or stopped).
+    bool halt_until_interrupt(uc_engine* uc);
+    /// The guest's EOI ended `vector`.
+    void end_of_interrupt(std::uint8_t vector);
+
     /// True while emulated accesses must not reach the VMM: the run is
     /// stopping at once, or the failed instruction is being completed.
     bool suppress_access() const;
@@ -208,6 +240,17 @@ private:
     std::array<PendingStore, 3> pending_{};
     unsigned pending_count_ = 0;
     const RamSegment* last_segment_ = nullptr;  // the last run stored to; reset when the map changes
+
+    // Interrupts (x86-64). The local APIC and isr_pin_ belong to the vCPU's
+    // thread; wake_mutex_ guards woken_, which interrupt_pending and
+    // request_stop set for a vCPU sleeping in HLT.
+    std::unique_ptr<LocalApic> lapic_;
+    std::array<std::int16_t, 256> isr_pin_{};  // the pin of each vector in service, or -1
+    bool irq_stop_ = false;                    // the instruction hook stopped the engine to deliver
+    GuestAddr last_ip_ = ~GuestAddr{0};        // the previous instruction of this engine run (STI shadow)
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    bool woken_ = false;
 };
 
 }  // namespace guestmem::emu

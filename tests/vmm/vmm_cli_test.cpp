@@ -324,5 +324,15 @@ TEST_P(VmmOnEmu, PingpongPasses) {
     expect_pingpong_passed(o);
 }
 
+TEST_P(VmmOnEmu, TicksTakesTimerInterruptsOnX86) {
+    if (std::string(GetParam()) != "x86_64") {
+        GTEST_SKIP() << "ticks is x86-64 only: the emu backend does not deliver interrupts to AArch64 guests yet";
+    }
+    Outcome o = run("ticks");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_NE(o.output.find("ticks: 10 interrupts handled"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("exited, exit status 0"), std::string::npos) << o.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Arches, VmmOnEmu, ::testing::Values("x86_64", "aarch64"),
                          [](const auto& info) { return std::string(info.param); });
