@@ -169,8 +169,10 @@ struct vm {
  * Runs the VM: every vCPU started with vcpu_start runs on a thread of its
  * own, while the calling thread calls the notification callback for each
  * vm_notify. Returns when every started vCPU has stopped (the guest halted
- * or exited, vm_stop was called, or it stopped in error), or when a
- * notification callback fails (the vCPUs are stopped first). Each vCPU's run
+ * or exited, vm_stop was called, or it stopped in error) and the
+ * notifications delivered until then are handled, or when a notification
+ * callback fails (the vCPUs are stopped first; later notifications stay
+ * queued for the next vm_run). Each vCPU's run
  * result is then available from vcpu_get_run_result. libsel4vm's vm_run
  * likewise handles the VM's exits and notifications until one fails.
  * @param vm the VM (vm_memory_init done, at least one vCPU started)

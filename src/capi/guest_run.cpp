@@ -123,13 +123,18 @@ void stop_all(capi::VmHandle& vm) {
 }
 
 /// vm_run's own loop on the calling thread: notifications until every vCPU
-/// has stopped. False if a notification callback failed.
+/// has stopped and those delivered until then are handled (a device's last
+/// notification is not left for a later vm_run). After a callback failed, no
+/// more are handled: they stay queued. False if a callback failed.
 bool deliver_notifications(capi::VmHandle& vm, const std::size_t& running_vcpus) {
     std::unique_lock lock(vm.run_mutex);
     bool ok = true;
     while (true) {
         vm.run_wake.wait(lock, [&] { return running_vcpus == 0 || (ok && !vm.notifications.empty()); });
-        if (running_vcpus == 0) return ok;
+        if (!ok || vm.notifications.empty()) {
+            if (running_vcpus == 0) return ok;
+            continue;
+        }
         const capi::Notification note = vm.notifications.front();
         vm.notifications.pop_front();
         const notification_callback_fn callback = vm.view.run.notification_callback;

@@ -324,11 +324,14 @@ TEST_P(VmmOnEmu, PingpongPasses) {
     expect_pingpong_passed(o);
 }
 
-TEST_P(VmmOnEmu, TicksTakesTimerInterruptsOnX86) {
-    if (std::string(GetParam()) != "x86_64") {
-        GTEST_SKIP() << "ticks is x86-64 only: the emu backend does not deliver interrupts to AArch64 guests yet";
-    }
+TEST_P(VmmOnEmu, TicksTakesTimerInterruptsOnX86AndIsRefusedOnAarch64) {
     Outcome o = run("ticks");
+    if (std::string(GetParam()) != "x86_64") {
+        // No AArch64 ticks yet (the emulator delivers interrupts to x86-64 guests only): refused, saying so.
+        EXPECT_NE(o.status, 0);
+        EXPECT_NE(o.output.find("ticks has no AArch64 version yet"), std::string::npos) << o.output;
+        return;
+    }
     ASSERT_EQ(o.status, 0) << o.output;
     EXPECT_NE(o.output.find("ticks: 10 interrupts handled"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("exited, exit status 0"), std::string::npos) << o.output;
