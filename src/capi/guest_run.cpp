@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "format.hpp"
 #include "guestmem/log.hpp"
 #include "guestmem/vcpu.hpp"
 #include "handles.hpp"
@@ -97,7 +98,7 @@ void pin_to_target(const capi::VcpuHandle& vcpu) {
     CPU_SET(cpu, &set);
     if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0) {
         log(LogLevel::warning, "vm_run: cannot pin vCPU " + std::to_string(vcpu.view.vcpu_id) + " to CPU " +
-                                   std::to_string(cpu) + " (" + std::strerror(rc) + "); it runs unpinned");
+                                   std::to_string(cpu) + " (" + errno_message(rc) + "); it runs unpinned");
     }
 }
 
