@@ -15,19 +15,27 @@ using namespace guestmem;
 
 namespace {
 
-/// The interrupt controller of a live vCPU's VM, and the line as a number;
-/// null (logged) for a dead vCPU, a VM without one, or a negative line.
-InterruptController* controller_for(Vcpu* vcpu, int irq) {
-    if (!vcpu) return nullptr;
-    if (irq < 0) {
-        (void)fail(Errc::invalid_argument, "IRQ " + std::to_string(irq) + " is negative");
-        return nullptr;
-    }
-    InterruptController* irqs = vcpu->vm().irq_controller();
+/// False (logged) for a negative line: the C calls take an int.
+bool nonnegative(int irq) {
+    if (irq >= 0) return true;
+    (void)fail(Errc::invalid_argument, "IRQ " + std::to_string(irq) + " is negative");
+    return false;
+}
+
+/// The VM's interrupt controller; null (logged) before vm_create_default_irq_controller.
+InterruptController* controller_of(const Vm& vm) {
+    InterruptController* irqs = vm.irq_controller();
     if (!irqs) {
         (void)fail(Errc::not_initialized, "the VM has no interrupt controller (vm_create_default_irq_controller)");
     }
     return irqs;
+}
+
+/// The interrupt controller of a live vCPU's VM, for a line that is not
+/// negative; null (logged) for a dead vCPU, a negative line, a VM without one.
+InterruptController* controller_for(Vcpu* vcpu, int irq) {
+    if (!vcpu || !nonnegative(irq)) return nullptr;
+    return controller_of(vcpu->vm());
 }
 
 }  // namespace
@@ -73,15 +81,8 @@ int vm_get_irq_state(vm_t* vm, int irq, vm_irq_state_t* state) {
     ApiCall call(__func__);
     Vm* core = capi::live_vm(vm);
     if (!core || !capi::present(state, "state")) return -1;
-    InterruptController* irqs = core->irq_controller();
-    if (!irqs) {
-        (void)fail(Errc::not_initialized, "the VM has no interrupt controller (vm_create_default_irq_controller)");
-        return -1;
-    }
-    if (irq < 0) {
-        (void)fail(Errc::invalid_argument, "IRQ " + std::to_string(irq) + " is negative");
-        return -1;
-    }
+    InterruptController* irqs = controller_of(*core);
+    if (!irqs || !nonnegative(irq)) return -1;
     auto line = irqs->state(static_cast<IrqNumber>(irq));
     if (!line) return -1;
     *state = vm_irq_state_t{line->registered, line->target, line->level_high,  line->pending,
@@ -102,11 +103,7 @@ int vm_sim_take_irq(vm_vcpu_t* vcpu, int* irq) {
 int vm_sim_end_irq(vm_vcpu_t* vcpu, int irq) {
     ApiCall call(__func__);
     capi::VcpuHandle* handle = capi::live_vcpu_handle(vcpu);
-    if (!handle) return -1;
-    if (irq < 0) {
-        (void)fail(Errc::invalid_argument, "IRQ " + std::to_string(irq) + " is negative");
-        return -1;
-    }
+    if (!handle || !nonnegative(irq)) return -1;
     // As while the guest runs: the acknowledge callback may not destroy the VM.
     if (handle->running.exchange(true)) {
         (void)fail(Errc::invalid_argument, "vCPU " + std::to_string(handle->view.vcpu_id) + " is running");
